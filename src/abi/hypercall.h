@@ -1,0 +1,109 @@
+// Guest-to-host messages. The guest writes the guest-physical address of a
+// message struct (32 bits: all RAM lies below 4 GiB) to the I/O port of the
+// message type. One `out` instruction, one VM exit, one message.
+//
+// Every struct here is copied out of guest memory by the host and checked
+// field by field before anything else looks at it.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace instar::abi {
+
+inline constexpr uint16_t kHypercallPortBase = 0x500;
+
+enum class Hypercall : uint16_t {
+    log = 0,        // LogMessage: a line for --verbose
+    progress = 1,   // ProgressMessage
+    error = 2,      // ErrorMessage: the operation failed; the run ends
+    result = 3,     // ResultMessage: the operation's typed result; the run ends
+    exception = 4,  // ExceptionMessage: a CPU exception in the guest; the run ends
+};
+inline constexpr uint16_t kHypercallCount = 5;
+
+constexpr uint16_t hypercall_port(Hypercall h) {
+    return uint16_t(kHypercallPortBase + uint16_t(h));
+}
+
+inline constexpr uint32_t kMessageMagic = 0x4d525349;  // "ISRM"
+
+// Common first field of every message.
+struct MessageHeader {
+    uint32_t magic;
+    uint32_t size;  // sizeof the whole message struct
+};
+static_assert(sizeof(MessageHeader) == 8);
+
+inline constexpr uint32_t kLogTextMax = 240;
+struct LogMessage {
+    MessageHeader header;
+    uint32_t length;  // bytes of text used, <= kLogTextMax
+    uint32_t reserved;
+    char text[kLogTextMax];
+};
+static_assert(sizeof(LogMessage) == 256);
+static_assert(offsetof(LogMessage, text) == 16);
+
+struct ProgressMessage {
+    MessageHeader header;
+    uint64_t done;
+    uint64_t total;
+};
+static_assert(sizeof(ProgressMessage) == 24);
+
+// Why an operation failed. The host maps each code to its own message text;
+// the guest's detail string is only shown with --verbose.
+enum class GuestError : uint32_t {
+    none = 0,
+    bad_config = 1,             // boot config failed the guest's own checks
+    device_missing = 2,         // an expected virtio device is absent or broken
+    read_failed = 3,            // a read request came back with an error
+    write_failed = 4,           // write to output device failed
+    output_too_small = 5,       // output device capacity exceeded
+    out_of_memory = 6,          // guest scratch exhausted
+    invalid_option = 7,         // invalid option for target format
+    size_out_of_range = 8,      // virtual size out of range for format
+    scratch_exceeded = 9,       // option combination exceeds guest scratch
+    backing_header_unreadable = 10,  // failed to read backing file header
+    backing_format_unsupported = 11, // backing file format not supported
+    backing_path_too_long = 12,      // backing file path too long
+    format_unsupported = 13,         // target format not supported
+    image_invalid = 14,              // the image's bytes are not a valid image
+    image_format_unknown = 15,       // no known format recognised
+    image_format_mismatch = 16,      // bytes contradict the requested format
+    unsupported_feature = 17,        // a valid image uses something not supported
+    internal = 18,                   // a guest-side invariant failed
+};
+inline constexpr uint32_t kGuestErrorCount = 19;
+
+inline constexpr uint32_t kErrorDetailMax = 240;
+struct ErrorMessage {
+    MessageHeader header;
+    uint32_t code;    // GuestError
+    uint32_t length;  // bytes of detail used
+    char detail[kErrorDetailMax];
+};
+static_assert(sizeof(ErrorMessage) == 256);
+
+// The operation's result: an op-specific struct follows the header. The
+// host checks `op` and `payload_size` against the operation it started.
+inline constexpr uint32_t kResultPayloadMax = 16384;
+struct ResultMessage {
+    MessageHeader header;
+    uint32_t op;            // OpId
+    uint32_t payload_size;  // bytes of payload used
+    uint8_t payload[kResultPayloadMax];
+};
+static_assert(offsetof(ResultMessage, payload) == 16);
+
+struct ExceptionMessage {
+    MessageHeader header;
+    uint64_t vector;
+    uint64_t error_code;
+    uint64_t rip;
+    uint64_t cr2;
+};
+static_assert(sizeof(ExceptionMessage) == 40);
+
+}  // namespace instar::abi

@@ -1,0 +1,2 @@
+// Placeholder so the CLI library is never empty.
+namespace instar::cli {}
