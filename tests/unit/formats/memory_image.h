@@ -1,0 +1,59 @@
+// In-memory ImageSource / ImageSink for emitter and parser tests.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "formats/common/image_io.h"
+
+namespace instar::testing {
+
+class MemorySink : public formats::ImageSink {
+public:
+    std::vector<uint8_t> bytes;
+    uint64_t written = 0;
+    struct Prealloc { uint64_t offset, len; bool full; };
+    std::vector<Prealloc> preallocations;
+
+    bool write(uint64_t offset, const void* data, size_t len) override {
+        if (offset + len > bytes.size()) bytes.resize(offset + len);
+        std::memcpy(bytes.data() + offset, data, len);
+        written += len;
+        return true;
+    }
+    bool preallocate(uint64_t offset, uint64_t len, bool full) override {
+        preallocations.push_back({offset, len, full});
+        return true;
+    }
+    bool set_size(uint64_t size) override {
+        bytes.resize(size);
+        return true;
+    }
+};
+
+class MemorySource : public formats::ImageSource {
+public:
+    std::vector<uint8_t> bytes;
+    explicit MemorySource(std::vector<uint8_t> b) : bytes(std::move(b)) {}
+    uint64_t size() const override { return bytes.size(); }
+    bool read(uint64_t offset, void* buf, size_t len) override {
+        std::memset(buf, 0, len);
+        if (offset < bytes.size()) {
+            size_t n = std::min<uint64_t>(len, bytes.size() - offset);
+            std::memcpy(buf, bytes.data() + offset, n);
+        }
+        return true;
+    }
+};
+
+inline std::vector<uint8_t> read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace instar::testing
