@@ -17,7 +17,8 @@ enum class OpId : uint32_t {
 };
 
 inline constexpr uint32_t kBootMagic = 0x42525349;  // "ISRB"
-inline constexpr uint32_t kAbiVersion = 1;
+#define INSTAR_ABI_VERSION 1
+inline constexpr uint32_t kAbiVersion = INSTAR_ABI_VERSION;
 
 struct DeviceInfo {
     uint64_t size_bytes;  // exact byte length of the file (capacity is rounded up to sectors)

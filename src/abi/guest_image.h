@@ -13,7 +13,10 @@
 
 namespace instar::abi {
 
-inline constexpr uint32_t kImageMagic = 0x47525349;  // "ISRG"
+// Macros as well as constants: the guest's linker script writes the header,
+// and it can only see these as assembler symbols (see guest/image_header.cpp).
+#define INSTAR_IMAGE_MAGIC 0x47525349 /* "ISRG" */
+inline constexpr uint32_t kImageMagic = INSTAR_IMAGE_MAGIC;
 
 struct GuestImageHeader {
     uint32_t magic;

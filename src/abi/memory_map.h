@@ -53,13 +53,18 @@ inline constexpr uint64_t kStackTop = 0x501000;
 inline constexpr uint64_t kHeapBase = 0x600000;
 inline constexpr uint64_t kHeapEnd = kGuestRamSize - kPageSize;
 
-// virtio-mmio devices sit above RAM, one 4 KiB window each. Device 0..15
-// are inputs (read-only), kOutputDeviceIndex is the output.
-inline constexpr uint64_t kMmioBase = 0xd0000000;
+// virtio-mmio devices sit right above RAM, one 4 KiB window each, mapped
+// (no-execute) so the guest can reach them; accesses exit to the host.
+// Device 0..15 are inputs (read-only), kOutputDeviceIndex is the output.
+inline constexpr uint64_t kMmioBase = kGuestRamSize;
 inline constexpr uint64_t kMmioWindow = 0x1000;
 inline constexpr uint32_t kMaxInputDevices = 16;
 inline constexpr uint32_t kOutputDeviceIndex = kMaxInputDevices;
 inline constexpr uint32_t kMaxDevices = kMaxInputDevices + 1;
+
+// The page tables cover [0, kAddressSpaceEnd): RAM plus the MMIO windows.
+inline constexpr uint64_t kAddressSpaceEnd = kMmioBase + (2ull << 20);
+static_assert(kMmioBase + kMaxDevices * kMmioWindow <= kAddressSpaceEnd);
 
 constexpr uint64_t mmio_base_of(uint32_t device_index) {
     return kMmioBase + uint64_t(device_index) * kMmioWindow;
@@ -75,5 +80,6 @@ static_assert(kHeapBase >= kStackTop + kPageSize);
 static_assert(kHeapEnd <= kGuestRamSize - kPageSize);
 static_assert(kMmioBase >= kGuestRamSize);
 static_assert(kGuestRamSize % (2ull << 20) == 0);
+static_assert(kMmioBase % (2ull << 20) == 0);
 
 }  // namespace instar::abi

@@ -11,13 +11,15 @@ class Arena {
 public:
     Arena(void* base, size_t size) : base_(static_cast<uint8_t*>(base)), size_(size) {}
 
-    // Zero-filled, `align` a power of two; nullptr when it does not fit.
-    void* alloc(size_t bytes, size_t align = 16) {
+    // Zero-filled unless `zero` is false (for buffers about to be filled
+    // wholesale); `align` a power of two; nullptr when it does not fit.
+    void* alloc(size_t bytes, size_t align = 16, bool zero = true) {
         size_t start = (used_ + align - 1) & ~(align - 1);
         if (start < used_ || start > size_ || bytes > size_ - start) return nullptr;
         used_ = start + bytes;
         uint8_t* p = base_ + start;
-        for (size_t i = 0; i < bytes; ++i) p[i] = 0;
+        if (zero)
+            for (size_t i = 0; i < bytes; ++i) p[i] = 0;
         return p;
     }
     template <typename T>

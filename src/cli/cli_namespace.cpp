@@ -1,2 +1,0 @@
-// Placeholder so the CLI library is never empty.
-namespace instar::cli {}

@@ -1,0 +1,33 @@
+// What every sandboxed subcommand shares: the options that steer the
+// guest (--timeout, -v) and opening input files.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "host/guest_run.h"
+
+namespace instar::cli {
+
+struct SandboxOptions {
+    double timeout_seconds = 60;
+    bool verbose = false;
+};
+
+void add_sandbox_options(CLI::App& command, SandboxOptions& options);
+
+// A GuestRun with the deadline and log printing set from the options.
+GuestRun make_guest_run(const SandboxOptions& options, abi::OpId op, const std::string& op_name);
+
+struct InputFile {
+    int fd = -1;
+    uint64_t size = 0;
+};
+
+// Opens a file read-only for a guest to read; fails with
+// "cannot open 'PATH': REASON".
+InputFile open_input(const std::string& path);
+
+}  // namespace instar::cli

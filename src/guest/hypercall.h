@@ -1,0 +1,31 @@
+// Messages to the host: each is one struct and one `out` instruction.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi/boot_config.h"
+#include "abi/hypercall.h"
+
+namespace instar::guest {
+
+void send_log(const char* text, size_t len);
+void send_progress(uint64_t done, uint64_t total);
+
+// Ends the operation: the host stops the VM when it gets either message,
+// so these do not return.
+[[noreturn]] void fail(abi::GuestError code, const char* detail = "");
+[[noreturn]] void fail(abi::GuestError code, const char* detail, size_t len);
+[[noreturn]] void send_result(abi::OpId op, const void* payload, size_t size);
+
+template <typename T>
+[[noreturn]] void send_result(abi::OpId op, const T& payload) {
+    send_result(op, &payload, sizeof(T));
+}
+
+// From the exception handler: report a CPU exception and stop.
+[[noreturn]] void send_exception(uint64_t vector, uint64_t error_code, uint64_t rip, uint64_t cr2);
+
+[[noreturn]] void halt_forever();
+
+}  // namespace instar::guest

@@ -1,0 +1,27 @@
+// What a virtio-blk request does to the file behind a device: reads and
+// writes go straight between the file and guest memory with preadv/pwritev
+// on the chain's buffers: no bounce buffer, no copy in between.
+#pragma once
+
+#include <cstdint>
+
+#include "host/virtqueue.h"
+
+namespace instar {
+
+struct BlockBackend {
+    int fd = -1;
+    uint64_t size_bytes = 0;        // exact length of an input file
+    uint64_t capacity_sectors = 0;  // what the device advertises
+    uint32_t block_size = 512;      // writes must be aligned to it
+    bool read_only = true;
+};
+
+// Executes one request chain and writes its status byte. Returns the number
+// of bytes placed in device-writable buffers (for the used ring). Malformed
+// framing (no header, no status byte) throws GuestFault; a request that is
+// well-formed but not allowed (out of range, a write to an input, an
+// unaligned write) completes with an error status.
+uint32_t execute_block_request(BlockBackend& backend, const DescriptorChain& chain);
+
+}  // namespace instar

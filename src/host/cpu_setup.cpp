@@ -1,0 +1,129 @@
+#include "host/cpu_setup.h"
+
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "abi/memory_map.h"
+#include "host/error.h"
+
+namespace instar {
+namespace {
+
+constexpr uint16_t kCodeSelector = 0x08;
+constexpr uint16_t kDataSelector = 0x10;
+constexpr uint16_t kTssSelector = 0x18;
+constexpr uint64_t kTssOffset = 0x80;  // inside the GDT page
+constexpr uint32_t kTssLimit = 103;
+constexpr uint64_t kGdtEntries = 5;  // null, code, data, TSS (two slots)
+
+// Descriptors have their "accessed" bit preset: the GDT page is read-only
+// to the guest, and the CPU would otherwise write it on the first load.
+constexpr uint64_t kCode64Descriptor = 0x00af9b000000ffffull;
+constexpr uint64_t kDataDescriptor = 0x00cf93000000ffffull;
+
+constexpr uint64_t kCr0Pe = 1ull << 0, kCr0Mp = 1ull << 1, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5,
+                   kCr0Wp = 1ull << 16, kCr0Pg = 1ull << 31;
+constexpr uint64_t kCr4Pae = 1ull << 5, kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10;
+constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
+
+void ioctl_or_throw(int fd, unsigned long request, void* arg, const char* what) {
+    if (ioctl(fd, request, arg) < 0) throw_errno(what, errno);
+}
+
+kvm_segment segment(uint16_t selector, uint8_t type, bool code) {
+    kvm_segment s{};
+    s.base = 0;
+    s.limit = 0xffffffff;
+    s.selector = selector;
+    s.type = type;
+    s.present = 1;
+    s.dpl = 0;
+    s.s = 1;
+    s.l = code ? 1 : 0;
+    s.db = code ? 0 : 1;
+    s.g = 1;
+    return s;
+}
+
+// In C++, linux/kvm.h's flexible-array macro makes sizeof(kvm_cpuid2) 12
+// instead of the kernel's 8, and the size is part of the ioctl number: fix it.
+constexpr unsigned long with_kernel_cpuid2_size(unsigned long request) {
+    return (request & ~(unsigned long)(_IOC_SIZEMASK << _IOC_SIZESHIFT)) | (8ul << _IOC_SIZESHIFT);
+}
+constexpr unsigned long kGetSupportedCpuid = with_kernel_cpuid2_size(KVM_GET_SUPPORTED_CPUID);
+constexpr unsigned long kSetCpuid2 = with_kernel_cpuid2_size(KVM_SET_CPUID2);
+
+void set_cpuid(const Vm& vm) {
+    // NX in EFER is only accepted when the guest's CPUID advertises it, so
+    // the guest gets the CPUID KVM supports.
+    constexpr int kMaxEntries = 256;
+    auto buf = std::make_unique<uint8_t[]>(8 + kMaxEntries * sizeof(kvm_cpuid_entry2));
+    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
+    cpuid->nent = kMaxEntries;
+    ioctl_or_throw(vm.kvm_fd(), kGetSupportedCpuid, cpuid, "cannot read supported CPUID");
+    ioctl_or_throw(vm.vcpu_fd(), kSetCpuid2, cpuid, "cannot set CPUID");
+}
+
+}  // namespace
+
+void write_descriptor_tables(GuestMemory& memory) {
+    uint8_t* page = memory.at(abi::kGdtBase, abi::kPageSize);
+    std::memset(page, 0, abi::kPageSize);
+    auto* gdt = reinterpret_cast<uint64_t*>(page);
+    gdt[kCodeSelector / 8] = kCode64Descriptor;
+    gdt[kDataSelector / 8] = kDataDescriptor;
+    const uint64_t tss = abi::kGdtBase + kTssOffset;
+    // 64-bit TSS descriptor: type 0xb (busy), present, base split across
+    // both 8-byte slots.
+    gdt[kTssSelector / 8] = (kTssLimit & 0xffff) | ((tss & 0xffffff) << 16) | (0x8bull << 40) |
+                            (uint64_t(kTssLimit >> 16) << 48) | (((tss >> 24) & 0xff) << 56);
+    gdt[kTssSelector / 8 + 1] = tss >> 32;
+    static_assert((kTssSelector / 8 + 2) == kGdtEntries);
+    // TSS: IST1 is the exception stack; no I/O permission bitmap.
+    uint8_t* t = page + kTssOffset;
+    const uint64_t ist1 = abi::kExceptionStackTop;
+    std::memcpy(t + 0x24, &ist1, 8);
+    const uint16_t iomap = kTssLimit + 1;
+    std::memcpy(t + 0x66, &iomap, 2);
+}
+
+void setup_long_mode_cpu(const Vm& vm, uint64_t entry) {
+    set_cpuid(vm);
+
+    kvm_sregs sregs{};
+    ioctl_or_throw(vm.vcpu_fd(), KVM_GET_SREGS, &sregs, "cannot read vCPU segment registers");
+    sregs.cs = segment(kCodeSelector, 0xb, true);
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = segment(kDataSelector, 0x3, false);
+    sregs.tr = kvm_segment{};
+    sregs.tr.base = abi::kGdtBase + kTssOffset;
+    sregs.tr.limit = kTssLimit;
+    sregs.tr.selector = kTssSelector;
+    sregs.tr.type = 0xb;
+    sregs.tr.present = 1;
+    sregs.gdt.base = abi::kGdtBase;
+    sregs.gdt.limit = kGdtEntries * 8 - 1;
+    sregs.idt.base = 0;
+    sregs.idt.limit = 0;
+    sregs.cr0 = kCr0Pe | kCr0Mp | kCr0Et | kCr0Ne | kCr0Wp | kCr0Pg;
+    sregs.cr3 = abi::kPageTablesBase;
+    sregs.cr4 = kCr4Pae | kCr4Osfxsr | kCr4Osxmmexcpt;
+    sregs.efer = kEferLme | kEferLma | kEferNxe;
+    ioctl_or_throw(vm.vcpu_fd(), KVM_SET_SREGS, &sregs, "cannot set vCPU segment registers");
+
+    kvm_regs regs{};
+    regs.rip = entry;
+    regs.rsp = abi::kStackTop;
+    regs.rflags = 0x2;
+    regs.rdi = abi::kBootConfigBase;
+    ioctl_or_throw(vm.vcpu_fd(), KVM_SET_REGS, &regs, "cannot set vCPU registers");
+
+    kvm_fpu fpu{};
+    fpu.fcw = 0x37f;
+    fpu.mxcsr = 0x1f80;
+    ioctl_or_throw(vm.vcpu_fd(), KVM_SET_FPU, &fpu, "cannot set vCPU FPU state");
+}
+
+}  // namespace instar

@@ -1,0 +1,32 @@
+#include "host/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+
+#include "host/error.h"
+
+namespace instar {
+
+GuestMemory::GuestMemory(uint64_t size) : size_(size) {
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw_errno("cannot allocate guest memory", errno);
+    // Large I/O buffers benefit from huge pages; harmless where unavailable.
+    madvise(p, size, MADV_HUGEPAGE);
+    base_ = static_cast<uint8_t*>(p);
+}
+
+GuestMemory::~GuestMemory() { munmap(base_, size_); }
+
+uint8_t* GuestMemory::at(uint64_t gpa, uint64_t len) const {
+    if (gpa > size_ || len > size_ - gpa) return nullptr;
+    return base_ + gpa;
+}
+
+uint8_t* GuestMemory::dma(uint64_t gpa, uint64_t len) const {
+    for (const GuestRange& r : dma_ranges_)
+        if (gpa >= r.start && gpa <= r.end && len <= r.end - gpa) return at(gpa, len);
+    return nullptr;
+}
+
+}  // namespace instar

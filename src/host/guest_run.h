@@ -1,0 +1,45 @@
+// The one sequence every sandboxed operation goes through: build the VM,
+// load the operation's guest binary, attach the files as block devices,
+// lock the process down with seccomp, run the vCPU under a deadline, and
+// return the operation's result once it has been checked.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "abi/boot_config.h"
+
+namespace instar {
+
+struct Disk {
+    int fd = -1;
+    uint64_t size_bytes = 0;      // exact file length (inputs) or planned length (output)
+    uint64_t capacity_bytes = 0;  // the device's size: writes beyond it are refused
+    uint32_t block_size = 512;    // writes are aligned to it (output)
+};
+
+struct GuestRun {
+    abi::OpId op;
+    std::string op_name;               // selects the guest binary
+    std::vector<uint8_t> op_config;    // copied into BootConfig::op_config
+    std::vector<Disk> inputs;          // read-only devices 0..n-1
+    std::optional<Disk> output;        // the one writable device
+    std::vector<int> commit_dirs;      // for the seccomp policy (see seccomp_filter.h)
+    std::chrono::milliseconds timeout{60000};
+    bool verbose = false;
+    std::function<void(const std::string&)> on_log;        // escaped log lines (verbose only)
+    std::function<void(uint64_t, uint64_t)> on_progress;   // done, total
+};
+
+// Returns the result payload for run.op. Throws Error with a one-line
+// message when the guest fails, misbehaves, crashes or runs out of time.
+std::vector<uint8_t> run_guest(const GuestRun& run);
+
+// True when this process can create KVM virtual machines.
+bool kvm_available(std::string* why = nullptr);
+
+}  // namespace instar

@@ -1,0 +1,70 @@
+#include "host/seccomp_filter.h"
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+
+#include <memory>
+
+#include "host/error.h"
+
+namespace instar {
+namespace {
+
+struct FilterDeleter {
+    void operator()(scmp_filter_ctx ctx) const { seccomp_release(ctx); }
+};
+
+void allow(scmp_filter_ctx ctx, int syscall, std::initializer_list<scmp_arg_cmp> args = {}) {
+    int rc = args.size() == 0 ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, syscall, 0)
+                              : seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, syscall, unsigned(args.size()),
+                                                       args.begin());
+    if (rc < 0) throw Error("cannot build the seccomp filter");
+}
+
+}  // namespace
+
+void install_seccomp(const SeccompPolicy& policy) {
+    std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
+    if (!ctx) throw Error("cannot create the seccomp filter");
+    scmp_filter_ctx c = ctx.get();
+
+    // Running the vCPU and reading its registers for error reports.
+    for (unsigned long request : {(unsigned long)KVM_RUN, (unsigned long)KVM_GET_REGS, (unsigned long)KVM_GET_SREGS})
+        allow(c, SCMP_SYS(ioctl), {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.vcpu_fd)), SCMP_A1(SCMP_CMP_EQ, request)});
+
+    // Moving data between the files and guest memory, and the output's end.
+    for (int sc : {SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(read),
+                   SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(lseek), SCMP_SYS(fdatasync), SCMP_SYS(fsync),
+                   SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fstat), SCMP_SYS(fchmod), SCMP_SYS(fchown),
+                   SCMP_SYS(close)})
+        allow(c, sc);
+    // stdio's first write asks fstat about the stream through newfstatat.
+    allow(c, SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
+
+    // Committing or discarding the output file, only inside its directory.
+    for (int dir : policy.commit_dirs) {
+        allow(c, SCMP_SYS(renameat), {SCMP_A0(SCMP_CMP_EQ, unsigned(dir)), SCMP_A2(SCMP_CMP_EQ, unsigned(dir))});
+        allow(c, SCMP_SYS(renameat2), {SCMP_A0(SCMP_CMP_EQ, unsigned(dir)), SCMP_A2(SCMP_CMP_EQ, unsigned(dir))});
+        allow(c, SCMP_SYS(unlinkat), {SCMP_A0(SCMP_CMP_EQ, unsigned(dir))});
+    }
+
+    // Memory for rendering results; never executable.
+    allow(c, SCMP_SYS(brk));
+    allow(c, SCMP_SYS(munmap));
+    allow(c, SCMP_SYS(madvise));
+    allow(c, SCMP_SYS(mremap));
+    allow(c, SCMP_SYS(mmap), {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+    allow(c, SCMP_SYS(mprotect), {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
+
+    // Time, signals (the deadline) and leaving.
+    for (int sc : {SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(setitimer), SCMP_SYS(rt_sigaction),
+                   SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(futex), SCMP_SYS(exit),
+                   SCMP_SYS(exit_group)})
+        allow(c, sc);
+
+    if (seccomp_load(c) < 0) throw Error("cannot install the seccomp filter");
+}
+
+}  // namespace instar

@@ -1,0 +1,123 @@
+#include "host/virtio_mmio_block.h"
+
+#include <cstring>
+
+#include "abi/virtio.h"
+#include "host/guest_fault.h"
+
+namespace instar {
+namespace v = abi::virtio;
+
+VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend)
+    : memory_(memory), backend_(backend) {}
+
+uint64_t VirtioMmioBlock::device_features() const {
+    uint64_t f = v::kFVersion1 | v::kBlkFBlkSize | v::kBlkFFlush | v::kBlkFSegMax | v::kBlkFSizeMax;
+    if (backend_.read_only) f |= v::kBlkFRo;
+    return f;
+}
+
+uint64_t VirtioMmioBlock::read(uint64_t offset, uint32_t size) {
+    if (offset >= v::kRegConfig) {
+        v::BlkConfig config{};
+        config.capacity = backend_.capacity_sectors;
+        config.size_max = v::kBlkSizeMax;
+        config.seg_max = v::kBlkSegMax;
+        config.blk_size = backend_.block_size;
+        uint64_t at = offset - v::kRegConfig;
+        if (at > sizeof config || size > sizeof config - at) return 0;
+        uint64_t value = 0;
+        std::memcpy(&value, reinterpret_cast<const uint8_t*>(&config) + at, size);
+        return value;
+    }
+    if (size != 4) return 0;
+    switch (offset) {
+    case v::kRegMagic: return v::kMagicValue;
+    case v::kRegVersion: return v::kMmioVersion;
+    case v::kRegDeviceId: return v::kDeviceIdBlock;
+    case v::kRegVendorId: return v::kVendorId;
+    case v::kRegDeviceFeatures:
+        return device_features_sel_ == 0 ? uint32_t(device_features())
+               : device_features_sel_ == 1 ? uint32_t(device_features() >> 32) : 0;
+    case v::kRegQueueNumMax: return v::kQueueSizeMax;
+    case v::kRegQueueReady: return queue_ ? 1 : 0;
+    case v::kRegInterruptStatus: return 0;
+    case v::kRegStatus: return status_;
+    case v::kRegConfigGeneration: return 0;
+    default: return 0;
+    }
+}
+
+void VirtioMmioBlock::write(uint64_t offset, uint64_t value, uint32_t size) {
+    if (size != 4 || offset >= v::kRegConfig) return;  // config space is read-only
+    uint32_t val = uint32_t(value);
+    auto set_half = [&](uint64_t& target, bool high) {
+        if (queue_) return;  // addresses are fixed while the queue is live
+        target = high ? (target & 0xffffffffull) | (uint64_t(val) << 32) : (target & ~0xffffffffull) | val;
+    };
+    switch (offset) {
+    case v::kRegDeviceFeaturesSel: device_features_sel_ = val; break;
+    case v::kRegDriverFeaturesSel: driver_features_sel_ = val; break;
+    case v::kRegDriverFeatures:
+        if (driver_features_sel_ == 0) driver_features_ = (driver_features_ & ~0xffffffffull) | val;
+        else if (driver_features_sel_ == 1) driver_features_ = (driver_features_ & 0xffffffffull) | (uint64_t(val) << 32);
+        break;
+    case v::kRegQueueSel:
+        if (val != 0) throw GuestFault("block device has one queue");
+        break;
+    case v::kRegQueueNum:
+        if (!queue_) queue_num_ = val;
+        break;
+    case v::kRegQueueReady: set_queue_ready(val); break;
+    case v::kRegQueueNotify: notify(); break;
+    case v::kRegInterruptAck: break;
+    case v::kRegStatus: set_status(val); break;
+    case v::kRegQueueDescLow: set_half(desc_, false); break;
+    case v::kRegQueueDescHigh: set_half(desc_, true); break;
+    case v::kRegQueueDriverLow: set_half(driver_, false); break;
+    case v::kRegQueueDriverHigh: set_half(driver_, true); break;
+    case v::kRegQueueDeviceLow: set_half(device_, false); break;
+    case v::kRegQueueDeviceHigh: set_half(device_, true); break;
+    default: break;
+    }
+}
+
+void VirtioMmioBlock::reset() {
+    status_ = 0;
+    driver_features_ = 0;
+    queue_num_ = 0;
+    desc_ = driver_ = device_ = 0;
+    queue_.reset();
+}
+
+void VirtioMmioBlock::set_status(uint32_t status) {
+    if (status == 0) return reset();
+    // FEATURES_OK sticks only when the driver accepted a subset of what we
+    // offer that includes VERSION_1 (virtio 1.1, 3.1.1).
+    if ((status & v::kStatusFeaturesOk) && !(status_ & v::kStatusFeaturesOk)) {
+        bool acceptable = (driver_features_ & ~device_features()) == 0 && (driver_features_ & v::kFVersion1);
+        if (!acceptable) status &= ~v::kStatusFeaturesOk;
+    }
+    status_ = status;
+}
+
+void VirtioMmioBlock::set_queue_ready(uint32_t ready) {
+    if (!ready) {
+        queue_.reset();
+        return;
+    }
+    if (!(status_ & v::kStatusFeaturesOk)) throw GuestFault("queue enabled before feature negotiation");
+    queue_.emplace(memory_, queue_num_, desc_, driver_, device_);
+}
+
+void VirtioMmioBlock::notify() {
+    if (!queue_ || !(status_ & v::kStatusDriverOk)) throw GuestFault("block device notified before it was ready");
+    DescriptorChain chain;
+    while (queue_->pop(chain)) {
+        uint32_t written = execute_block_request(backend_, chain);
+        queue_->push_used(chain.head, written);
+        ++requests_;
+    }
+}
+
+}  // namespace instar
