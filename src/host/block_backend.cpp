@@ -1,8 +1,10 @@
 #include "host/block_backend.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "abi/virtio.h"
@@ -42,6 +44,19 @@ uint64_t total(const iovec* iov, uint32_t n) {
     return t;
 }
 
+void zero_fill(const IoList& list) {
+    for (int i = 0; i < list.count; ++i) std::memset(list.iov[i].iov_base, 0, list.iov[i].iov_len);
+}
+
+// True when [offset, offset+len) of the file holds no data at all (a hole,
+// or past the end): such reads are served as zeroes without touching the
+// file, as qemu's own block-status check lets qemu-img skip holes.
+bool is_hole(int fd, uint64_t offset, uint64_t len) {
+    off_t data = lseek(fd, off_t(offset), SEEK_DATA);
+    if (data < 0) return errno == ENXIO;
+    return uint64_t(data) >= offset + len;
+}
+
 // preadv/pwritev until done. Reads past the end of the file fill zeroes
 // (a file's last sector may be partial). False on an I/O error.
 bool transfer(int fd, IoList list, uint64_t offset, bool write) {
@@ -53,7 +68,9 @@ bool transfer(int fd, IoList list, uint64_t offset, bool write) {
         if (n < 0) return false;
         if (n == 0) {
             if (write) return false;
-            for (int i = first; i < list.count; ++i) std::memset(list.iov[i].iov_base, 0, list.iov[i].iov_len);
+            std::copy(list.iov + first, list.iov + list.count, list.iov);
+            list.count -= first;
+            zero_fill(list);
             return true;
         }
         offset += uint64_t(n);
@@ -67,20 +84,74 @@ bool transfer(int fd, IoList list, uint64_t offset, bool write) {
     return true;
 }
 
+bool all_zero(const IoList& list) {
+    for (int i = 0; i < list.count; ++i) {
+        const auto* p = static_cast<const uint8_t*>(list.iov[i].iov_base);
+        size_t n = list.iov[i].iov_len;
+        // Word-at-a-time; the compiler vectorises this loop.
+        size_t words = n / 8;
+        uint64_t acc = 0;
+        for (size_t w = 0; w < words; ++w) {
+            uint64_t x;
+            std::memcpy(&x, p + 8 * w, 8);
+            acc |= x;
+            if ((w & 511) == 511 && acc) return false;
+        }
+        for (size_t j = words * 8; j < n; ++j) acc |= p[j];
+        if (acc) return false;
+    }
+    return true;
+}
+
+// A write to the output, kept sparse: runs of all-zero blocks are not
+// written. Where such a run lies below data written earlier, it becomes a
+// hole, so the file still reads back exactly what the guest wrote.
+bool write_sparse(BlockBackend& b, const IoList& data, uint64_t offset) {
+    uint64_t pos = 0;
+    while (pos < data.bytes) {
+        bool zero = all_zero(slice(data.iov, data.count, pos, b.block_size));
+        uint64_t end = pos + b.block_size;
+        while (end < data.bytes && all_zero(slice(data.iov, data.count, end, b.block_size)) == zero)
+            end += b.block_size;
+        uint64_t at = offset + pos, len = end - pos;
+        if (!zero) {
+            if (!transfer(b.fd, slice(data.iov, data.count, pos, len), at, true)) return false;
+            if (at + len > b.data_end) b.data_end = at + len;
+        } else if (at < b.data_end) {
+            uint64_t punch = b.data_end - at < len ? b.data_end - at : len;
+            if (fallocate(b.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off_t(at), off_t(punch)) < 0) {
+                // No hole punching on this file system: write the zeroes.
+                if (!transfer(b.fd, slice(data.iov, data.count, pos, punch), at, true)) return false;
+            }
+        }
+        pos = end;
+    }
+    return true;
+}
+
 uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data) {
     switch (type) {
     case v::kBlkTIn:
     case v::kBlkTOut: {
         if (data.bytes % v::kSectorSize) return v::kBlkSIoErr;
+        // A driver knows the capacity; going past it is an attack, not an
+        // I/O error, and ends the run.
         if (sector > b.capacity_sectors || data.bytes / v::kSectorSize > b.capacity_sectors - sector)
-            return v::kBlkSIoErr;  // beyond the declared capacity
+            throw GuestFault("block request beyond the device's capacity");
         uint64_t offset = sector * v::kSectorSize;
         if (type == v::kBlkTOut) {
             if (b.read_only) return v::kBlkSIoErr;
             if (offset % b.block_size || data.bytes % b.block_size) return v::kBlkSIoErr;
             if (data.bytes > uint64_t(v::kBlkSegMax) * v::kBlkSizeMax) return v::kBlkSIoErr;
         }
-        return transfer(b.fd, data, offset, type == v::kBlkTOut) ? v::kBlkSOk : v::kBlkSIoErr;
+        if (type == v::kBlkTIn && is_hole(b.fd, offset, data.bytes)) {
+            zero_fill(data);
+            return v::kBlkSOk;
+        }
+        bool ok = type == v::kBlkTIn ? transfer(b.fd, data, offset, false)
+                  : b.detect_zeroes     ? write_sparse(b, data, offset)
+                                        : transfer(b.fd, data, offset, true);
+        return ok ? v::kBlkSOk : v::kBlkSIoErr;
     }
     case v::kBlkTFlush:
         if (b.read_only) return v::kBlkSOk;

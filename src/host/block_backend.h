@@ -15,13 +15,17 @@ struct BlockBackend {
     uint64_t capacity_sectors = 0;  // what the device advertises
     uint32_t block_size = 512;      // writes must be aligned to it
     bool read_only = true;
+    // Output only: all-zero blocks are left as holes instead of written
+    // (the output starts empty). data_end tracks how far data was written.
+    bool detect_zeroes = false;
+    uint64_t data_end = 0;
 };
 
 // Executes one request chain and writes its status byte. Returns the number
 // of bytes placed in device-writable buffers (for the used ring). Malformed
-// framing (no header, no status byte) throws GuestFault; a request that is
-// well-formed but not allowed (out of range, a write to an input, an
-// unaligned write) completes with an error status.
+// framing (no header, no status byte) and requests beyond the capacity throw
+// GuestFault; a request that is well-formed but not allowed (a write to an
+// input, an unaligned write) completes with an error status.
 uint32_t execute_block_request(BlockBackend& backend, const DescriptorChain& chain);
 
 }  // namespace instar

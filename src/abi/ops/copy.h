@@ -8,10 +8,9 @@ namespace instar::abi {
 // No configuration beyond the device table: sizes come from DeviceInfo.
 
 struct CopyResult {
-    uint64_t bytes_copied;        // == input size
-    uint64_t data_bytes_written;  // bytes sent as data (zero blocks are skipped)
-    uint64_t output_size;         // final byte length the host truncates the output to
+    uint64_t bytes_copied;  // == input size
+    uint64_t output_size;   // final byte length the host truncates the output to
 };
-static_assert(sizeof(CopyResult) == 24);
+static_assert(sizeof(CopyResult) == 16);
 
 }  // namespace instar::abi

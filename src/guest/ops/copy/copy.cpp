@@ -1,11 +1,11 @@
-// `instar copy`: input device 0 to the output device, byte for byte.
-// Reads a batch, then writes back only the output blocks that hold
-// non-zero bytes: the output starts empty, so skipped blocks stay holes.
+// `instar copy`: input device 0 to the output device, byte for byte, in
+// batches of large requests: one VM exit reads a batch, one writes it back.
+// The output device leaves all-zero blocks as holes, so the copy is sparse
+// without the guest looking at the data.
 #include "abi/ops/copy.h"
 #include "abi/virtio.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
-#include "guest/log.h"
 #include "guest/op.h"
 #include "guest/virtio_blk.h"
 
@@ -16,14 +16,7 @@ namespace v = abi::virtio;
 constexpr uint32_t kChunkBytes = 1u << 20;
 constexpr uint32_t kChunksPerBatch = 16;
 
-bool block_is_zero(const uint8_t* p, uint32_t len) {
-    const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
-    for (uint32_t i = 0; i < len / 8; ++i)
-        if (w[i]) return false;
-    return true;
-}
-
-uint64_t round_up(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
+uint64_t round_up(uint64_t value, uint64_t unit) { return (value + unit - 1) / unit * unit; }
 
 void copy_main(const abi::BootConfig& config) {
     if (config.input_count != 1 || !config.has_output) fail(abi::GuestError::bad_config, "copy needs one input and an output");
@@ -33,69 +26,44 @@ void copy_main(const abi::BootConfig& config) {
     if (!in.init(0) || !out.init(abi::kOutputDeviceIndex)) fail(abi::GuestError::device_missing);
     if (out.read_only()) fail(abi::GuestError::device_missing, "output device is read-only");
     if (in.capacity_bytes() < round_up(size, v::kSectorSize)) fail(abi::GuestError::bad_config, "input smaller than its size");
-
     const uint32_t block = out.block_size();
-    if (block > kChunkBytes) fail(abi::GuestError::bad_config, "output block size too large");
+    if (kChunkBytes % block) fail(abi::GuestError::bad_config, "output block size does not divide the chunk size");
     if (out.capacity_bytes() < round_up(size, block)) fail(abi::GuestError::output_too_small);
+    if (kChunkBytes > in.max_request_bytes() || kChunkBytes > out.max_request_bytes())
+        fail(abi::GuestError::device_missing, "device request size too small");
 
     uint32_t chunks = kChunksPerBatch;
     if (chunks > in.max_batch()) chunks = in.max_batch();
     if (chunks > out.max_batch()) chunks = out.max_batch();
-    if (kChunkBytes > in.max_request_bytes() || kChunkBytes > out.max_request_bytes())
-        fail(abi::GuestError::device_missing, "device request size too small");
-
     auto* buffer = static_cast<uint8_t*>(heap().alloc(uint64_t(kChunkBytes) * chunks, 4096, false));
     auto* reqs = static_cast<BlkRequest*>(heap().alloc(sizeof(BlkRequest) * chunks));
     if (!buffer || !reqs) fail(abi::GuestError::out_of_memory);
 
-    uint64_t written = 0;
-    for (uint64_t batch_start = 0; batch_start < size; batch_start += uint64_t(kChunkBytes) * chunks) {
+    const uint64_t batch_bytes = uint64_t(kChunkBytes) * chunks;
+    for (uint64_t start = 0; start < size; start += batch_bytes) {
         uint32_t n = 0;
-        for (; n < chunks; ++n) {
-            uint64_t off = batch_start + uint64_t(n) * kChunkBytes;
-            if (off >= size) break;
+        for (; n < chunks && start + uint64_t(n) * kChunkBytes < size; ++n) {
+            uint64_t off = start + uint64_t(n) * kChunkBytes;
             uint64_t left = size - off;
             uint32_t len = uint32_t(left < kChunkBytes ? round_up(left, v::kSectorSize) : kChunkBytes);
             reqs[n] = BlkRequest{v::kBlkTIn, off / v::kSectorSize, buffer + uint64_t(n) * kChunkBytes, len, 0};
         }
         if (!in.submit(reqs, n)) fail(abi::GuestError::read_failed);
-
-        // Turn the batch into writes of the non-zero output blocks; runs of
-        // adjacent non-zero blocks become one request.
-        uint32_t w = 0;
-        uint64_t batch_end = batch_start + uint64_t(n) * kChunkBytes;
-        if (batch_end > size) batch_end = size;
-        uint64_t batch_bytes = round_up(batch_end - batch_start, block);
-        // Bytes past the end of the input inside the last block must be zero.
-        memset(buffer + (batch_end - batch_start), 0, batch_bytes - (batch_end - batch_start));
-        uint64_t run_start = 0;
-        bool in_run = false;
-        for (uint64_t pos = 0; pos <= batch_bytes; pos += block) {
-            bool data = pos < batch_bytes && !block_is_zero(buffer + pos, block);
-            // A run is cut at chunk boundaries so no request exceeds a chunk.
-            bool boundary = pos % kChunkBytes == 0;
-            if (in_run && (!data || boundary)) {
-                reqs[w++] = BlkRequest{v::kBlkTOut, (batch_start + run_start) / v::kSectorSize, buffer + run_start,
-                                       uint32_t(pos - run_start), 0};
-                written += pos - run_start;
-                in_run = false;
-            }
-            if (data && !in_run) {
-                run_start = pos;
-                in_run = true;
-            }
-            bool last = pos == batch_bytes;
-            if (w == chunks || (last && w)) {
-                if (!out.submit(reqs, w)) fail(abi::GuestError::write_failed);
-                w = 0;
-            }
+        // The input device zero-fills its last partial sector; the output
+        // writes whole blocks, so pad the tail with zeroes up to one.
+        for (uint32_t i = 0; i < n; ++i) {
+            uint32_t whole = uint32_t(round_up(reqs[i].length, block));
+            memset(buffer + uint64_t(i) * kChunkBytes + reqs[i].length, 0, whole - reqs[i].length);
+            reqs[i].type = v::kBlkTOut;
+            reqs[i].length = whole;
         }
-        send_progress(batch_end, size);
+        if (!out.submit(reqs, n)) fail(abi::GuestError::write_failed);
+        uint64_t done = start + batch_bytes < size ? start + batch_bytes : size;
+        send_progress(done, size);
     }
     if (!out.transfer(v::kBlkTFlush, 0, nullptr, 0)) fail(abi::GuestError::write_failed, "flush failed");
 
-    abi::CopyResult result{size, written, size};
-    send_result(abi::OpId::copy, result);
+    send_result(abi::OpId::copy, abi::CopyResult{size, size});
 }
 
 }  // namespace

@@ -1,0 +1,7 @@
+// Stops without saying anything.
+#include "guest/op.h"
+
+namespace {
+void run(const instar::abi::BootConfig&) { asm volatile("cli; hlt"); }
+}  // namespace
+INSTAR_GUEST_OP(1, instar::abi::OpId::copy, run);

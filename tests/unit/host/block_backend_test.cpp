@@ -1,0 +1,128 @@
+// Block requests on real files: ranges, read-only inputs, alignment, and
+// framing that the guest controls.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "abi/virtio.h"
+#include "host/block_backend.h"
+#include "host/guest_fault.h"
+
+namespace instar {
+namespace {
+
+namespace v = abi::virtio;
+
+class BlockBackendTest : public ::testing::Test {
+protected:
+    char path[64] = "/tmp/instar-blk-XXXXXX";
+    int fd = -1;
+    alignas(16) uint8_t header_buf[16];
+    uint8_t data[8192];
+    uint8_t status = 0xff;
+
+    void SetUp() override {
+        fd = mkstemp(path);
+        ASSERT_GE(fd, 0);
+        std::string content(1000, 'x');  // not a whole number of sectors
+        ASSERT_EQ(write(fd, content.data(), content.size()), 1000);
+    }
+    void TearDown() override {
+        close(fd);
+        unlink(path);
+    }
+    BlockBackend backend(bool read_only, uint32_t block = 512, uint64_t capacity_sectors = 2) {
+        return BlockBackend{fd, 1000, capacity_sectors, block, read_only};
+    }
+    DescriptorChain chain(uint32_t type, uint64_t sector, uint32_t len) {
+        v::BlkRequestHeader h{type, 0, sector};
+        std::memcpy(header_buf, &h, sizeof h);
+        DescriptorChain c;
+        c.readable[c.readable_count++] = iovec{header_buf, 16};
+        if (type == v::kBlkTIn) c.writable[c.writable_count++] = iovec{data, len};
+        else if (len) c.readable[c.readable_count++] = iovec{data, len};
+        c.writable[c.writable_count++] = iovec{&status, 1};
+        return c;
+    }
+};
+
+TEST_F(BlockBackendTest, ReadsAndZeroFillsThePartialLastSector) {
+    std::memset(data, 0xaa, sizeof data);
+    BlockBackend b = backend(true);
+    EXPECT_EQ(execute_block_request(b, chain(v::kBlkTIn, 0, 1024)), 1025u);
+    EXPECT_EQ(status, v::kBlkSOk);
+    EXPECT_EQ(data[999], 'x');
+    EXPECT_EQ(data[1000], 0);
+    EXPECT_EQ(data[1023], 0);
+}
+
+TEST_F(BlockBackendTest, RequestsBeyondCapacityEndTheRun) {
+    BlockBackend in = backend(true);
+    EXPECT_THROW(execute_block_request(in, chain(v::kBlkTIn, 1, 1024)), GuestFault);
+    EXPECT_THROW(execute_block_request(in, chain(v::kBlkTIn, UINT64_MAX, 512)), GuestFault);
+    BlockBackend out = backend(false);
+    EXPECT_THROW(execute_block_request(out, chain(v::kBlkTOut, 2, 512)), GuestFault);
+    EXPECT_EQ(lseek(fd, 0, SEEK_END), 1000) << "the file was not extended";
+}
+
+TEST_F(BlockBackendTest, RefusesWritesToInputs) {
+    BlockBackend b = backend(true);
+    execute_block_request(b, chain(v::kBlkTOut, 0, 512));
+    EXPECT_EQ(status, v::kBlkSIoErr);
+    char first;
+    ASSERT_EQ(pread(fd, &first, 1, 0), 1);
+    EXPECT_EQ(first, 'x');
+}
+
+TEST_F(BlockBackendTest, WritesMustBeBlockAligned) {
+    BlockBackend b = backend(false, 1024, 8);
+    execute_block_request(b, chain(v::kBlkTOut, 1, 1024));
+    EXPECT_EQ(status, v::kBlkSIoErr) << "unaligned offset";
+    execute_block_request(b, chain(v::kBlkTOut, 0, 512));
+    EXPECT_EQ(status, v::kBlkSIoErr) << "partial block";
+    std::memset(data, 'y', 1024);
+    execute_block_request(b, chain(v::kBlkTOut, 0, 1024));
+    EXPECT_EQ(status, v::kBlkSOk);
+}
+
+TEST_F(BlockBackendTest, RefusesDataThatIsNotWholeSectors) {
+    BlockBackend b = backend(true);
+    execute_block_request(b, chain(v::kBlkTIn, 0, 100));
+    EXPECT_EQ(status, v::kBlkSIoErr);
+}
+
+TEST_F(BlockBackendTest, UnknownRequestsAreUnsupported) {
+    BlockBackend b = backend(true);
+    execute_block_request(b, chain(v::kBlkTGetId, 0, 0));
+    EXPECT_EQ(status, v::kBlkSUnsupp);
+}
+
+TEST_F(BlockBackendTest, HeaderMayBeSplitAcrossDescriptors) {
+    v::BlkRequestHeader h{v::kBlkTIn, 0, 0};
+    std::memcpy(header_buf, &h, sizeof h);
+    DescriptorChain c;
+    c.readable[c.readable_count++] = iovec{header_buf, 5};
+    c.readable[c.readable_count++] = iovec{header_buf + 5, 11};
+    c.writable[c.writable_count++] = iovec{data, 512};
+    c.writable[c.writable_count++] = iovec{&status, 1};
+    BlockBackend b = backend(true);
+    execute_block_request(b, c);
+    EXPECT_EQ(status, v::kBlkSOk);
+}
+
+TEST_F(BlockBackendTest, MissingHeaderOrStatusIsAFault) {
+    BlockBackend b = backend(true);
+    DescriptorChain no_status;
+    no_status.readable[no_status.readable_count++] = iovec{header_buf, 16};
+    EXPECT_THROW(execute_block_request(b, no_status), GuestFault);
+    DescriptorChain short_header;
+    short_header.readable[short_header.readable_count++] = iovec{header_buf, 8};
+    short_header.writable[short_header.writable_count++] = iovec{&status, 1};
+    EXPECT_THROW(execute_block_request(b, short_header), GuestFault);
+}
+
+}  // namespace
+}  // namespace instar
