@@ -42,6 +42,8 @@ struct Case {
     bool qemu_opens = true;  // qemu-img can open its own result
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 const char* adapter_name(abi::VmdkAdapter a) {
     switch (a) {
         case abi::VmdkAdapter::ide: return "ide";
