@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -164,6 +165,47 @@ public:
         size_set = true;
         return true;
     }
+};
+
+// A source that fails the test on any read reaching past the end of the
+// file: probes must clamp their reads themselves.
+class StrictSource : public formats::ImageSource {
+public:
+    std::vector<uint8_t> bytes;
+    bool out_of_bounds = false;
+    explicit StrictSource(std::vector<uint8_t> b) : bytes(std::move(b)) {}
+    uint64_t size() const override { return bytes.size(); }
+    bool read(uint64_t offset, void* buf, size_t len) override {
+        if (offset > bytes.size() || len > bytes.size() - offset) {
+            out_of_bounds = true;
+            return false;
+        }
+        std::memcpy(buf, bytes.data() + offset, len);
+        return true;
+    }
+};
+
+// Reads a file on disk in place, for images too big to load.
+class FileSource : public formats::ImageSource {
+public:
+    explicit FileSource(const std::string& path) {
+        fd_ = open(path.c_str(), O_RDONLY);
+        struct stat st;
+        if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = uint64_t(st.st_size);
+    }
+    ~FileSource() override {
+        if (fd_ >= 0) close(fd_);
+    }
+    bool ok() const { return fd_ >= 0; }
+    uint64_t size() const override { return size_; }
+    bool read(uint64_t offset, void* buf, size_t len) override {
+        if (offset > size_ || len > size_ - offset) return false;
+        return pread(fd_, buf, len, off_t(offset)) == ssize_t(len);
+    }
+
+private:
+    int fd_ = -1;
+    uint64_t size_ = 0;
 };
 
 // First differing offset, or -1.
