@@ -4,7 +4,7 @@ set(INSTAR_GUEST_COMPILE_FLAGS
   -ffreestanding -fno-exceptions -fno-rtti -nostdlib -mno-red-zone
   -fno-pic -fno-pie -static -fno-stack-protector -fno-asynchronous-unwind-tables
   -fno-unwind-tables -fno-threadsafe-statics -fno-use-cxa-atexit -fcf-protection=none
-  -march=x86-64 -mcmodel=small -mgeneral-regs-only -O2 -g0
+  -march=x86-64 -mcmodel=small -O2 -g0
   ${INSTAR_WARNINGS})
 set(INSTAR_GUEST_LINKER_SCRIPT ${PROJECT_SOURCE_DIR}/src/guest/linker.ld)
 set(INSTAR_GUEST_LINK_FLAGS

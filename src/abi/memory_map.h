@@ -34,6 +34,11 @@ inline constexpr uint64_t kPageTablesEnd = 0x30000;
 inline constexpr uint64_t kBootConfigBase = 0x30000;
 inline constexpr uint64_t kBootConfigSize = 0x8000;
 
+// Host-owned, not mapped: the paravirtual "virtual interrupt flag" page
+// that PVM hosts (KVM without VMX/SVM, see ARCHITECTURE.md) require before
+// they run a ring-0 guest natively. Only the hypervisor touches it.
+inline constexpr uint64_t kParavirtPageBase = 0x3a000;
+
 // Stack used by the CPU for exceptions (TSS IST1), so that a fault caused
 // by an overflowing main stack can still be reported.
 inline constexpr uint64_t kExceptionStackBase = 0x40000;
@@ -73,7 +78,8 @@ constexpr uint64_t mmio_base_of(uint32_t device_index) {
 static_assert(kGdtBase >= kNullGuardEnd);
 static_assert(kPageTablesBase >= kGdtBase + kPageSize);
 static_assert(kBootConfigBase >= kPageTablesEnd + 0 && kBootConfigBase % kPageSize == 0);
-static_assert(kExceptionStackBase >= kBootConfigBase + kBootConfigSize + kPageSize);
+static_assert(kParavirtPageBase >= kBootConfigBase + kBootConfigSize + kPageSize);
+static_assert(kExceptionStackBase >= kParavirtPageBase + 2 * kPageSize);
 static_assert(kImageBase >= kExceptionStackTop + kPageSize);
 static_assert(kStackBase >= kImageBase + kImageMaxSize + kPageSize);
 static_assert(kHeapBase >= kStackTop + kPageSize);

@@ -56,6 +56,24 @@ constexpr unsigned long with_kernel_cpuid2_size(unsigned long request) {
 constexpr unsigned long kGetSupportedCpuid = with_kernel_cpuid2_size(KVM_GET_SUPPORTED_CPUID);
 constexpr unsigned long kSetCpuid2 = with_kernel_cpuid2_size(KVM_SET_CPUID2);
 
+// KVM_SET_MSRS has the same flexible-array problem.
+constexpr unsigned long kSetMsrs = with_kernel_cpuid2_size(KVM_SET_MSRS);
+
+// PVM (KVM on hosts without VMX/SVM, such as this project's CI machines)
+// emulates a ring-0 guest instruction by instruction until the guest has a
+// "virtual interrupt flag" page; with one it runs natively. Elsewhere the
+// MSR does not exist, KVM_SET_MSRS sets nothing, and nothing changes.
+constexpr uint32_t kMsrPvmVifPage = 0x4b564d10;
+constexpr uint64_t kPvmVifInUserValid = 1ull << 10;  // "not in user mode" is meaningful
+
+void register_paravirt_page(const Vm& vm) {
+    struct {
+        uint32_t nmsrs, pad;
+        kvm_msr_entry entry;
+    } msrs{1, 0, kvm_msr_entry{kMsrPvmVifPage, 0, abi::kParavirtPageBase | kPvmVifInUserValid}};
+    ioctl(vm.vcpu_fd(), kSetMsrs, &msrs);  // 1 on PVM, 0 elsewhere: both fine
+}
+
 void set_cpuid(const Vm& vm) {
     // NX in EFER is only accepted when the guest's CPUID advertises it, so
     // the guest gets the CPUID KVM supports.
@@ -119,6 +137,8 @@ void setup_long_mode_cpu(const Vm& vm, uint64_t entry) {
     regs.rflags = 0x2;
     regs.rdi = abi::kBootConfigBase;
     ioctl_or_throw(vm.vcpu_fd(), KVM_SET_REGS, &regs, "cannot set vCPU registers");
+
+    register_paravirt_page(vm);
 
     kvm_fpu fpu{};
     fpu.fcw = 0x37f;

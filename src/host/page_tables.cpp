@@ -10,6 +10,10 @@ namespace {
 
 constexpr uint64_t kPresent = 1ull << 0;
 constexpr uint64_t kWritable = 1ull << 1;
+// Set on every entry at every level. Nothing runs at CPL 3, so it grants
+// nothing; PVM hosts shadow all guest pages as user pages and refuse to
+// fetch through entries without it.
+constexpr uint64_t kUser = 1ull << 2;
 constexpr uint64_t kNoExecute = 1ull << 63;
 constexpr uint64_t kAddressMask = 0x000ffffffffff000ull;
 constexpr uint64_t kLargePage = 1ull << 7;
@@ -29,10 +33,10 @@ uint64_t* table_at(uint8_t* ram, uint64_t gpa) { return reinterpret_cast<uint64_
 void build_page_tables(uint8_t* ram, uint64_t ram_size, const std::vector<PageMapping>& mappings) {
     if (ram_size != abi::kGuestRamSize) throw Error("unsupported guest RAM size");
     std::memset(ram + abi::kPageTablesBase, 0, abi::kPageTablesEnd - abi::kPageTablesBase);
-    table_at(ram, kPml4)[0] = kPdpt | kPresent | kWritable;
-    table_at(ram, kPdpt)[0] = kPd | kPresent | kWritable;
+    table_at(ram, kPml4)[0] = kPdpt | kPresent | kWritable | kUser;
+    table_at(ram, kPdpt)[0] = kPd | kPresent | kWritable | kUser;
     for (uint64_t i = 0; i < kPtCount; ++i)
-        table_at(ram, kPd)[i] = (kFirstPt + i * abi::kPageSize) | kPresent | kWritable;
+        table_at(ram, kPd)[i] = (kFirstPt + i * abi::kPageSize) | kPresent | kWritable | kUser;
 
     for (const PageMapping& m : mappings) {
         if (m.writable && m.executable) throw Error("guest region '" + m.name + "' would be writable and executable");
@@ -43,7 +47,7 @@ void build_page_tables(uint8_t* ram, uint64_t ram_size, const std::vector<PageMa
         for (uint64_t page = m.start; page < m.end; page += abi::kPageSize) {
             uint64_t& pte = table_at(ram, kFirstPt)[page / abi::kPageSize];
             if (pte) throw Error("guest region '" + m.name + "' overlaps another region");
-            pte = page | kPresent | (m.writable ? kWritable : 0) | (m.executable ? 0 : kNoExecute);
+            pte = page | kPresent | kUser | (m.writable ? kWritable : 0) | (m.executable ? 0 : kNoExecute);
         }
     }
 }

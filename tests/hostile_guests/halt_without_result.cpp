@@ -2,6 +2,8 @@
 #include "guest/op.h"
 
 namespace {
-void run(const instar::abi::BootConfig&) { asm volatile("cli; hlt"); }
+void run(const instar::abi::BootConfig&) {
+    for (;;) asm volatile("cli; hlt");
+}
 }  // namespace
 INSTAR_GUEST_OP(1, instar::abi::OpId::copy, run);
