@@ -6,6 +6,7 @@
 //   if (auto text = create_help_text(args)) -> print *text, exit 0   (-o help)
 //   CreatePlan plan = plan_create(args, probe, warnings);  // qemu-img's checks before "Formatting"
 //   if (!args.quiet) print formatting_line(plan) + "\n";
+//   print plan.driver_warnings;
 //   ResolvedCreate r = resolve_create(plan);                // the format driver's checks
 //
 // Errors are instar::Error with qemu-img's text after "qemu-img: "; the CLI
@@ -39,6 +40,9 @@ struct OptionValue {
 // file (unless -u) to check it and, without SIZE, to take its virtual size.
 struct BackingQuery {
     std::string path;  // the backing name resolved against the new image's directory
+    // BackingFormat::none: no -F was given; qemu-img opens the file all the
+    // same (probing its format) and fails afterwards, so only whether it
+    // opens matters.
     abi::BackingFormat format;
 };
 
@@ -63,6 +67,10 @@ struct CreatePlan {
     bool deterministic = false;
     bool quiet = false;
     OutputFormat output = OutputFormat::human;
+
+    // Warnings qemu-img prints after its Formatting line, before the format
+    // driver's checks (it parses its size keys a second time).
+    std::vector<std::string> driver_warnings;
 };
 
 // Best-effort attributes qemu's file protocol sets on the new file (and

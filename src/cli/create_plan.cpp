@@ -254,13 +254,11 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
         if (backing->text.empty()) fail(plan.filename, "Expected backing file name, got empty string");
     }
     const OptionValue* backing_fmt = last_option(plan.options, "backing_fmt");
-    if (backing && !backing_fmt) {
-        // qemu-img opens the backing file first (without -u) to name the
-        // format it detects in a hint; instar refuses without opening it.
-        fail(plan.filename, "Backing file specified without backing format");
-    }
     if (backing && !args.backing_unsafe) {
-        std::optional<abi::BackingFormat> bf = backing_format_from_name(backing_fmt->text);
+        // Without -F, qemu-img still opens the backing file (probing its
+        // format, to name it in a hint) before refusing.
+        std::optional<abi::BackingFormat> bf = abi::BackingFormat::none;
+        if (backing_fmt) bf = backing_format_from_name(backing_fmt->text);
         if (!bf) {
             if (is_qemu_block_driver_name(backing_fmt->text)) {
                 fail(plan.filename, "Backing file format '" + backing_fmt->text + "' is not supported by instar");
@@ -274,15 +272,27 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
         } catch (const Error& e) {
             fail(plan.filename, e.what());
         }
+        if (!backing_fmt) fail(plan.filename, "Backing file specified without backing format");
         plan.backing_opened = query;
         if (!size_known) {
             plan.options.push_back({"size", std::to_string(backing_size), backing_size, false});
             size_known = true;
         }
+    } else if (backing && !backing_fmt) {
+        fail(plan.filename, "Backing file specified without backing format");
     }
     if (!size_known) fail(plan.filename, "Image creation needs a size parameter");
 
     refuse_unsupported(plan);
+
+    // The format driver parses its size keys a second time (vmdk takes
+    // "size" out first), repeating qemu's hex-suffix warning.
+    for (const OptionDesc& d : create_option_descs(plan.format)) {
+        if (d.type != OptionType::size) continue;
+        if (plan.format == ImageFormat::vmdk && std::strcmp(d.name, "size") == 0) continue;
+        const OptionValue* v = last_option(plan.options, d.name);
+        if (v && parse_qemu_size(v->text).hex_with_suffix) plan.driver_warnings.push_back(hex_suffix_warning(v->text));
+    }
     return plan;
 }
 

@@ -197,7 +197,7 @@ void resolve_qcow2(const CreatePlan& plan, ResolvedCreate& r, uint64_t size) {
     }
     if (backing && backing->text.size() > kQcow2BackingNameMax) {
         fail(plan, "Could not assign backing file '" + backing->text + "' with format '" +
-                       (backing_fmt ? backing_fmt->text : std::string()) + "'");
+                       (backing_fmt ? backing_fmt->text : std::string()) + "': Invalid argument");
     }
 
     abi::CreateRequest& q = r.request;
