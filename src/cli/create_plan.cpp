@@ -266,6 +266,7 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
             fail(plan.filename, "Unknown driver '" + backing_fmt->text + "'");
         }
         BackingQuery query{backing_path_relative_to(plan.filename, backing->text), *bf};
+        if (!probe) throw Error("internal error: the backing file must be opened but no probe was given");
         uint64_t backing_size = 0;
         try {
             backing_size = probe(query);
