@@ -52,5 +52,5 @@ def qemu_img():
 
 
 @pytest.fixture(scope="session")
-def hostile_dir():
-    return BUILD / "hostile_guests"
+def test_guests_dir():
+    return BUILD / "test_guests"

@@ -1,4 +1,4 @@
-"""Guests that break the rules on purpose (tests/hostile_guests): each run
+"""Guests that break the rules on purpose (tests/test_guests): each run
 must end in one clear error line and exit 1, well inside the deadline, with
 no file touched outside the declared output."""
 import os
@@ -23,7 +23,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_guest_ends_cleanly(instar, hostile_dir, tmp_path, case):
+def test_hostile_guest_ends_cleanly(instar, test_guests_dir, tmp_path, case):
     work = tmp_path / "work"
     work.mkdir()
     src = work / "input.bin"
@@ -32,7 +32,7 @@ def test_hostile_guest_ends_cleanly(instar, hostile_dir, tmp_path, case):
     existing.write_bytes(b"precious")
     before = {p.name: p.read_bytes() for p in work.iterdir()}
 
-    env = dict(os.environ, INSTAR_GUEST_DIR=str(hostile_dir / case))
+    env = dict(os.environ, INSTAR_GUEST_DIR=str(test_guests_dir / case))
     start = time.monotonic()
     r = run([instar, "copy", "--timeout", "2", src, existing], env=env, timeout=30)
     elapsed = time.monotonic() - start

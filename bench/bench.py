@@ -1,0 +1,108 @@
+"""instar's benchmarks. Each comparison runs instar and qemu-img alternately
+(interleaved, so both see the same machine state), repeats, and reports
+medians and the ratio instar/qemu-img. Results go to stdout and, with
+--record, are appended to bench/README.md's results table by hand.
+
+Not a test: nothing here passes or fails.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def wall(cmd, env=None):
+    start = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    elapsed = time.perf_counter() - start
+    if r.returncode != 0:
+        sys.exit(f"benchmark command failed: {' '.join(map(str, cmd))}\n{r.stderr.decode()}")
+    return elapsed
+
+
+def interleaved(name, instar_cmd, qemu_cmd, runs, before=None):
+    a, b = [], []
+    for _ in range(runs):
+        if before:
+            before()
+        a.append(wall(instar_cmd))
+        if before:
+            before()
+        b.append(wall(qemu_cmd))
+    ma, mb = statistics.median(a), statistics.median(b)
+    print(f"{name}: instar {ma * 1000:.1f} ms, qemu-img {mb * 1000:.1f} ms, "
+          f"ratio {ma / mb:.2f} (median of {runs})")
+    return ma, mb
+
+
+def launch_cost(instar, guests_dir, work, runs):
+    """Whole-process cost of an empty guest op: start, build the VM, run a
+    guest that answers at once, exit. Measured with hyperfine (no shell)."""
+    empty_in = work / "empty.in"
+    empty_in.write_bytes(b"")
+    env = dict(os.environ, INSTAR_GUEST_DIR=str(guests_dir / "empty"))
+    hyperfine = shutil.which("hyperfine")
+    cmd = [str(instar), "copy", str(empty_in), str(work / "empty.out")]
+    if hyperfine:
+        export = work / "launch.json"
+        subprocess.run([hyperfine, "-N", "--warmup", "10", "--runs", str(runs), "--export-json", str(export),
+                        " ".join(cmd)], env=env, check=True, stdout=subprocess.DEVNULL)
+        import json
+        result = json.loads(export.read_text())["results"][0]
+        median = result["median"]
+    else:
+        median = statistics.median(wall(cmd, env) for _ in range(runs))
+    print(f"launch cost (empty guest op, whole process): median {median * 1000:.2f} ms over {runs} runs")
+
+
+def copy_vs_convert(instar, qemu_img, work, runs):
+    src = work / "random-1g.raw"
+    with open(src, "wb") as f:
+        for _ in range(1024):
+            f.write(os.urandom(1 << 20))
+    out_a, out_b = work / "copy.out", work / "convert.out"
+
+    def clean():
+        for p in (out_a, out_b):
+            if p.exists():
+                p.unlink()
+
+    interleaved("copy 1 GiB random vs qemu-img convert -f raw -O raw",
+                [str(instar), "copy", str(src), str(out_a)],
+                [qemu_img, "convert", "-f", "raw", "-O", "raw", str(src), str(out_b)], runs, before=clean)
+    src.unlink()
+    clean()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--instar", default="build/instar")
+    p.add_argument("--runs", type=int, default=21)
+    p.add_argument("--only", default="", help="comma-separated benchmark names")
+    args = p.parse_args()
+    instar = Path(args.instar).resolve()
+    guests_dir = instar.parent / "test_guests"
+    qemu_img = shutil.which("qemu-img") or sys.exit("qemu-img is missing")
+    only = set(filter(None, args.only.split(",")))
+
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"machine: {os.cpu_count()} CPUs, {subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}")
+    print(f"qemu-img: {subprocess.run([qemu_img, '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("INSTAR_BENCH_DIR", "/var/tmp")) as d:
+        work = Path(d)
+        benches = {
+            "launch": lambda: launch_cost(instar, guests_dir, work, max(args.runs, 50)),
+            "copy": lambda: copy_vs_convert(instar, qemu_img, work, min(args.runs, 7)),
+        }
+        for name, fn in benches.items():
+            if not only or name in only:
+                fn()
+
+
+if __name__ == "__main__":
+    main()
