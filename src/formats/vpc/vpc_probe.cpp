@@ -17,6 +17,13 @@ constexpr uint64_t kMaxReadEnd = uint64_t(INT64_MAX) / 2;
 
 bool same(const uint8_t* a, const uint8_t* b, size_t n) { return __builtin_memcmp(a, b, n) == 0; }
 
+// The file length as qemu's block layer sees it: whole sectors, the last
+// one padded with zeros.
+uint64_t sector_length(const ImageSource& src) {
+    uint64_t n = src.size();
+    return n + ((kSectorSize - n % kSectorSize) % kSectorSize);
+}
+
 // Reads like qemu's bdrv_pread on a file: bytes past the end are zero.
 bool read_at(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
     if (offset >= src.size()) {
@@ -73,7 +80,7 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
         if (next > free_at) free_at = next;
     };
 
-    uint64_t file_size = src.size();
+    uint64_t file_size = sector_length(src);
     uint64_t in_file_bytes = table_at < file_size ? file_size - table_at : 0;
     uint64_t in_file = (in_file_bytes + 3) / 4;
     if (in_file > uint64_t(entries)) in_file = uint64_t(entries);
@@ -107,7 +114,7 @@ Status vpc_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     bool dynamic = true;
     if (!read_at(src, 0, footer, kFooterSize)) return Status::read_failed;
     if (!same(footer + kFtCookie, kFooterCookie, sizeof kFooterCookie)) {
-        uint64_t file_size = src.size();
+        uint64_t file_size = sector_length(src);
         if (file_size < kFooterSize) return Status::image_invalid;
         if (!read_at(src, file_size - kFooterSize, footer, kFooterSize)) return Status::read_failed;
         if (!same(footer + kFtCookie, kFooterCookie, sizeof kFooterCookie) ||

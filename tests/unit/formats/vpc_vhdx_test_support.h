@@ -287,6 +287,43 @@ inline Info qemu_info(const std::string& path, const std::string& fmt) {
     return i;
 }
 
+// An image file as a probe sees it (sparse files cost nothing).
+class FileSource : public formats::ImageSource {
+public:
+    explicit FileSource(const std::string& path) : fd_(open(path.c_str(), O_RDONLY)) {
+        struct stat st {};
+        if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = uint64_t(st.st_size);
+    }
+    ~FileSource() override {
+        if (fd_ >= 0) close(fd_);
+    }
+    FileSource(const FileSource&) = delete;
+    FileSource& operator=(const FileSource&) = delete;
+    bool ok() const { return fd_ >= 0; }
+    uint64_t size() const override { return size_; }
+    bool read(uint64_t offset, void* buf, size_t len) override {
+        std::memset(buf, 0, len);
+        if (offset >= size_) return true;
+        size_t n = size_t(std::min<uint64_t>(len, size_ - offset));
+        return pread(fd_, buf, n, off_t(offset)) == ssize_t(n);
+    }
+
+private:
+    int fd_;
+    uint64_t size_ = 0;
+};
+
+inline bool write_range(const std::string& path, uint64_t offset, const std::vector<uint8_t>& data) {
+    int fd = open(path.c_str(), O_WRONLY);
+    if (fd < 0) return false;
+    bool ok = pwrite(fd, data.data(), data.size(), off_t(offset)) == ssize_t(data.size());
+    return close(fd) == 0 && ok;
+}
+
+inline bool copy_file(const std::string& from, const std::string& to) {
+    return run("cp --sparse=always " + quote(from) + " " + quote(to)).status == 0;
+}
+
 // Scratch for the emitters and probes, as the guest would give them.
 struct Scratch {
     std::vector<uint8_t> buf;
