@@ -64,8 +64,11 @@ inline constexpr uint8_t kCreatorOs[4] = {'W', 'i', '2', 'k'};
 // from current_size.
 inline constexpr uint8_t kCreatorAppChs[4] = {'q', 'e', 'm', 'u'};
 inline constexpr uint8_t kCreatorAppSize[4] = {'q', 'e', 'm', '2'};
-// Other creators whose images qemu sizes from the CHS geometry.
-inline constexpr uint8_t kCreatorAppVirtualPc[4] = {'v', 'p', 'c', ' '};
+// The creators whose images qemu 7.2 sizes from current_size: Hyper-V,
+// qemu with force_size, Disk2vhd, XenConverter, XenServer. Every other
+// creator (Virtual PC, qemu, unknown ones) gets the CHS size.
+inline constexpr uint8_t kCurrentSizeCreators[5][4] = {
+    {'w', 'i', 'n', ' '}, {'q', 'e', 'm', '2'}, {'d', '2', 'v', ' '}, {'C', 'T', 'X', 'S'}, {'t', 'a', 'p', 0}};
 
 // Footer data_offset of a fixed image, and the dynamic header's
 // data_offset: "no next structure" (all 64 bits set, as MS tools expect).

@@ -1,6 +1,7 @@
 #include "vpc_probe.h"
 
 #include "../common/endian.h"
+#include "../common/qemu_block_view.h"
 #include "vpc_checksum.h"
 #include "vpc_layout.h"
 
@@ -11,35 +12,18 @@ using namespace vpc;
 namespace {
 
 constexpr size_t kBatChunk = 4096;
-// Reads qemu's block layer would refuse outright (beyond its maximum
-// request offset); taken as a bound every sane image stays far below.
-constexpr uint64_t kMaxReadEnd = uint64_t(INT64_MAX) / 2;
 
 bool same(const uint8_t* a, const uint8_t* b, size_t n) { return __builtin_memcmp(a, b, n) == 0; }
 
-// The file length as qemu's block layer sees it: whole sectors, the last
-// one padded with zeros.
-uint64_t sector_length(const ImageSource& src) {
-    uint64_t n = src.size();
-    return n + ((kSectorSize - n % kSectorSize) % kSectorSize);
-}
-
-// Reads like qemu's bdrv_pread on a file: bytes past the end are zero.
-bool read_at(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
-    if (offset >= src.size()) {
-        __builtin_memset(buf, 0, len);
-        return true;
-    }
-    return src.read(offset, buf, len);
-}
-
-// Which size qemu believes: Virtual PC and qemu itself size a disk by its
-// geometry, everyone else (Hyper-V, disk2vhd, XenServer, "qem2") by
-// current_size; a maximal geometry always means current_size.
+// Which size qemu 7.2 believes: the geometry's, except for creators known
+// to size disks by current_size; a maximal geometry always means
+// current_size.
 uint64_t footer_sectors(const uint8_t* footer) {
     uint64_t chs = uint64_t(load_be16(footer + kFtCylinders)) * footer[kFtHeads] * footer[kFtSectorsPerTrack];
-    const uint8_t* app = footer + kFtCreatorApp;
-    bool use_chs = same(app, kCreatorAppVirtualPc, 4) || same(app, kCreatorAppChs, 4);
+    bool use_chs = true;
+    for (const auto& app : kCurrentSizeCreators) {
+        if (same(footer + kFtCreatorApp, app, 4)) use_chs = false;
+    }
     if (!use_chs || chs == kMaxGeometrySectors) return load_be64(footer + kFtCurrentSize) / kSectorSize;
     return chs;
 }
@@ -50,8 +34,8 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
     if (header == nullptr || chunk == nullptr) return Status::out_of_memory;
 
     uint64_t header_at = load_be64(footer + kFtDataOffset);
-    if (header_at > kMaxReadEnd) return Status::image_invalid;
-    if (!read_at(src, header_at, header, kDynHeaderSize)) return Status::read_failed;
+    if (!qemu_can_read(header_at, kDynHeaderSize)) return Status::image_invalid;
+    if (!qemu_read(src, header_at, header, kDynHeaderSize)) return Status::read_failed;
     if (!same(header + kDhCookie, kDynHeaderCookie, sizeof kDynHeaderCookie)) return Status::image_invalid;
 
     uint32_t block_size = load_be32(header + kDhBlockSize);
@@ -69,7 +53,7 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
 
     uint64_t table_bytes = uint64_t(entries) * 4;
     uint64_t table_at = load_be64(header + kDhTableOffset);
-    if (table_at > kMaxReadEnd) return Status::image_invalid;
+    if (!qemu_can_read(table_at, table_bytes)) return Status::image_invalid;
 
     // The first free byte after the table and every allocated block: qemu
     // refuses images whose blocks run past the end of the file.
@@ -80,14 +64,14 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
         if (next > free_at) free_at = next;
     };
 
-    uint64_t file_size = sector_length(src);
+    uint64_t file_size = qemu_file_length(src);
     uint64_t in_file_bytes = table_at < file_size ? file_size - table_at : 0;
     uint64_t in_file = (in_file_bytes + 3) / 4;
     if (in_file > uint64_t(entries)) in_file = uint64_t(entries);
     constexpr uint64_t kPerChunk = kBatChunk / 4;
     for (uint64_t done = 0; done < in_file;) {
         uint64_t n = in_file - done < kPerChunk ? in_file - done : kPerChunk;
-        if (!read_at(src, table_at + done * 4, chunk, size_t(n * 4))) return Status::read_failed;
+        if (!qemu_read(src, table_at + done * 4, chunk, size_t(n * 4))) return Status::read_failed;
         for (uint64_t i = 0; i < n; ++i) note_entry(load_be32(chunk + i * 4));
         done += n;
     }
@@ -112,11 +96,11 @@ Status vpc_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     // A dynamic image starts with a footer copy; a fixed one has its only
     // footer at the end.
     bool dynamic = true;
-    if (!read_at(src, 0, footer, kFooterSize)) return Status::read_failed;
+    if (!qemu_read(src, 0, footer, kFooterSize)) return Status::read_failed;
     if (!same(footer + kFtCookie, kFooterCookie, sizeof kFooterCookie)) {
-        uint64_t file_size = sector_length(src);
+        uint64_t file_size = qemu_file_length(src);
         if (file_size < kFooterSize) return Status::image_invalid;
-        if (!read_at(src, file_size - kFooterSize, footer, kFooterSize)) return Status::read_failed;
+        if (!qemu_read(src, file_size - kFooterSize, footer, kFooterSize)) return Status::read_failed;
         if (!same(footer + kFtCookie, kFooterCookie, sizeof kFooterCookie) ||
             load_be32(footer + kFtDiskType) != kDiskTypeFixed) {
             return Status::image_invalid;

@@ -191,6 +191,37 @@ const Damage kDamage[] = {
          edit_footers(p, kCurrentSize, be64(5 * MiB + 100));
      },
      true},
+    {"xenserver_current_size", false,
+     [](const std::string& p) {
+         edit_footers(p, kCreatorApp, {'t', 'a', 'p', 0});
+         edit_footers(p, kCurrentSize, be64(5 * MiB));
+     },
+     true},
+    {"xenconverter_current_size", false,
+     [](const std::string& p) {
+         edit_footers(p, kCreatorApp, text("CTXS"));
+         edit_footers(p, kCurrentSize, be64(5 * MiB));
+     },
+     true},
+    // qemu 7.2 predates its Azure entry: unknown creators get the CHS size.
+    {"azure_uses_chs", false,
+     [](const std::string& p) {
+         edit_footers(p, kCreatorApp, {'w', 'a', 0, 0});
+         edit_footers(p, kCurrentSize, be64(5 * MiB));
+     },
+     true},
+    {"unknown_creator_uses_chs", false,
+     [](const std::string& p) {
+         edit_footers(p, kCreatorApp, text("abcd"));
+         edit_footers(p, kCurrentSize, be64(~0ull));
+     },
+     true},
+    {"tap_without_nul_uses_chs", false,
+     [](const std::string& p) {
+         edit_footers(p, kCreatorApp, text("tapX"));
+         edit_footers(p, kCurrentSize, be64(5 * MiB));
+     },
+     true},
     {"virtualpc_uses_chs", false,
      [](const std::string& p) {
          edit_footers(p, kCreatorApp, text("vpc "));
