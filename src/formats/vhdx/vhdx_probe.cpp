@@ -1,6 +1,7 @@
 #include "vhdx_probe.h"
 
 #include "../common/endian.h"
+#include "../common/qemu_block_view.h"
 #include "crc32c.h"
 #include "vhdx_bat.h"
 #include "vhdx_layout.h"
@@ -12,9 +13,6 @@ using namespace vhdx;
 namespace {
 
 constexpr size_t kChunk = 4096;
-// Far beyond any real image, far below where offset arithmetic could wrap;
-// qemu's block layer refuses requests out there too.
-constexpr uint64_t kMaxReadEnd = uint64_t(INT64_MAX) / 2;
 
 bool same(const uint8_t* a, const uint8_t* b, size_t n) { return __builtin_memcmp(a, b, n) == 0; }
 
@@ -25,15 +23,6 @@ bool is_zero(const uint8_t* p, size_t n) {
 }
 
 bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
-// Reads like qemu's bdrv_pread on a file: bytes past the end are zero.
-bool read_at(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
-    if (offset >= src.size()) {
-        __builtin_memset(buf, 0, len);
-        return true;
-    }
-    return src.read(offset, buf, len);
-}
 
 // Ranges of the file already claimed (log, regions); qemu refuses any new
 // region or payload block overlapping one. Ends wrap like qemu's.
@@ -63,7 +52,7 @@ Status block_crc(ImageSource& src, uint64_t at, uint64_t size, size_t checksum_a
                  uint32_t& crc_out, uint32_t& stored_out) {
     Crc32c crc;
     for (uint64_t done = 0; done < size; done += kChunk) {
-        if (!read_at(src, at + done, chunk, kChunk)) return Status::read_failed;
+        if (!qemu_read(src, at + done, chunk, kChunk)) return Status::read_failed;
         if (done == 0) {
             stored_out = load_le32(chunk + checksum_at);
             __builtin_memset(chunk + checksum_at, 0, 4);
@@ -131,7 +120,7 @@ Status read_region_table(ImageSource& src, uint8_t* chunk, Arena& arena, Regions
     }
     if (crc != stored) return Status::image_invalid;
     uint8_t head[kRtHeaderSize];
-    if (!read_at(src, kRegionTable1Offset, head, sizeof head)) return Status::read_failed;
+    if (!qemu_read(src, kRegionTable1Offset, head, sizeof head)) return Status::read_failed;
     if (!same(head + 0, kRegionSignature, 4)) return Status::image_invalid;
     uint32_t count = load_le32(head + kRtEntryCount);
     if (count > kRegionEntriesMax) return Status::image_invalid;
@@ -151,7 +140,7 @@ Status read_region_table(ImageSource& src, uint8_t* chunk, Arena& arena, Regions
     bool have_bat = false, have_metadata = false;
     for (uint32_t i = 0; i < count; ++i) {
         uint8_t e[kRtEntrySize];
-        if (!read_at(src, kRegionTable1Offset + kRtHeaderSize + uint64_t(i) * kRtEntrySize, e, sizeof e)) {
+        if (!qemu_read(src, kRegionTable1Offset + kRtHeaderSize + uint64_t(i) * kRtEntrySize, e, sizeof e)) {
             return Status::read_failed;
         }
         uint64_t offset = load_le64(e + kReFileOffset);
@@ -186,12 +175,12 @@ struct DiskParams {
 };
 
 Status read_metadata(ImageSource& src, uint8_t* chunk, uint64_t metadata_offset, DiskParams& params) {
-    if (metadata_offset > kMaxReadEnd) return Status::image_invalid;
+    if (!qemu_can_read(metadata_offset, kMetadataTableSize)) return Status::image_invalid;
     uint32_t present = 0;
     uint32_t item_offset[kItemCount] = {};
     uint32_t count = 0;
     for (uint64_t at = 0; at < kMetadataTableSize; at += kChunk) {
-        if (!read_at(src, metadata_offset + at, chunk, kChunk)) return Status::read_failed;
+        if (!qemu_read(src, metadata_offset + at, chunk, kChunk)) return Status::read_failed;
         size_t first = 0;
         if (at == 0) {
             if (!same(chunk + kMtSignature, kMetadataSignature, sizeof kMetadataSignature)) {
@@ -220,12 +209,25 @@ Status read_metadata(ImageSource& src, uint8_t* chunk, uint64_t metadata_offset,
     // A parent locator means a differencing image, which qemu cannot open.
     if (present != kRequiredItems) return Status::unsupported_feature;
 
+    // qemu reads all four items before judging them; any read its block
+    // layer refuses fails the open.
+    struct ItemRead {
+        uint32_t item;
+        uint32_t length;
+    };
+    const ItemRead reads[] = {{kFileParams, kFileParametersSize},
+                              {kDiskSize, kVirtualDiskSizeSize},
+                              {kLogicalSector, kSectorSizeItemSize},
+                              {kPhysicalSector, kSectorSizeItemSize}};
+    for (const ItemRead& r : reads) {
+        if (!qemu_can_read(metadata_offset + item_offset[r.item], r.length)) return Status::image_invalid;
+    }
     uint8_t fp[kFileParametersSize];
     uint8_t size[kVirtualDiskSizeSize];
     uint8_t logical[kSectorSizeItemSize];
-    if (!read_at(src, metadata_offset + item_offset[kFileParams], fp, sizeof fp) ||
-        !read_at(src, metadata_offset + item_offset[kDiskSize], size, sizeof size) ||
-        !read_at(src, metadata_offset + item_offset[kLogicalSector], logical, sizeof logical)) {
+    if (!qemu_read(src, metadata_offset + item_offset[kFileParams], fp, sizeof fp) ||
+        !qemu_read(src, metadata_offset + item_offset[kDiskSize], size, sizeof size) ||
+        !qemu_read(src, metadata_offset + item_offset[kLogicalSector], logical, sizeof logical)) {
         return Status::read_failed;
     }
     // has_parent without a parent locator.
@@ -246,9 +248,9 @@ Status check_bat(ImageSource& src, uint8_t* chunk, const RegionInfo& info, const
                  const Regions& regions) {
     BatGeometry g = bat_geometry(params.disk_size, params.block_size);
     if (g.entries > info.bat_length / kBatEntrySize) return Status::image_invalid;
-    if (info.bat_offset > kMaxReadEnd) return Status::image_invalid;
+    if (!qemu_can_read(info.bat_offset, info.bat_length)) return Status::image_invalid;
 
-    uint64_t file_size = src.size();
+    uint64_t file_size = qemu_file_length(src);
     uint64_t disk_bytes = (params.disk_size / kLogicalSectorSize) * kLogicalSectorSize;
     // Entries past the end of the file read as zero: not present, nothing
     // to check.
@@ -260,7 +262,7 @@ Status check_bat(ImageSource& src, uint8_t* chunk, const RegionInfo& info, const
     constexpr uint64_t kPerChunk = kChunk / kBatEntrySize;
     for (uint64_t base = 0; base < in_file; base += kPerChunk) {
         uint64_t n = in_file - base < kPerChunk ? in_file - base : kPerChunk;
-        if (!read_at(src, info.bat_offset + base * kBatEntrySize, chunk, size_t(n * kBatEntrySize))) {
+        if (!qemu_read(src, info.bat_offset + base * kBatEntrySize, chunk, size_t(n * kBatEntrySize))) {
             return Status::read_failed;
         }
         for (uint64_t k = 0; k < n; ++k) {
@@ -299,7 +301,7 @@ Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     }
 
     uint8_t signature[sizeof kFileSignature];
-    if (!read_at(src, kFileIdOffset, signature, sizeof signature)) return Status::read_failed;
+    if (!qemu_read(src, kFileIdOffset, signature, sizeof signature)) return Status::read_failed;
     if (!same(signature, kFileSignature, sizeof kFileSignature)) return Status::image_invalid;
 
     const uint8_t* header = nullptr;
@@ -313,7 +315,9 @@ Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     if (Status s = read_metadata(src, chunk, info.metadata_offset, params); s != kOk) return s;
     if (Status s = check_bat(src, chunk, info, params, regions); s != kOk) return s;
 
-    out.virtual_size = (params.disk_size / kLogicalSectorSize) * kLogicalSectorSize;
+    uint64_t disk_bytes = (params.disk_size / kLogicalSectorSize) * kLogicalSectorSize;
+    if (disk_bytes > kQemuMaxLength) return Status::image_invalid;
+    out.virtual_size = disk_bytes;
     return kOk;
 }
 
