@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -347,6 +348,53 @@ TEST(VhdxCreate, BatWrittenInPiecesFromTinyScratch) {
     formats::Arena none(buf.data(), 8);
     SparseSink failed;
     EXPECT_EQ(formats::vhdx_emit(in, failed, none, out2), Status::scratch_exceeded);
+}
+
+}  // namespace
+}  // namespace instar::testing
+
+namespace instar::testing {
+namespace {
+
+// Arbitrary requests (as a fuzzer would send): never a crash, never a write
+// outside the file, nothing written when refused.
+TEST(VhdxCreate, ArbitraryRequestsAreSafe) {
+    std::mt19937_64 rng(7);
+    int accepted = 0;
+    // Fewer than for vpc: accepted multi-TiB requests with 1 MiB blocks
+    // generate BATs of hundreds of MiB.
+    for (int i = 0; i < 1000; ++i) {
+        abi::CreateRequest req = base_request(abi::ImageFormat::vhdx, 0);
+        req.size = vv::pick_size(rng);
+        req.flags = rng() % 4 ? (abi::kCreateHasSize | (rng() % 2 ? abi::kCreateBlockStateZero : 0))
+                              : vv::pick_u32(rng);
+        req.vhdx_subformat = rng() % 4 ? uint32_t(rng() % 2) : vv::pick_u32(rng);
+        req.vhdx_block_size = rng() % 2 ? 0 : vv::pick_u32(rng);
+        req.vhdx_log_size = rng() % 2 ? (1 << 20) : vv::pick_size(rng);
+        req.preallocation = uint32_t(rng() % 6);
+        for (auto& b : req.entropy) b = uint8_t(rng());
+        vv::CountingSink sink;
+        vv::Scratch scratch(64 * 1024);
+        EmitOutput out{};
+        EmitInput in{&req, req.size, false, 0};
+        Status s = formats::vhdx_emit(in, sink, scratch.arena, out);
+        if (s == formats::kOk) {
+            ++accepted;
+            ASSERT_TRUE(sink.size_set);
+            EXPECT_LE(sink.max_end, sink.size);
+            EXPECT_EQ(out.file_size, sink.size);
+            EXPECT_EQ(out.metadata_bytes, sink.bytes);
+            EXPECT_LE(out.virtual_size, 64ull << 40);
+            EXPECT_GE(out.virtual_size, req.size);
+            EXPECT_TRUE(out.unit_size >= (1u << 20) && out.unit_size <= (256u << 20) &&
+                        (out.unit_size & (out.unit_size - 1)) == 0);
+        } else {
+            EXPECT_TRUE(s == Status::invalid_option || s == Status::size_out_of_range) << unsigned(s);
+            EXPECT_EQ(sink.writes, 0u);
+            EXPECT_FALSE(sink.size_set);
+        }
+    }
+    EXPECT_GT(accepted, 50);
 }
 
 }  // namespace

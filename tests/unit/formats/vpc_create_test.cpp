@@ -2,6 +2,7 @@
 // matrix, qemu-img info on what we write, refusals where qemu refuses.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -322,6 +323,48 @@ TEST(VpcCreate, WorksWithTinyScratch) {
     formats::Arena empty(none.data(), none.size());
     SparseSink sink2;
     EXPECT_EQ(formats::vpc_emit(in, sink2, empty, out), Status::scratch_exceeded);
+}
+
+}  // namespace
+}  // namespace instar::testing
+
+namespace instar::testing {
+namespace {
+
+// Arbitrary requests (as a fuzzer would send): never a crash, never a write
+// outside the file, nothing written when refused.
+TEST(VpcCreate, ArbitraryRequestsAreSafe) {
+    std::mt19937_64 rng(99);
+    int accepted = 0;
+    for (int i = 0; i < 3000; ++i) {
+        abi::CreateRequest req = base_request(abi::ImageFormat::vpc, 0);
+        req.size = vv::pick_size(rng);
+        req.flags = rng() % 4 ? (abi::kCreateHasSize | (rng() % 2 ? abi::kCreateForceSize : 0)) : vv::pick_u32(rng);
+        req.vpc_subformat = rng() % 4 ? uint32_t(rng() % 2) : vv::pick_u32(rng);
+        req.vpc_block_size = vv::pick_u32(rng);
+        req.preallocation = uint32_t(rng() % 6);
+        for (auto& b : req.entropy) b = uint8_t(rng());
+        req.timestamp = rng();
+        vv::CountingSink sink;
+        vv::Scratch scratch(64 * 1024);
+        EmitOutput out{};
+        EmitInput in{&req, req.size, false, 0};
+        Status s = formats::vpc_emit(in, sink, scratch.arena, out);
+        if (s == formats::kOk) {
+            ++accepted;
+            ASSERT_TRUE(sink.size_set);
+            EXPECT_LE(sink.max_end, sink.size);
+            EXPECT_EQ(out.file_size, sink.size);
+            EXPECT_EQ(out.metadata_bytes, sink.bytes);
+            EXPECT_LE(out.virtual_size, 0xff000000ull * 512);
+            EXPECT_GE(out.virtual_size, req.size);  // rounded up, never truncated
+        } else {
+            EXPECT_TRUE(s == Status::invalid_option || s == Status::size_out_of_range) << unsigned(s);
+            EXPECT_EQ(sink.writes, 0u);
+            EXPECT_FALSE(sink.size_set);
+        }
+    }
+    EXPECT_GT(accepted, 100);
 }
 
 }  // namespace

@@ -343,3 +343,48 @@ inline abi::CreateRequest base_request(abi::ImageFormat fmt, uint64_t size) {
 }
 
 }  // namespace instar::testing::vv
+
+namespace instar::testing::vv {
+
+// Records only where writes land: for requests whose images would not fit
+// in memory.
+class CountingSink : public formats::ImageSink {
+public:
+    uint64_t bytes = 0, max_end = 0, writes = 0, size = 0;
+    bool size_set = false;
+    bool write(uint64_t offset, const void*, size_t len) override {
+        bytes += len;
+        ++writes;
+        if (offset + len > max_end) max_end = offset + len;
+        return true;
+    }
+    bool preallocate(uint64_t, uint64_t, bool) override { return true; }
+    bool set_size(uint64_t s) override {
+        size = s;
+        size_set = true;
+        return true;
+    }
+};
+
+// Requests with every field drawn from interesting and arbitrary values.
+template <typename Rng>
+uint64_t pick_size(Rng& rng) {
+    const uint64_t interesting[] = {0, 1, 511, 512, 513, (1ull << 20) + 1, 0xff000000ull * 512, 0xff000000ull * 512 + 1,
+                                    64ull << 40, (64ull << 40) + 1, ~0ull, 1ull << 63};
+    switch (rng() % 3) {
+        case 0: return interesting[rng() % (sizeof interesting / sizeof interesting[0])];
+        case 1: return (uint64_t(rng()) << 32 | rng()) >> (rng() % 64);
+        default: return uint64_t(rng()) << (rng() % 12);
+    }
+}
+
+template <typename Rng>
+uint32_t pick_u32(Rng& rng) {
+    switch (rng() % 3) {
+        case 0: return 1u << (rng() % 32);
+        case 1: return uint32_t(rng()) >> (rng() % 32);
+        default: return uint32_t(rng() % 8);
+    }
+}
+
+}  // namespace instar::testing::vv
