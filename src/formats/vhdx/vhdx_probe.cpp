@@ -30,7 +30,6 @@ struct Regions {
     uint64_t* start;
     uint64_t* end;
     uint32_t count;
-    uint32_t capacity;
 
     bool overlaps(uint64_t s, uint64_t len) const {
         uint64_t e = s + len;
@@ -135,7 +134,6 @@ Status read_region_table(ImageSource& src, uint8_t* chunk, Arena& arena, Regions
     }
     regions.start = starts;
     regions.end = ends;
-    regions.capacity = capacity;
 
     bool have_bat = false, have_metadata = false;
     for (uint32_t i = 0; i < count; ++i) {
@@ -306,7 +304,7 @@ Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
 
     const uint8_t* header = nullptr;
     if (Status s = current_header(src, chunk, headers, header); s != kOk) return s;
-    Regions regions{log_start, log_end, 0, 1};
+    Regions regions{log_start, log_end, 0};
     if (Status s = check_log(header, regions); s != kOk) return s;
 
     RegionInfo info{};
