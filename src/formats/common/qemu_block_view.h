@@ -1,0 +1,42 @@
+// How qemu's block layer presents an image file to a format driver, for
+// probes that must accept and refuse exactly what qemu-img does:
+//  - the file is a whole number of 512-byte sectors, the last one padded
+//    with zeros (bdrv_getlength rounds up);
+//  - reads past the end return zeros;
+//  - a read fails outright if it ends beyond BDRV_MAX_LENGTH or is longer
+//    than BDRV_REQUEST_MAX_BYTES.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image_io.h"
+
+namespace instar::formats {
+
+inline constexpr uint64_t kQemuSectorSize = 512;
+// INT64_MAX rounded down to qemu's largest alignment (1 GiB).
+inline constexpr uint64_t kQemuMaxLength = uint64_t(INT64_MAX) & ~((uint64_t(1) << 30) - 1);
+// INT_MAX rounded down to whole sectors.
+inline constexpr uint64_t kQemuMaxRequestBytes = uint64_t(INT32_MAX) & ~(kQemuSectorSize - 1);
+
+inline uint64_t qemu_file_length(const ImageSource& src) {
+    uint64_t n = src.size();
+    return n + ((kQemuSectorSize - n % kQemuSectorSize) % kQemuSectorSize);
+}
+
+inline bool qemu_can_read(uint64_t offset, uint64_t len) {
+    return offset <= kQemuMaxLength && len <= kQemuMaxLength - offset && len <= kQemuMaxRequestBytes;
+}
+
+// A read qemu_can_read() allows: bytes past the end come back as zeros.
+inline bool qemu_read(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
+    uint64_t size = src.size();
+    if (offset >= size) {
+        __builtin_memset(buf, 0, len);
+        return true;
+    }
+    return src.read(offset, buf, len);
+}
+
+}  // namespace instar::formats
