@@ -93,6 +93,8 @@ inline constexpr uint64_t kMaxClusterOffset = (1ull << 56) - 1;  // QCOW_MAX_CLU
 inline constexpr uint64_t kSectorSize = 512;
 inline constexpr uint64_t kIntMax = 0x7fffffff;
 inline constexpr uint64_t kRequestMaxBytes = kIntMax & ~(kSectorSize - 1);
+// No request may reach past this offset (BDRV_MAX_LENGTH).
+inline constexpr uint64_t kBlockMaxLength = 0x7fffffffc0000000ull;
 
 // The image qemu starts from: header, refcount table, one refcount block.
 inline constexpr uint64_t kInitialClusters = 3;

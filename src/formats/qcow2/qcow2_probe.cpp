@@ -12,13 +12,18 @@ constexpr uint64_t kInt64Max = 0x7fffffffffffffffull;
 constexpr uint32_t kMaxSnapshots = 65536;
 constexpr uint64_t kSnapshotHeaderBytes = 40;  // fixed part qemu sizes the table by
 
-// validate_table_offset: representable and cluster-aligned. Where the
-// table lies relative to the end of the file is not the header's concern.
+// validate_table_offset: representable and cluster-aligned.
 bool table_offset_ok(uint64_t offset, uint64_t entries, uint64_t entry_bytes, uint64_t cluster_size) {
     if (entries > kInt64Max / entry_bytes) return false;
     const uint64_t size = entries * entry_bytes;
     if (offset > kInt64Max - size) return false;
     return (offset & (cluster_size - 1)) == 0;
+}
+
+// qemu reads the tables it loads at open; past the end of the file that
+// yields zeroes, past the block layer's limit an I/O error.
+bool readable(uint64_t offset, uint64_t bytes) {
+    return bytes == 0 || (offset <= kBlockMaxLength && bytes <= kBlockMaxLength - offset);
 }
 
 }  // namespace
@@ -71,9 +76,9 @@ Status qcow2_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
 
     const uint64_t l1_size = load_be32(h + kHdrL1Size);
     if (l1_size > kMaxL1Bytes / kEntryBytes) return Status::image_invalid;
-    if (!table_offset_ok(load_be64(h + kHdrL1TableOffset), l1_size, kEntryBytes, cluster_size)) {
-        return Status::image_invalid;
-    }
+    const uint64_t l1_offset = load_be64(h + kHdrL1TableOffset);
+    if (!table_offset_ok(l1_offset, l1_size, kEntryBytes, cluster_size)) return Status::image_invalid;
+    if (!readable(l1_offset, l1_size * kEntryBytes)) return Status::image_invalid;
     // The active L1 table must cover the whole virtual disk.
     const uint32_t l2_bits = cluster_bits - ((incompatible & kIncompatExtendedL2) ? 4 : 3);
     const uint64_t size = load_be64(h + kHdrSize);
@@ -84,14 +89,17 @@ Status qcow2_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     if (reftable_clusters == 0 || reftable_clusters > kMaxRefcountTableSize / cluster_size) {
         return Status::image_invalid;
     }
-    if (!table_offset_ok(load_be64(h + kHdrRefcountTableOffset), reftable_clusters, cluster_size, cluster_size)) {
-        return Status::image_invalid;
-    }
+    const uint64_t reftable_offset = load_be64(h + kHdrRefcountTableOffset);
+    if (!table_offset_ok(reftable_offset, reftable_clusters, cluster_size, cluster_size)) return Status::image_invalid;
+    if (!readable(reftable_offset, reftable_clusters * cluster_size)) return Status::image_invalid;
     const uint32_t snapshots = load_be32(h + kHdrNbSnapshots);
     if (snapshots > kMaxSnapshots) return Status::image_invalid;
-    if (!table_offset_ok(load_be64(h + kHdrSnapshotsOffset), snapshots, kSnapshotHeaderBytes, cluster_size)) {
+    const uint64_t snapshots_offset = load_be64(h + kHdrSnapshotsOffset);
+    if (!table_offset_ok(snapshots_offset, snapshots, kSnapshotHeaderBytes, cluster_size)) {
         return Status::image_invalid;
     }
+    // Only the first snapshot header's place is known without reading it.
+    if (snapshots > 0 && !readable(snapshots_offset, kSnapshotHeaderBytes)) return Status::image_invalid;
 
     // qemu counts the disk in whole sectors.
     out.virtual_size = size & ~(kSectorSize - 1);
