@@ -1,0 +1,102 @@
+// On-disk facts of the qcow2 format (docs/interop/qcow2.txt) and the limits
+// qemu 7.2 enforces on them. Every qcow2 constant lives here, once.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace instar::formats::qcow2 {
+
+inline constexpr uint32_t kMagic = 0x514649fb;  // "QFI\xfb"
+
+// Header field offsets (all fields big-endian).
+inline constexpr size_t kHdrMagic = 0;
+inline constexpr size_t kHdrVersion = 4;
+inline constexpr size_t kHdrBackingFileOffset = 8;
+inline constexpr size_t kHdrBackingFileSize = 16;
+inline constexpr size_t kHdrClusterBits = 20;
+inline constexpr size_t kHdrSize = 24;
+inline constexpr size_t kHdrCryptMethod = 32;
+inline constexpr size_t kHdrL1Size = 36;
+inline constexpr size_t kHdrL1TableOffset = 40;
+inline constexpr size_t kHdrRefcountTableOffset = 48;
+inline constexpr size_t kHdrRefcountTableClusters = 56;
+inline constexpr size_t kHdrNbSnapshots = 60;
+inline constexpr size_t kHdrSnapshotsOffset = 64;
+inline constexpr size_t kHdrIncompatibleFeatures = 72;
+inline constexpr size_t kHdrCompatibleFeatures = 80;
+inline constexpr size_t kHdrAutoclearFeatures = 88;
+inline constexpr size_t kHdrRefcountOrder = 96;
+inline constexpr size_t kHdrHeaderLength = 100;
+inline constexpr size_t kHdrCompressionType = 104;
+
+// A version 2 header stops before the feature bitmaps; a version 3 header
+// without the compression type byte is 104 bytes; qemu writes 112 (the
+// compression type byte padded to a multiple of 8).
+inline constexpr size_t kHeaderV2Length = 72;
+inline constexpr size_t kHeaderV3MinLength = 104;
+inline constexpr size_t kHeaderV3Length = 112;
+
+// Feature bits.
+inline constexpr uint64_t kIncompatDirty = 1ull << 0;
+inline constexpr uint64_t kIncompatCorrupt = 1ull << 1;
+inline constexpr uint64_t kIncompatDataFile = 1ull << 2;
+inline constexpr uint64_t kIncompatCompression = 1ull << 3;
+inline constexpr uint64_t kIncompatExtendedL2 = 1ull << 4;
+inline constexpr uint64_t kIncompatKnownMask = (1ull << 5) - 1;
+inline constexpr uint64_t kCompatLazyRefcounts = 1ull << 0;
+
+inline constexpr uint8_t kCompressionZlib = 0;
+inline constexpr uint8_t kCompressionZstd = 1;
+
+inline constexpr uint32_t kCryptMethodMax = 2;  // none, aes, luks
+
+// Header extensions: 4-byte type, 4-byte length, data padded to 8 bytes.
+inline constexpr uint32_t kExtEnd = 0;
+inline constexpr uint32_t kExtBackingFormat = 0xe2792aca;
+inline constexpr uint32_t kExtFeatureTable = 0x6803f857;
+inline constexpr size_t kExtHeaderBytes = 8;
+inline constexpr size_t kExtAlign = 8;
+
+// Feature-name table entries: type byte, bit number byte, 46 name bytes.
+inline constexpr size_t kFeatureEntryBytes = 48;
+inline constexpr size_t kFeatureNameBytes = 46;
+inline constexpr uint8_t kFeatureIncompatible = 0;
+inline constexpr uint8_t kFeatureCompatible = 1;
+inline constexpr uint8_t kFeatureAutoclear = 2;
+
+// qemu leaves the feature-name table out for clusters this small or smaller
+// so that a backing file name still fits into a 512-byte header cluster.
+inline constexpr uint32_t kFeatureTableMinClusterExclusive = 4096;
+
+// Table entries.
+inline constexpr uint64_t kEntryBytes = 8;             // L1 and refcount table entries
+inline constexpr uint64_t kL2EntryBytes = 8;
+inline constexpr uint64_t kL2ExtendedEntryBytes = 16;  // entry + subcluster bitmap
+inline constexpr uint32_t kSubclustersPerCluster = 32;
+inline constexpr uint64_t kOflagCopied = 1ull << 63;   // refcount is exactly one
+
+// Cluster sizes qemu accepts, as log2.
+inline constexpr uint32_t kMinClusterBits = 9;
+inline constexpr uint32_t kMaxClusterBits = 21;
+// Extended L2 needs subclusters of at least 512 bytes.
+inline constexpr uint32_t kMinExtendedL2ClusterBits = 14;
+inline constexpr uint32_t kMaxRefcountOrder = 6;       // 64-bit refcounts
+
+// qemu 7.2 limits (block/qcow2.h).
+inline constexpr uint64_t kMaxL1Bytes = 32ull << 20;        // QCOW_MAX_L1_SIZE
+inline constexpr uint64_t kMaxRefcountTableSize = 8ull << 20;  // QCOW_MAX_REFTABLE_SIZE
+inline constexpr size_t kBackingNameMax = 1023;             // bytes qemu stores
+inline constexpr uint64_t kMaxClusterOffset = (1ull << 56) - 1;  // QCOW_MAX_CLUSTER_OFFSET
+
+// The block layer's limits on one request (include/block/block-common.h).
+inline constexpr uint64_t kSectorSize = 512;
+inline constexpr uint64_t kIntMax = 0x7fffffff;
+inline constexpr uint64_t kRequestMaxBytes = kIntMax & ~(kSectorSize - 1);
+// No request may reach past this offset (BDRV_MAX_LENGTH).
+inline constexpr uint64_t kBlockMaxLength = 0x7fffffffc0000000ull;
+
+// The image qemu starts from: header, refcount table, one refcount block.
+inline constexpr uint64_t kInitialClusters = 3;
+
+}  // namespace instar::formats::qcow2

@@ -1,0 +1,245 @@
+// Shared by the qcow2 tests: driving the real qemu-img, building create
+// requests, running the emitter and comparing its output with qemu's.
+#pragma once
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "abi/ops/create.h"
+#include "formats/common/arena.h"
+#include "formats/common/emitter.h"
+#include "formats/common/image_io.h"
+#include "formats/qcow2/qcow2_create.h"
+#include "memory_image.h"
+
+namespace instar::testing::qcow2 {
+
+inline constexpr const char* kQemuImg = "/usr/bin/qemu-img";
+// The guest's scratch budget for format code.
+inline constexpr size_t kGuestScratchBytes = 48u << 20;
+
+inline bool have_qemu_img() { return access(kQemuImg, X_OK) == 0; }
+
+struct CommandResult {
+    int status = -1;
+    std::string output;  // stdout and stderr
+};
+
+inline CommandResult run_command(const std::string& cmd) {
+    CommandResult r;
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+inline std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// A directory removed with everything in it when the object goes. In
+// memory when possible: qemu-img syncs after each metadata update, which
+// costs seconds per image on a disk.
+class TempDir {
+public:
+    TempDir() {
+        std::filesystem::path base = access("/dev/shm", W_OK) == 0 ? std::filesystem::path("/dev/shm")
+                                                                   : std::filesystem::temp_directory_path();
+        std::string tmpl = (base / "instar-qcow2-XXXXXX").string();
+        std::vector<char> buf(tmpl.begin(), tmpl.end());
+        buf.push_back('\0');
+        if (mkdtemp(buf.data())) path_ = buf.data();
+    }
+    ~TempDir() {
+        std::error_code ec;
+        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+    }
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+// The options of one `qemu-img create -f qcow2` run, kept in the same terms
+// as the CreateRequest the host would build from them.
+struct Qcow2Options {
+    uint64_t size = 1u << 20;
+    uint32_t cluster_size = 65536;
+    uint32_t refcount_bits = 16;
+    uint32_t version = 3;
+    abi::Preallocation prealloc = abi::Preallocation::off;
+    bool extended_l2 = false;
+    bool lazy_refcounts = false;
+    bool zstd = false;
+    std::string backing;  // empty: none
+    abi::BackingFormat backing_format = abi::BackingFormat::none;
+};
+
+inline const char* prealloc_name(abi::Preallocation p) {
+    switch (p) {
+    case abi::Preallocation::off: return "off";
+    case abi::Preallocation::metadata: return "metadata";
+    case abi::Preallocation::falloc: return "falloc";
+    case abi::Preallocation::full: return "full";
+    }
+    return "?";
+}
+
+inline const char* backing_format_name(abi::BackingFormat f) {
+    switch (f) {
+    case abi::BackingFormat::raw: return "raw";
+    case abi::BackingFormat::qcow2: return "qcow2";
+    case abi::BackingFormat::vmdk: return "vmdk";
+    case abi::BackingFormat::vpc: return "vpc";
+    case abi::BackingFormat::vhdx: return "vhdx";
+    case abi::BackingFormat::none: break;
+    }
+    return "";
+}
+
+// `-u` keeps qemu-img from opening the backing file, as the host does
+// when it resolves the request.
+inline std::string qemu_create_command(const Qcow2Options& o, const std::string& out) {
+    std::string opts = "cluster_size=" + std::to_string(o.cluster_size) +
+                       ",refcount_bits=" + std::to_string(o.refcount_bits) +
+                       ",compat=" + (o.version == 3 ? "1.1" : "0.10") +
+                       ",preallocation=" + prealloc_name(o.prealloc);
+    if (o.extended_l2) opts += ",extended_l2=on";
+    if (o.lazy_refcounts) opts += ",lazy_refcounts=on";
+    if (o.zstd) opts += ",compression_type=zstd";
+    std::string cmd = std::string(kQemuImg) + " create -q -f qcow2 -o " + opts;
+    if (!o.backing.empty()) {
+        cmd += " -u -b " + shell_quote(o.backing);
+        if (o.backing_format != abi::BackingFormat::none) {
+            cmd += " -F " + std::string(backing_format_name(o.backing_format));
+        }
+    }
+    return cmd + " " + shell_quote(out) + " " + std::to_string(o.size);
+}
+
+inline std::unique_ptr<abi::CreateRequest> make_request(const Qcow2Options& o) {
+    auto r = std::make_unique<abi::CreateRequest>();
+    std::memset(r.get(), 0, sizeof(*r));
+    r->format = static_cast<uint32_t>(abi::ImageFormat::qcow2);
+    r->flags = abi::kCreateHasSize;
+    r->size = o.size;
+    r->preallocation = static_cast<uint32_t>(o.prealloc);
+    r->qcow2_version = o.version;
+    r->cluster_size = o.cluster_size;
+    r->refcount_bits = o.refcount_bits;
+    r->compression_type = static_cast<uint32_t>(o.zstd ? abi::Qcow2Compression::zstd : abi::Qcow2Compression::zlib);
+    if (o.extended_l2) r->flags |= abi::kCreateExtendedL2;
+    if (o.lazy_refcounts) r->flags |= abi::kCreateLazyRefcounts;
+    if (!o.backing.empty()) {
+        r->flags |= abi::kCreateHasBacking;
+        std::strncpy(r->backing_file, o.backing.c_str(), sizeof(r->backing_file) - 1);
+        r->backing_format = static_cast<uint32_t>(o.backing_format);
+    }
+    return r;
+}
+
+// Writes into a real (sparse) file, for images too large to hold in memory.
+class FileSink : public formats::ImageSink {
+public:
+    explicit FileSink(const std::string& path) : fd_(open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644)) {}
+    ~FileSink() override {
+        if (fd_ >= 0) close(fd_);
+    }
+    bool ok() const { return fd_ >= 0; }
+    uint64_t written = 0;
+    std::vector<MemorySink::Prealloc> preallocations;
+
+    bool write(uint64_t offset, const void* data, size_t len) override {
+        written += len;
+        return pwrite(fd_, data, len, off_t(offset)) == ssize_t(len);
+    }
+    bool preallocate(uint64_t offset, uint64_t len, bool full) override {
+        preallocations.push_back({offset, len, full});
+        return true;
+    }
+    bool set_size(uint64_t size) override { return ftruncate(fd_, off_t(size)) == 0; }
+
+private:
+    int fd_;
+};
+
+struct EmitRun {
+    formats::Status status = formats::Status::internal;
+    formats::EmitOutput out{};
+};
+
+inline EmitRun emit(const abi::CreateRequest& req, uint64_t virtual_size, formats::ImageSink& sink,
+                    size_t scratch = kGuestScratchBytes) {
+    std::vector<uint8_t> mem(scratch);
+    formats::Arena arena(mem.data(), mem.size());
+    formats::EmitInput in{&req, virtual_size, false, 0};
+    EmitRun r;
+    r.status = formats::qcow2_emit(in, sink, arena, r.out);
+    return r;
+}
+
+inline bool write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return false;
+    bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    return std::fclose(f) == 0 && ok;
+}
+
+inline uint64_t file_size(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+}
+
+// Empty when equal; otherwise where the first difference is.
+inline std::string compare_files(const std::string& a, const std::string& b) {
+    if (file_size(a) != file_size(b)) {
+        return "sizes differ: " + std::to_string(file_size(a)) + " vs " + std::to_string(file_size(b));
+    }
+    FILE* fa = std::fopen(a.c_str(), "rb");
+    FILE* fb = std::fopen(b.c_str(), "rb");
+    std::string result;
+    if (!fa || !fb) {
+        result = "cannot open";
+    } else {
+        std::vector<uint8_t> ba(8u << 20), bb(8u << 20);
+        uint64_t pos = 0;
+        for (;;) {
+            size_t na = std::fread(ba.data(), 1, ba.size(), fa);
+            size_t nb = std::fread(bb.data(), 1, bb.size(), fb);
+            if (na != nb) {
+                result = "short read";
+                break;
+            }
+            if (na == 0) break;
+            if (std::memcmp(ba.data(), bb.data(), na) != 0) {
+                size_t i = 0;
+                while (ba[i] == bb[i]) ++i;
+                result = "first difference at byte " + std::to_string(pos + i);
+                break;
+            }
+            pos += na;
+        }
+    }
+    if (fa) std::fclose(fa);
+    if (fb) std::fclose(fb);
+    return result;
+}
+
+}  // namespace instar::testing::qcow2
