@@ -30,7 +30,7 @@ size_t padded(size_t len) { return (len + kExtAlign - 1) & ~(kExtAlign - 1); }
 size_t fixed_header_bytes(const CreateParams& p) { return p.version >= 3 ? kHeaderV3Length : kHeaderV2Length; }
 
 bool has_feature_table(const CreateParams& p) {
-    return p.version >= 3 && (uint64_t(1) << p.cluster_bits) > kFeatureTableMinClusterExclusive;
+    return p.version >= 3 && (uint64_t(1) << p.cluster_bits) > kFeatureTableOmittedUpTo;
 }
 
 // Offset of the backing file name: after every extension and the end marker.

@@ -67,7 +67,7 @@ inline constexpr uint8_t kFeatureAutoclear = 2;
 
 // qemu leaves the feature-name table out for clusters this small or smaller
 // so that a backing file name still fits into a 512-byte header cluster.
-inline constexpr uint32_t kFeatureTableMinClusterExclusive = 4096;
+inline constexpr uint64_t kFeatureTableOmittedUpTo = 4096;
 
 // Table entries.
 inline constexpr uint64_t kEntryBytes = 8;             // L1 and refcount table entries
@@ -75,6 +75,7 @@ inline constexpr uint64_t kL2EntryBytes = 8;
 inline constexpr uint64_t kL2ExtendedEntryBytes = 16;  // entry + subcluster bitmap
 inline constexpr uint32_t kSubclustersPerCluster = 32;
 inline constexpr uint64_t kOflagCopied = 1ull << 63;   // refcount is exactly one
+inline constexpr uint64_t kL1OffsetMask = 0x00fffffffffffe00ull;  // L2 table offset in an L1 entry
 
 // Cluster sizes qemu accepts, as log2.
 inline constexpr uint32_t kMinClusterBits = 9;
@@ -87,11 +88,14 @@ inline constexpr uint32_t kMaxRefcountOrder = 6;       // 64-bit refcounts
 inline constexpr uint64_t kMaxL1Bytes = 32ull << 20;        // QCOW_MAX_L1_SIZE
 inline constexpr uint64_t kMaxRefcountTableSize = 8ull << 20;  // QCOW_MAX_REFTABLE_SIZE
 inline constexpr size_t kBackingNameMax = 1023;             // bytes qemu stores
+inline constexpr uint32_t kMaxSnapshots = 65536;            // QCOW_MAX_SNAPSHOTS
+inline constexpr uint64_t kSnapshotHeaderBytes = 40;        // fixed part of a snapshot table entry
 inline constexpr uint64_t kMaxClusterOffset = (1ull << 56) - 1;  // QCOW_MAX_CLUSTER_OFFSET
 
 // The block layer's limits on one request (include/block/block-common.h).
 inline constexpr uint64_t kSectorSize = 512;
 inline constexpr uint64_t kIntMax = 0x7fffffff;
+inline constexpr uint64_t kInt64Max = 0x7fffffffffffffffull;  // byte offsets are signed
 inline constexpr uint64_t kRequestMaxBytes = kIntMax & ~(kSectorSize - 1);
 // No request may reach past this offset (BDRV_MAX_LENGTH).
 inline constexpr uint64_t kBlockMaxLength = 0x7fffffffc0000000ull;

@@ -100,7 +100,7 @@ Status parse_create_request(const abi::CreateRequest& req, uint64_t virtual_size
 
     // qemu silently rounds the size up to whole sectors; sizes it cannot
     // represent as a signed 64-bit byte count it refuses.
-    constexpr uint64_t kMaxSize = 0x7fffffffffffffffull & ~(kSectorSize - 1);
+    constexpr uint64_t kMaxSize = kInt64Max & ~(kSectorSize - 1);
     if (virtual_size > kMaxSize) return Status::size_out_of_range;
     out.size = (virtual_size + kSectorSize - 1) & ~(kSectorSize - 1);
     return kOk;

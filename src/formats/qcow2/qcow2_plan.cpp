@@ -53,6 +53,8 @@ private:
     uint64_t cs() const { return uint64_t(1) << p_.cluster_bits; }
     uint64_t l2_entries() const { return uint64_t(1) << plan_.l2_bits; }
     uint64_t subcluster_size() const { return p_.extended_l2 ? cs() / kSubclustersPerCluster : cs(); }
+    // qemu caches whole L2 tables by default (l2-cache-entry-size is the
+    // cluster size), so its per-slice limits are per-table limits here.
     uint64_t l2_index(uint64_t guest) const { return (guest >> p_.cluster_bits) & (l2_entries() - 1); }
 
     // qcow2_grow_l1_table with exact_size, as qcow2_co_truncate calls it.
@@ -62,6 +64,8 @@ private:
         if (entries > kIntMax / kEntryBytes || entries > kMaxL1Bytes / kEntryBytes) return Status::size_out_of_range;
         if (p_.prealloc != abi::Preallocation::off) {
             plan_.l1 = arena_.alloc_array<uint64_t>(entries);
+            // Mostly one run per L2 table; a refcount block allocated in
+            // the middle of a table's data splits it in two.
             plan_.run_capacity = entries * 2 + kExtraRuns;
             plan_.runs = arena_.alloc_array<DataRun>(plan_.run_capacity);
             if (!plan_.l1 || !plan_.runs) return Status::scratch_exceeded;

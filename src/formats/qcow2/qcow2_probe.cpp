@@ -8,10 +8,6 @@ namespace {
 
 using namespace qcow2;
 
-constexpr uint64_t kInt64Max = 0x7fffffffffffffffull;
-constexpr uint32_t kMaxSnapshots = 65536;
-constexpr uint64_t kSnapshotHeaderBytes = 40;  // fixed part qemu sizes the table by
-
 // validate_table_offset: representable and cluster-aligned.
 bool table_offset_ok(uint64_t offset, uint64_t entries, uint64_t entry_bytes, uint64_t cluster_size) {
     if (entries > kInt64Max / entry_bytes) return false;

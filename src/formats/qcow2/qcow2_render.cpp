@@ -7,8 +7,6 @@
 namespace instar::formats::qcow2 {
 namespace {
 
-// Bits of an L1 entry holding the L2 table offset.
-constexpr uint64_t kL1OffsetMask = 0x00fffffffffffe00ull;
 constexpr uint64_t kMinBufferBytes = 64 * 1024;
 
 class Renderer {

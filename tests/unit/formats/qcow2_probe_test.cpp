@@ -17,6 +17,7 @@ namespace {
 using formats::Status;
 
 constexpr uint64_t MiB = 1u << 20;
+constexpr uint32_t kQcow2Magic = 0x514649fb;  // "QFI\xfb", as the specification spells it
 
 formats::Status read_basic(std::vector<uint8_t> bytes, formats::BasicImageInfo& info) {
     MemorySource src(std::move(bytes));
@@ -81,7 +82,7 @@ TEST(Qcow2Probe, DetectsLikeQemu) {
     uint8_t head[512] = {};
     EXPECT_FALSE(formats::qcow2_detect(head, sizeof(head)));
     EXPECT_FALSE(formats::qcow2_detect(nullptr, 0));
-    formats::store_be32(head, 0x514649fb);
+    formats::store_be32(head, kQcow2Magic);
     formats::store_be32(head + 4, 3);
     EXPECT_TRUE(formats::qcow2_detect(head, sizeof(head)));
     // qemu pads a short file with zeroes and still probes it as qcow2.
@@ -243,7 +244,7 @@ TEST(Qcow2Probe, ReadsOnlyTheHeader) {
         }
     };
     std::vector<uint8_t> bytes(196616, 0);
-    formats::store_be32(bytes.data(), 0x514649fb);
+    formats::store_be32(bytes.data(), kQcow2Magic);
     formats::store_be32(bytes.data() + 4, 3);
     formats::store_be32(bytes.data() + 20, 16);
     formats::store_be64(bytes.data() + 24, MiB);
