@@ -14,6 +14,7 @@ enum class OpId : uint32_t {
     copy = 1,
     create = 2,
     info = 3,
+    probe = 4,
 };
 
 inline constexpr uint32_t kBootMagic = 0x42525349;  // "ISRB"

@@ -55,6 +55,7 @@ inline constexpr uint64_t kBlkFSegMax = 1ull << 2;
 inline constexpr uint64_t kBlkFRo = 1ull << 5;
 inline constexpr uint64_t kBlkFBlkSize = 1ull << 6;
 inline constexpr uint64_t kBlkFFlush = 1ull << 9;
+inline constexpr uint64_t kBlkFWriteZeroes = 1ull << 14;
 inline constexpr uint64_t kFVersion1 = 1ull << 32;
 
 // virtio-blk configuration space (the part instar uses).
@@ -64,11 +65,24 @@ struct BlkConfig {
     uint32_t seg_max;   // most data segments in one request
     uint8_t geometry[4];
     uint32_t blk_size;  // logical block size: requests are aligned to it
+    uint8_t topology[8];
+    uint8_t writeback;
+    uint8_t unused0;
+    uint16_t num_queues;
+    uint32_t max_discard_sectors;
+    uint32_t max_discard_seg;
+    uint32_t discard_sector_alignment;
+    uint32_t max_write_zeroes_sectors;
+    uint32_t max_write_zeroes_seg;
+    uint8_t write_zeroes_may_unmap;
+    uint8_t unused1[3];
 };
 static_assert(offsetof(BlkConfig, size_max) == 8);
 static_assert(offsetof(BlkConfig, seg_max) == 12);
 static_assert(offsetof(BlkConfig, blk_size) == 20);
-static_assert(sizeof(BlkConfig) == 24);
+static_assert(offsetof(BlkConfig, max_write_zeroes_sectors) == 48);
+static_assert(offsetof(BlkConfig, write_zeroes_may_unmap) == 56);
+static_assert(sizeof(BlkConfig) == 64);  // 60 bytes of fields, padded to 8
 
 inline constexpr uint64_t kSectorSize = 512;
 
@@ -107,6 +121,16 @@ inline constexpr uint32_t kBlkTIn = 0;
 inline constexpr uint32_t kBlkTOut = 1;
 inline constexpr uint32_t kBlkTFlush = 4;
 inline constexpr uint32_t kBlkTGetId = 8;
+inline constexpr uint32_t kBlkTWriteZeroes = 13;
+
+// The data of a WRITE_ZEROES request: one or more of these.
+struct BlkWriteZeroes {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags;  // kBlkWriteZeroesUnmap: the range may become a hole
+};
+static_assert(sizeof(BlkWriteZeroes) == 16);
+inline constexpr uint32_t kBlkWriteZeroesUnmap = 1;
 
 inline constexpr uint8_t kBlkSOk = 0;
 inline constexpr uint8_t kBlkSIoErr = 1;
@@ -122,5 +146,7 @@ static_assert(sizeof(BlkRequestHeader) == 16);
 // Limits instar's device advertises and enforces.
 inline constexpr uint32_t kBlkSegMax = 64;
 inline constexpr uint32_t kBlkSizeMax = 4u << 20;  // per segment
+inline constexpr uint32_t kBlkWriteZeroesMaxSectors = 0xffffffffu;
+inline constexpr uint32_t kBlkWriteZeroesMaxSeg = 1;
 
 }  // namespace instar::abi::virtio

@@ -2,6 +2,7 @@
 // which run after the "Formatting" line) and the resolved CreateRequest.
 #include <cstring>
 #include <string_view>
+#include <tuple>
 
 #include "cli/create_option_table.h"
 #include "cli/create_options.h"
@@ -249,15 +250,16 @@ void resolve_vmdk(const CreatePlan& plan, ResolvedCreate& r, uint64_t size) {
     const uint64_t grains = (sectors_of(size) + grain / kSectorBytes - 1) / (grain / kSectorBytes);
     if ((grains + kVmdkGrainsPerTable - 1) / kVmdkGrainsPerTable > kVmdkMaxGrainTables) too_large(plan);
 
-    // The descriptor's defaults are spelled out: an empty field means
-    // "qemu's default" in the request, so an explicit empty value cannot
-    // be carried and is refused.
-    std::string hwversion = hw_set ? hw->text : (compat6 ? "6" : "4");
+    // An empty field means "qemu's default" in the request (the emitter
+    // knows it, compat6 included), so an explicit empty value cannot be
+    // carried and is refused.
     const OptionValue* tools = get(plan, "toolsversion");
-    std::string toolsversion = tools ? tools->text : "2147483647";
-    for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"hwversion", hwversion},
-                                     std::pair<const char*, const std::string&>{"toolsversion", toolsversion}}) {
-        if (value.empty() || value.size() > abi::kVmdkVersionStringMax) {
+    std::string hwversion = hw_set ? hw->text : "";
+    std::string toolsversion = tools ? tools->text : "";
+    for (const auto& [key, given, value] :
+         {std::tuple<const char*, bool, const std::string&>{"hwversion", hw_set, hwversion},
+          std::tuple<const char*, bool, const std::string&>{"toolsversion", tools != nullptr, toolsversion}}) {
+        if (given && (value.empty() || value.size() > abi::kVmdkVersionStringMax)) {
             fail(plan, std::string("Parameter '") + key + "' must be 1 to 63 characters in instar");
         }
     }

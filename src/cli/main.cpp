@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/copy.h"
+#include "cli/create.h"
 #include "host/error.h"
 
 namespace {
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", kVersion);
     app.require_subcommand(1);
     instar::cli::add_copy_command(app);
+    instar::cli::add_create_command(app);
 
     try {
         app.parse(argc, argv);

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint16_t kQueueSizeWanted = 256;  // 85 requests in flight; a power of two
 constexpr uint64_t kWantedFeatures = v::kFVersion1 | v::kBlkFRo | v::kBlkFBlkSize | v::kBlkFFlush |
-                                     v::kBlkFSegMax | v::kBlkFSizeMax;
+                                     v::kBlkFSegMax | v::kBlkFSizeMax | v::kBlkFWriteZeroes;
 
 }  // namespace
 
@@ -48,6 +48,7 @@ bool VirtioBlk::init(uint32_t index) {
         block_size_ = (accepted & v::kBlkFBlkSize) ? mmio_read32(reg(v::kRegConfig + 20)) : 512;
     } while (generation != mmio_read32(reg(v::kRegConfigGeneration)));
     read_only_ = (accepted & v::kBlkFRo) != 0;
+    write_zeroes_ = (accepted & v::kBlkFWriteZeroes) != 0;
     if (size_max_ == 0 || size_max_ > v::kBlkSizeMax) size_max_ = v::kBlkSizeMax;
     if (block_size_ < 512 || (block_size_ & (block_size_ - 1))) return false;
 
@@ -88,7 +89,7 @@ bool VirtioBlk::submit(BlkRequest* requests, uint32_t count) {
         uint16_t d = uint16_t(i * kDescPerRequest);
         headers_[i] = v::BlkRequestHeader{r.type, 0, r.sector};
         statuses_[i] = 0xff;
-        bool device_writes = r.type == v::kBlkTIn;
+        bool device_writes = r.type == v::kBlkTIn;  // OUT and WRITE_ZEROES data are read by the device
         desc_[d] = v::Desc{reinterpret_cast<uint64_t>(&headers_[i]), sizeof(v::BlkRequestHeader), v::kDescFNext,
                            uint16_t(d + 1)};
         uint16_t status_desc = uint16_t(d + 1);

@@ -10,7 +10,7 @@
 namespace instar::guest {
 
 struct BlkRequest {
-    uint32_t type;    // abi::virtio::kBlkTIn / kBlkTOut / kBlkTFlush
+    uint32_t type;    // abi::virtio::kBlkTIn / kBlkTOut / kBlkTFlush / kBlkTWriteZeroes
     uint64_t sector;  // 512-byte units
     void* buffer;     // guest memory, contiguous
     uint32_t length;  // bytes, a multiple of 512 (0 for flush)
@@ -26,6 +26,7 @@ public:
     uint64_t capacity_bytes() const { return capacity_sectors_ * abi::virtio::kSectorSize; }
     uint32_t block_size() const { return block_size_; }
     bool read_only() const { return read_only_; }
+    bool can_write_zeroes() const { return write_zeroes_; }
     uint32_t max_batch() const { return queue_size_ / kDescPerRequest; }
     uint32_t max_request_bytes() const { return size_max_; }
 
@@ -45,6 +46,7 @@ private:
     uint32_t block_size_ = 512;
     uint32_t size_max_ = 0;
     bool read_only_ = false;
+    bool write_zeroes_ = false;
     uint16_t queue_size_ = 0;
     abi::virtio::Desc* desc_ = nullptr;
     volatile uint16_t* avail_ = nullptr;  // flags, idx, ring[queue_size_]

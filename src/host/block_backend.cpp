@@ -129,6 +129,34 @@ bool write_sparse(BlockBackend& b, const IoList& data, uint64_t offset) {
     return true;
 }
 
+// WRITE_ZEROES: zeroes that are allocated on disk (as qemu's falloc and
+// full preallocation), or, with "unmap", a hole.
+uint8_t write_zeroes(BlockBackend& b, const IoList& data) {
+    if (b.read_only) return v::kBlkSIoErr;
+    if (data.bytes != sizeof(v::BlkWriteZeroes) * v::kBlkWriteZeroesMaxSeg) return v::kBlkSIoErr;
+    v::BlkWriteZeroes wz;
+    uint8_t* dst = reinterpret_cast<uint8_t*>(&wz);
+    for (int i = 0; i < data.count; dst += data.iov[i].iov_len, ++i)
+        std::memcpy(dst, data.iov[i].iov_base, data.iov[i].iov_len);
+    if (wz.flags & ~v::kBlkWriteZeroesUnmap) return v::kBlkSUnsupp;
+    if (wz.sector > b.capacity_sectors || wz.num_sectors > b.capacity_sectors - wz.sector)
+        throw GuestFault("write-zeroes request beyond the device's capacity");
+    const off_t at = off_t(wz.sector * v::kSectorSize), len = off_t(uint64_t(wz.num_sectors) * v::kSectorSize);
+    if (wz.flags & v::kBlkWriteZeroesUnmap)
+        return fallocate(b.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
+    if (!b.allocate_by_writing) return posix_fallocate(b.fd, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
+    static const uint8_t zeros[1 << 16] = {};
+    for (off_t pos = at; pos < at + len;) {
+        size_t n = size_t(std::min<off_t>(sizeof zeros, at + len - pos));
+        ssize_t w = pwrite(b.fd, zeros, n, pos);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return v::kBlkSIoErr;
+        pos += w;
+    }
+    if (uint64_t(at + len) > b.data_end) b.data_end = uint64_t(at + len);
+    return v::kBlkSOk;
+}
+
 uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data) {
     switch (type) {
     case v::kBlkTIn:
@@ -153,6 +181,8 @@ uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data)
                                         : transfer(b.fd, data, offset, true);
         return ok ? v::kBlkSOk : v::kBlkSIoErr;
     }
+    case v::kBlkTWriteZeroes:
+        return write_zeroes(b, data);
     case v::kBlkTFlush:
         if (b.read_only) return v::kBlkSOk;
         return fdatasync(b.fd) == 0 ? v::kBlkSOk : v::kBlkSIoErr;

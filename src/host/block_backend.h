@@ -19,6 +19,9 @@ struct BlockBackend {
     // (the output starts empty). data_end tracks how far data was written.
     bool detect_zeroes = false;
     uint64_t data_end = 0;
+    // How WRITE_ZEROES without "unmap" makes zeroes real on disk: reserve
+    // them (fallocate, preallocation=falloc) or write them (=full).
+    bool allocate_by_writing = false;
 };
 
 // Executes one request chain and writes its status byte. Returns the number

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "abi/hypercall.h"
 #include "host/error.h"
 
 namespace instar {
@@ -11,6 +12,17 @@ namespace instar {
 class GuestFault : public Error {
 public:
     explicit GuestFault(const std::string& what) : Error(what) {}
+};
+
+// The guest ran correctly and reported that the operation failed, with a
+// code the caller may turn into its own wording.
+class GuestFailed : public Error {
+public:
+    GuestFailed(abi::GuestError code, const std::string& what) : Error(what), code_(code) {}
+    abi::GuestError code() const { return code_; }
+
+private:
+    abi::GuestError code_;
 };
 
 }  // namespace instar

@@ -28,6 +28,8 @@
 namespace instar {
 namespace {
 
+}  // namespace
+
 std::string guest_error_text(abi::GuestError code) {
     using E = abi::GuestError;
     switch (code) {
@@ -54,6 +56,8 @@ std::string guest_error_text(abi::GuestError code) {
     return "guest error";
 }
 
+namespace {
+
 const char* exception_name(uint64_t vector) {
     static const char* const kNames[] = {
         "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range", "invalid opcode",
@@ -77,6 +81,7 @@ BlockBackend backend_for(const Disk& d, bool read_only) {
     b.block_size = d.block_size;
     b.read_only = read_only;
     b.detect_zeroes = !read_only;
+    b.allocate_by_writing = d.allocate_by_writing;
     return b;
 }
 
@@ -126,7 +131,7 @@ std::vector<uint8_t> run_loop(Vm& vm, const GuestMemory& memory, std::vector<std
             } else if (auto* f = std::get_if<GuestFailure>(&m)) {
                 std::string text = guest_error_text(f->code);
                 if (run.verbose && !f->detail.empty()) text += " (" + escape_untrusted(f->detail) + ")";
-                throw Error(text);
+                throw GuestFailed(f->code, text);
             } else if (auto* r = std::get_if<GuestResult>(&m)) {
                 if (r->op != uint32_t(run.op)) throw GuestFault("result is for another operation");
                 return std::move(r->payload);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "abi/boot_config.h"
+#include "abi/hypercall.h"
 
 namespace instar {
 
@@ -20,6 +21,7 @@ struct Disk {
     uint64_t size_bytes = 0;      // exact file length (inputs) or planned length (output)
     uint64_t capacity_bytes = 0;  // the device's size: writes beyond it are refused
     uint32_t block_size = 512;    // writes are aligned to it (output)
+    bool allocate_by_writing = false;  // output: WRITE_ZEROES writes real zeroes
 };
 
 struct GuestRun {
@@ -35,9 +37,18 @@ struct GuestRun {
     std::function<void(uint64_t, uint64_t)> on_progress;   // done, total
 };
 
-// Returns the result payload for run.op. Throws Error with a one-line
-// message when the guest fails, misbehaves, crashes or runs out of time.
+// Returns the result payload for run.op. Throws GuestFailed when the guest
+// reports a failure, Error with a one-line message when it misbehaves,
+// crashes or runs out of time. Installs seccomp on the calling process.
 std::vector<uint8_t> run_guest(const GuestRun& run);
+
+// The same in a forked child, for a guest run after which this process
+// still needs its full rights (e.g. probing a backing file before `create`
+// runs its own guest). Errors come back as the same exception types.
+std::vector<uint8_t> run_guest_in_child(const GuestRun& run);
+
+// The host's wording for a guest error code.
+std::string guest_error_text(abi::GuestError code);
 
 // True when this process can create KVM virtual machines.
 bool kvm_available(std::string* why = nullptr);

@@ -14,6 +14,7 @@ VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend
 uint64_t VirtioMmioBlock::device_features() const {
     uint64_t f = v::kFVersion1 | v::kBlkFBlkSize | v::kBlkFFlush | v::kBlkFSegMax | v::kBlkFSizeMax;
     if (backend_.read_only) f |= v::kBlkFRo;
+    else f |= v::kBlkFWriteZeroes;
     return f;
 }
 
@@ -24,6 +25,9 @@ uint64_t VirtioMmioBlock::read(uint64_t offset, uint32_t size) {
         config.size_max = v::kBlkSizeMax;
         config.seg_max = v::kBlkSegMax;
         config.blk_size = backend_.block_size;
+        config.max_write_zeroes_sectors = v::kBlkWriteZeroesMaxSectors;
+        config.max_write_zeroes_seg = v::kBlkWriteZeroesMaxSeg;
+        config.write_zeroes_may_unmap = 1;
         uint64_t at = offset - v::kRegConfig;
         if (at > sizeof config || size > sizeof config - at) return 0;
         uint64_t value = 0;

@@ -32,12 +32,12 @@ enum class VmdkAdapter : uint32_t { ide = 0, buslogic = 1, lsilogic = 2, legacy_
 enum class VpcSubformat : uint32_t { dynamic = 0, fixed = 1 };
 enum class VhdxSubformat : uint32_t { dynamic = 0, fixed = 1 };
 
-// Backing file format as named by -F / backing_fmt. `none` when not given
-// (only legal with -u, or with no backing file).
+// Backing file format as named by -F / backing_fmt. `none` only without a
+// backing file: qemu-img 7.2 refuses -b without -F, even with -u.
 enum class BackingFormat : uint32_t { none = 0, raw = 1, qcow2 = 2, vmdk = 3, vpc = 4, vhdx = 5 };
 
 // CreateRequest.flags
-inline constexpr uint32_t kCreateHasSize = 1u << 0;          // size was given
+inline constexpr uint32_t kCreateHasSize = 1u << 0;          // size known (given, or read from the backing file)
 inline constexpr uint32_t kCreateHasBacking = 1u << 1;       // backing_file is set
 inline constexpr uint32_t kCreateBackingAttached = 1u << 2;  // backing file is input device 0
 inline constexpr uint32_t kCreateLazyRefcounts = 1u << 3;    // qcow2
@@ -90,8 +90,10 @@ struct CreateRequest {
     // NUL-terminated strings.
     char backing_file[kBackingPathMax + 1];   // exactly as typed
     char image_name[kImageNameMax + 1];       // base name of the new image (vmdk extent line)
-    char vmdk_hwversion[kVmdkVersionStringMax + 1];   // "" = qemu's default
-    char vmdk_toolsversion[kVmdkVersionStringMax + 1];// "" = qemu's default
+    // "" = not given: qemu's default ("4", "6" with compat6; "2147483647").
+    // An explicitly empty value cannot be expressed; the host refuses it.
+    char vmdk_hwversion[kVmdkVersionStringMax + 1];
+    char vmdk_toolsversion[kVmdkVersionStringMax + 1];
 };
 static_assert(offsetof(CreateRequest, entropy) == 72);
 static_assert(offsetof(CreateRequest, backing_file) == 152);

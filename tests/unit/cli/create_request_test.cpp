@@ -128,12 +128,17 @@ TEST(CreateRequest, Vmdk) {
     EXPECT_EQ(d.request.vmdk_subformat, static_cast<uint32_t>(abi::VmdkSubformat::monolithic_sparse));
     EXPECT_EQ(d.request.vmdk_adapter, static_cast<uint32_t>(abi::VmdkAdapter::ide));
     EXPECT_EQ(d.request.grain_size, 65536u);
-    EXPECT_STREQ(d.request.vmdk_hwversion, "4");
-    EXPECT_STREQ(d.request.vmdk_toolsversion, "2147483647");
+    // Not given: empty, so the emitter applies qemu's default ("4", or "6"
+    // with compat6; "2147483647").
+    EXPECT_STREQ(d.request.vmdk_hwversion, "");
+    EXPECT_STREQ(d.request.vmdk_toolsversion, "");
+    ResolvedCreate e = resolve({"-f", "vmdk", "-o", "hwversion=11,toolsversion=12352", "d.vmdk", "1G"});
+    EXPECT_STREQ(e.request.vmdk_hwversion, "11");
+    EXPECT_STREQ(e.request.vmdk_toolsversion, "12352");
 
     ResolvedCreate c = resolve({"-f", "vmdk", "-o", "compat6,zeroed_grain=on,adapter_type=legacyESX", "--subformat",
                                 "streamOptimized", "--grain-size", "4k", "d.vmdk", "1G"});
-    EXPECT_STREQ(c.request.vmdk_hwversion, "6");
+    EXPECT_STREQ(c.request.vmdk_hwversion, "");
     EXPECT_EQ(c.request.flags & (abi::kCreateCompat6 | abi::kCreateZeroedGrain),
               abi::kCreateCompat6 | abi::kCreateZeroedGrain);
     EXPECT_EQ(c.request.vmdk_subformat, static_cast<uint32_t>(abi::VmdkSubformat::stream_optimized));

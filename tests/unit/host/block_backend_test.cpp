@@ -1,6 +1,7 @@
 // Block requests on real files: ranges, read-only inputs, alignment, and
 // framing that the guest controls.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -111,6 +112,28 @@ TEST_F(BlockBackendTest, HeaderMayBeSplitAcrossDescriptors) {
     BlockBackend b = backend(true);
     execute_block_request(b, c);
     EXPECT_EQ(status, v::kBlkSOk);
+}
+
+TEST_F(BlockBackendTest, WriteZeroesAllocatesOrPunches) {
+    BlockBackend b = backend(false, 512, 64);
+    v::BlkWriteZeroes wz{8, 16, 0};
+    DescriptorChain c = chain(v::kBlkTWriteZeroes, 0, 0);
+    c.readable[c.readable_count++] = iovec{&wz, sizeof wz};
+    execute_block_request(b, c);
+    EXPECT_EQ(status, v::kBlkSOk);
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_EQ(st.st_size, 24 * 512) << "allocated zeroes extend the file";
+    char byte = 1;
+    ASSERT_EQ(pread(fd, &byte, 1, 8 * 512), 1);
+    EXPECT_EQ(byte, 0);
+    wz = v::BlkWriteZeroes{0, 2, v::kBlkWriteZeroesUnmap};
+    execute_block_request(b, c);
+    EXPECT_EQ(status, v::kBlkSOk);
+    ASSERT_EQ(pread(fd, &byte, 1, 0), 1);
+    EXPECT_EQ(byte, 0) << "the old data is gone";
+    wz = v::BlkWriteZeroes{60, 8, 0};
+    EXPECT_THROW(execute_block_request(b, c), GuestFault) << "beyond capacity";
 }
 
 TEST_F(BlockBackendTest, MissingHeaderOrStatusIsAFault) {

@@ -1,0 +1,45 @@
+#include "formats/detect.h"
+
+#include "formats/qcow2/qcow2_probe.h"
+#include "formats/vhdx/vhdx_probe.h"
+#include "formats/vmdk/vmdk_probe.h"
+#include "formats/vpc/vpc_probe.h"
+
+namespace instar::formats {
+namespace {
+
+struct Prober {
+    abi::BackingFormat format;
+    bool (*detect)(const uint8_t* head, size_t len);
+    Status (*read_basic)(ImageSource& src, Arena& arena, BasicImageInfo& out);
+};
+
+const Prober kProbers[] = {
+    {abi::BackingFormat::qcow2, qcow2_detect, qcow2_read_basic},
+    {abi::BackingFormat::vmdk, vmdk_detect, vmdk_read_basic},
+    {abi::BackingFormat::vpc, vpc_detect, vpc_read_basic},
+    {abi::BackingFormat::vhdx, vhdx_detect, vhdx_read_basic},
+};
+
+}  // namespace
+
+Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested, DetectedImage& out) {
+    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{src.size(), false, 0}};
+    if (requested == abi::BackingFormat::raw) return kOk;
+
+    auto* head = static_cast<uint8_t*>(arena.alloc(kProbeHeadBytes, 16));
+    if (!head) return Status::out_of_memory;
+    size_t head_len = src.size() < kProbeHeadBytes ? size_t(src.size()) : kProbeHeadBytes;
+    if (!src.read(0, head, kProbeHeadBytes)) return Status::read_failed;
+
+    for (const Prober& p : kProbers) {
+        if (!p.detect(head, head_len)) continue;
+        if (requested != abi::BackingFormat::none && requested != p.format) return Status::image_format_mismatch;
+        out.format = p.format;
+        return p.read_basic(src, arena, out.info);
+    }
+    if (requested != abi::BackingFormat::none) return Status::image_format_mismatch;
+    return kOk;  // raw
+}
+
+}  // namespace instar::formats

@@ -1,0 +1,21 @@
+// Which format an existing image is in, and its basic facts: the one place
+// that knows every format's probe. Used by the guest's `probe` and `create`
+// operations (backing files).
+#pragma once
+
+#include "abi/ops/create.h"
+#include "formats/common/probe.h"
+
+namespace instar::formats {
+
+struct DetectedImage {
+    abi::BackingFormat format;
+    BasicImageInfo info;
+};
+
+// requested == none: decide from the bytes (qcow2, vmdk, vpc, vhdx magic;
+// anything else is raw, as qemu's probe). Otherwise the bytes must be that
+// format (image_format_mismatch if not); raw accepts anything.
+Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested, DetectedImage& out);
+
+}  // namespace instar::formats

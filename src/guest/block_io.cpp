@@ -1,0 +1,94 @@
+#include "guest/block_io.h"
+
+#include "abi/virtio.h"
+#include "guest/heap.h"
+#include "guest/libc.h"
+
+namespace instar::guest {
+namespace v = abi::virtio;
+namespace {
+
+// Bounce buffer size: a multiple of every block size the output allows.
+constexpr uint32_t kBounceBytes = 1u << 20;
+
+}  // namespace
+
+DeviceSource::DeviceSource(VirtioBlk& device, uint64_t size)
+    : device_(device), size_(size), buffer_(static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false))) {}
+
+bool DeviceSource::read(uint64_t offset, void* buf, size_t len) {
+    auto* out = static_cast<uint8_t*>(buf);
+    while (len) {
+        // Past the device's end everything reads as zero.
+        if (offset >= device_.capacity_bytes()) {
+            memset(out, 0, len);
+            return true;
+        }
+        uint64_t start = offset / v::kSectorSize * v::kSectorSize;
+        uint64_t skip = offset - start;
+        uint64_t span = skip + len;
+        if (span > kBounceBytes) span = kBounceBytes;
+        uint64_t bytes = (span + v::kSectorSize - 1) / v::kSectorSize * v::kSectorSize;
+        if (start + bytes > device_.capacity_bytes()) bytes = device_.capacity_bytes() - start;
+        if (!device_.transfer(v::kBlkTIn, start / v::kSectorSize, buffer_, uint32_t(bytes))) return false;
+        size_t take = size_t(bytes - skip < len ? bytes - skip : len);
+        memcpy(out, buffer_ + skip, take);
+        out += take;
+        offset += take;
+        len -= take;
+    }
+    return true;
+}
+
+DeviceSink::DeviceSink(VirtioBlk& device)
+    : device_(device), buffer_(static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false))) {}
+
+bool DeviceSink::write(uint64_t offset, const void* data, size_t len) {
+    const uint64_t block = device_.block_size();
+    if (kBounceBytes % block) return false;
+    auto* in = static_cast<const uint8_t*>(data);
+    while (len) {
+        uint64_t start = offset / block * block;
+        uint64_t skip = offset - start;
+        uint64_t take = kBounceBytes - skip < len ? kBounceBytes - skip : len;
+        uint64_t bytes = (skip + take + block - 1) / block * block;
+        if (start + bytes > device_.capacity_bytes()) return false;
+        // Blocks only partly covered keep what the device already holds.
+        if (skip && !device_.transfer(v::kBlkTIn, start / v::kSectorSize, buffer_, uint32_t(block))) return false;
+        if ((skip + take) % block && (skip + take > block || !skip)) {
+            uint64_t last = bytes - block;
+            if (!device_.transfer(v::kBlkTIn, (start + last) / v::kSectorSize, buffer_ + last, uint32_t(block)))
+                return false;
+        }
+        memcpy(buffer_ + skip, in, take);
+        if (!device_.transfer(v::kBlkTOut, start / v::kSectorSize, buffer_, uint32_t(bytes))) return false;
+        in += take;
+        offset += take;
+        len -= size_t(take);
+    }
+    return true;
+}
+
+bool DeviceSink::preallocate(uint64_t offset, uint64_t len, bool) {
+    // The host knows from the command line whether allocated zeroes must be
+    // written (full) or only reserved (falloc); the request is the same.
+    if (!device_.can_write_zeroes() || offset % v::kSectorSize || len % v::kSectorSize) return false;
+    while (len) {
+        uint64_t sectors = len / v::kSectorSize;
+        if (sectors > 0xffffffffu) sectors = 0xffffffffu & ~uint64_t(7);
+        static v::BlkWriteZeroes wz;
+        wz = v::BlkWriteZeroes{offset / v::kSectorSize, uint32_t(sectors), 0};
+        if (!device_.transfer(v::kBlkTWriteZeroes, 0, &wz, sizeof wz)) return false;
+        offset += sectors * v::kSectorSize;
+        len -= sectors * v::kSectorSize;
+    }
+    return true;
+}
+
+bool DeviceSink::set_size(uint64_t size) {
+    final_size_ = size;
+    size_set_ = true;
+    return true;
+}
+
+}  // namespace instar::guest
