@@ -220,3 +220,73 @@ def test_validation_errors_leave_nothing(instar, qemu_img, tmp_path, args, messa
     assert existing.read_bytes() == b"keep me"
     assert stat.S_IMODE(os.stat(existing).st_mode) == 0o640
     assert sorted(p.name for p in work.iterdir()) == ["x.qcow2"]
+
+
+@needs_kvm
+@pytest.mark.parametrize("fmt", ["qcow2", "vmdk", "vpc", "vhdx"])
+def test_image_is_the_same_whatever_the_sector_size(instar, tmp_path, fmt):
+    images = []
+    for sector in ("512", "4096", "65536"):
+        target = tmp_path / sector / f"disk.{fmt}"
+        target.parent.mkdir()
+        r = run([instar, "create", "-q", "--deterministic", "--sector-size", sector, "-f", fmt, target.name, "1G"],
+                cwd=target.parent)
+        assert r.returncode == 0, r.stderr
+        images.append(target.read_bytes())
+    assert images[0] == images[1] == images[2]
+
+
+@needs_kvm
+def test_backing_path_is_relative_to_the_new_image(instar, qemu_img, tmp_path):
+    sub = tmp_path / "images"
+    sub.mkdir()
+    assert run([qemu_img, "create", "-f", "qcow2", sub / "base.qcow2", "2G"]).returncode == 0
+    # Run from elsewhere: "base.qcow2" must be found next to the new image.
+    r = run([instar, "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", sub / "child.qcow2"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(run([qemu_img, "info", "--output=json", sub / "child.qcow2"]).stdout)
+    assert info["virtual-size"] == 2 * G
+    assert info["backing-filename"] == "base.qcow2"
+
+
+@needs_kvm
+def test_unsafe_backing_is_not_opened(instar, qemu_img, tmp_path):
+    os.chdir(tmp_path)
+    r = run([instar, "create", "-f", "qcow2", "-u", "-b", "missing.qcow2", "-F", "qcow2", "child.qcow2", "1G"])
+    ref = run([qemu_img, "create", "-f", "qcow2", "-u", "-b", "missing.qcow2", "-F", "qcow2", "ref.qcow2", "1G"])
+    assert r.returncode == ref.returncode == 0, r.stderr
+    assert (tmp_path / "child.qcow2").read_bytes() == (tmp_path / "ref.qcow2").read_bytes()
+
+
+@needs_kvm
+def test_missing_backing_file_is_an_error(instar, qemu_img, tmp_path):
+    os.chdir(tmp_path)
+    r = run([instar, "create", "-f", "qcow2", "-b", "missing.qcow2", "-F", "qcow2", "child.qcow2"])
+    assert r.returncode == 1
+    assert r.stderr == "instar: create: child.qcow2: Could not open 'missing.qcow2': No such file or directory\n"
+    assert not (tmp_path / "child.qcow2").exists()
+
+
+@needs_kvm
+def test_guest_side_refusal_leaves_existing_file(instar, qemu_img, tmp_path):
+    # A vmdk child of a non-vmdk parent: refused inside the guest, after the
+    # Formatting line, as qemu-img refuses it after its own.
+    os.chdir(tmp_path)
+    assert run([qemu_img, "create", "-f", "qcow2", "base.qcow2", "1G"]).returncode == 0
+    existing = tmp_path / "child.vmdk"
+    existing.write_bytes(b"keep")
+    r = run([instar, "create", "-f", "vmdk", "-b", "base.qcow2", "-F", "qcow2", "child.vmdk"])
+    ref = run([qemu_img, "create", "-f", "vmdk", "-b", "base.qcow2", "-F", "qcow2", "ref.vmdk"])
+    assert r.returncode == ref.returncode == 1
+    assert r.stderr.startswith("instar: create: ") and r.stderr.count("\n") == 1, r.stderr
+    assert existing.read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.qcow2", "child.vmdk"]
+
+
+@needs_kvm
+def test_create_replaces_an_existing_image(instar, qemu_img, tmp_path):
+    target = tmp_path / "disk.qcow2"
+    target.write_bytes(b"x" * 1000000)
+    assert run([instar, "create", "-q", "-f", "qcow2", target, "1G"]).returncode == 0
+    assert run([qemu_img, "check", target]).returncode == 0
+    assert os.stat(target).st_size == 196624
