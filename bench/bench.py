@@ -79,6 +79,13 @@ def copy_vs_convert(instar, qemu_img, work, runs):
     clean()
 
 
+def create_vs_create(instar, qemu_img, work, runs, fmt):
+    a, b = work / f"ours.{fmt}", work / f"theirs.{fmt}"
+    interleaved(f"create -f {fmt} 1G",
+                [str(instar), "create", "-q", "-f", fmt, str(a), "1G"],
+                [qemu_img, "create", "-q", "-f", fmt, str(b), "1G"], runs)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--instar", default="build/instar")
@@ -98,6 +105,8 @@ def main():
         benches = {
             "launch": lambda: launch_cost(instar, guests_dir, work, max(args.runs, 50)),
             "copy": lambda: copy_vs_convert(instar, qemu_img, work, min(args.runs, 7)),
+            "create-qcow2": lambda: create_vs_create(instar, qemu_img, work, args.runs, "qcow2"),
+            "create-vhdx": lambda: create_vs_create(instar, qemu_img, work, args.runs, "vhdx"),
         }
         for name, fn in benches.items():
             if not only or name in only:

@@ -5,7 +5,9 @@
 namespace instar::guest {
 
 formats::Arena& heap() {
-    static formats::Arena arena(reinterpret_cast<void*>(abi::kHeapBase), abi::kHeapEnd - abi::kHeapBase);
+    // The host hands over zeroed RAM, so nothing needs clearing up front.
+    static formats::Arena arena(reinterpret_cast<void*>(abi::kHeapBase), abi::kHeapEnd - abi::kHeapBase,
+                                /*known_zero=*/true);
     return arena;
 }
 

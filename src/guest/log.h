@@ -11,11 +11,11 @@ namespace instar::guest {
 void set_verbose(bool on);
 bool verbose();
 void log(const char* text);
+void send_log_text(const char* text, size_t len);
 
 template <size_t N>
 void log(const Text<N>& text) {
     if (verbose()) send_log_text(text.data(), text.size());
 }
-void send_log_text(const char* text, size_t len);
 
 }  // namespace instar::guest

@@ -9,17 +9,26 @@ namespace instar::formats {
 
 class Arena {
 public:
-    Arena(void* base, size_t size) : base_(static_cast<uint8_t*>(base)), size_(size) {}
+    // `known_zero`: the buffer is all zeroes to begin with (fresh guest
+    // memory), so memory never handed out before needs no clearing. In the
+    // guest every first touch of a page is a costly fault, and a large table
+    // that is mostly left unused then costs only the pages really used.
+    Arena(void* base, size_t size, bool known_zero = false)
+        : base_(static_cast<uint8_t*>(base)), size_(size), dirty_(known_zero ? 0 : size) {}
 
     // Zero-filled unless `zero` is false (for buffers about to be filled
     // wholesale); `align` a power of two; nullptr when it does not fit.
     void* alloc(size_t bytes, size_t align = 16, bool zero = true) {
-        size_t start = (used_ + align - 1) & ~(align - 1);
+        // Align the address, not the offset: the buffer may start anywhere.
+        uintptr_t at = reinterpret_cast<uintptr_t>(base_) + used_;
+        size_t start = used_ + ((align - at % align) % align);
         if (start < used_ || start > size_ || bytes > size_ - start) return nullptr;
         used_ = start + bytes;
         uint8_t* p = base_ + start;
-        if (zero)
-            for (size_t i = 0; i < bytes; ++i) p[i] = 0;
+        if (zero && start < dirty_) {
+            size_t end = used_ < dirty_ ? used_ : dirty_;
+            for (size_t i = 0; i < end - start; ++i) p[i] = 0;
+        }
         return p;
     }
     template <typename T>
@@ -30,12 +39,18 @@ public:
 
     size_t used() const { return used_; }
     size_t capacity() const { return size_; }
-    void reset() { used_ = 0; }
+    // Everything handed out so far may have been written: clear it when
+    // handed out again.
+    void reset() {
+        if (used_ > dirty_) dirty_ = used_;
+        used_ = 0;
+    }
 
 private:
     uint8_t* base_;
     size_t size_;
     size_t used_ = 0;
+    size_t dirty_;  // bytes from base_ that may be non-zero
 };
 
 }  // namespace instar::formats

@@ -10,6 +10,7 @@
 #include "guest/block_io.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
+#include "guest/log.h"
 #include "guest/op.h"
 
 namespace instar::guest {
@@ -40,7 +41,7 @@ void create_main(const abi::BootConfig& config) {
     DeviceSink sink(out);
     void* scratch = heap().alloc(kScratchBytes, 4096, false);
     if (!sink.ok() || !scratch) fail(abi::GuestError::out_of_memory);
-    formats::Arena arena(scratch, kScratchBytes);
+    formats::Arena arena(scratch, kScratchBytes, /*known_zero=*/true);  // fresh heap memory
 
     formats::EmitInput in{&req, req.size, false, 0};
     if (req.flags & abi::kCreateBackingAttached) {
@@ -62,6 +63,7 @@ void create_main(const abi::BootConfig& config) {
     formats::EmitOutput result{};
     formats::Status s = emit(in, sink, arena, result);
     if (s != formats::kOk) fail(s);
+    if (verbose()) log(Text<96>() << "emitter used " << uint64_t(arena.used()) << " bytes of scratch");
     if (!sink.size_set() || sink.final_size() != result.file_size) fail(abi::GuestError::internal, "emitter set no size");
     if (!out.transfer(abi::virtio::kBlkTFlush, 0, nullptr, 0)) fail(abi::GuestError::write_failed);
     send_result(abi::OpId::create,

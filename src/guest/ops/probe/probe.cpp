@@ -23,7 +23,7 @@ void probe_main(const abi::BootConfig& config) {
     DeviceSource src(dev, config.devices[0].size_bytes);
     void* scratch = heap().alloc(kScratchBytes, 4096, false);
     if (!src.ok() || !scratch) fail(abi::GuestError::out_of_memory);
-    formats::Arena arena(scratch, kScratchBytes);
+    formats::Arena arena(scratch, kScratchBytes, /*known_zero=*/true);  // fresh heap memory
 
     formats::DetectedImage found;
     formats::Status s = formats::detect_image(src, arena, abi::BackingFormat(req.requested_format), found);
