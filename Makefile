@@ -20,7 +20,7 @@ build: deps $(BUILD_DIR)/build.ninja
 
 # The main job: make an image and show it.
 run: build
-	@scripts/demo $(BUILD_DIR)/instar
+	@scripts/demo $(abspath $(BUILD_DIR))/instar
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -32,7 +32,7 @@ integration: build
 test: unit integration
 
 bench: build
-	@bench/run $(BUILD_DIR)/instar
+	@bench/run $(abspath $(BUILD_DIR))/instar
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DINSTAR_SANITIZE=ON

@@ -187,9 +187,9 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     return result;
 }
 
-void print_json(const std::string& filename, const std::string& format, const abi::CreateResult& r) {
+void print_json(const std::string& absolute_filename, const std::string& format, const abi::CreateResult& r) {
     nlohmann::ordered_json j;
-    j["filename"] = absolute(filename);
+    j["filename"] = absolute_filename;
     j["format"] = format;
     j["virtual_size"] = r.virtual_size;
     j["metadata_bytes_written"] = r.metadata_bytes_written;
@@ -224,12 +224,15 @@ void run_create(std::vector<std::string> raw) {
     for (const auto& w : plan.driver_warnings) std::cerr << "instar: create: warning: " << w << "\n";
     ResolvedCreate resolved = resolve_create(plan);
 
+    // Everything that needs a system call beyond the sandbox's allowance
+    // (getcwd here) happens before the guest runs.
+    const std::string absolute_filename = absolute(plan.filename);
     OutputFile out(plan.filename);
     abi::CreateResult result = resolved.request.format == uint32_t(abi::ImageFormat::raw)
                                    ? create_raw(resolved, out)
                                    : create_in_guest(resolved, out, sandbox, plan.deterministic);
     out.commit(result.file_size_after);
-    if (!human) print_json(plan.filename, plan.format_name, result);
+    if (!human) print_json(absolute_filename, plan.format_name, result);
 }
 
 }  // namespace

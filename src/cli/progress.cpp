@@ -23,7 +23,7 @@ void ProgressPrinter::update(uint64_t done, uint64_t total) {
 
 void ProgressPrinter::finish() {
     if (!enabled_) return;
-    print(100);
+    if (last_ < 100) print(100);
     std::printf("\n");
 }
 

@@ -170,6 +170,10 @@ def test_json_output(instar, tmp_path):
     assert j["file_size_after"] == os.stat(target).st_size == 196624
     assert j["resolved_unit_size"] == 65536
     assert r.stdout.startswith('{\n    "filename"')
+    # A relative name is reported as an absolute path.
+    r = run([instar, "create", "-q", "--output", "json", "-f", "vhdx", "rel.vhdx", "1G"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["filename"] == str(tmp_path / "rel.vhdx")
 
 
 @needs_kvm
