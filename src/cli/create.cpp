@@ -1,6 +1,8 @@
 #include "cli/create.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -187,6 +189,26 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     return result;
 }
 
+// qemu's file protocol sets these on a new image and ignores failure (a file
+// system without them): so does instar. They never change the image bytes.
+void apply_file_hints(int fd, const HostFileHints& hints) {
+    if (hints.nocow) {
+        int flags = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+            flags |= FS_NOCOW_FL;
+            (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+        }
+    }
+    if (hints.extent_size_hint) {
+        fsxattr attr{};
+        if (ioctl(fd, FS_IOC_FSGETXATTR, &attr) == 0) {
+            attr.fsx_xflags |= FS_XFLAG_EXTSIZE;
+            attr.fsx_extsize = *hints.extent_size_hint;
+            (void)ioctl(fd, FS_IOC_FSSETXATTR, &attr);
+        }
+    }
+}
+
 void print_json(const std::string& absolute_filename, const std::string& format, const abi::CreateResult& r) {
     nlohmann::ordered_json j;
     j["filename"] = absolute_filename;
@@ -228,6 +250,7 @@ void run_create(std::vector<std::string> raw) {
     // (getcwd here) happens before the guest runs.
     const std::string absolute_filename = absolute(plan.filename);
     OutputFile out(plan.filename);
+    apply_file_hints(out.fd(), resolved.file_hints);
     abi::CreateResult result = resolved.request.format == uint32_t(abi::ImageFormat::raw)
                                    ? create_raw(resolved, out)
                                    : create_in_guest(resolved, out, sandbox, plan.deterministic);
