@@ -88,7 +88,7 @@ static_assert(sizeof(ErrorMessage) == 256);
 
 // The operation's result: an op-specific struct follows the header. The
 // host checks `op` and `payload_size` against the operation it started.
-inline constexpr uint32_t kResultPayloadMax = 16384;
+inline constexpr uint32_t kResultPayloadMax = 65536;
 struct ResultMessage {
     MessageHeader header;
     uint32_t op;            // OpId

@@ -1,0 +1,124 @@
+// `info`: what the guest learned about input device 0, as typed fields.
+// The host renders them exactly as `qemu-img info` 7.2 would; everything
+// here is checked (ranges, string lengths) before use, and strings are
+// escaped when printed. disk size / actual-size come from the host's stat,
+// never from here.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "create.h"
+
+namespace instar::abi {
+
+// InfoRequest.flags
+inline constexpr uint32_t kInfoUnsafeQuirks = 1u << 0;  // unknown bytes are raw, as qemu-img (not instar's default)
+
+struct InfoRequest {
+    uint32_t requested_format;  // BackingFormat; none = detect from the bytes
+    uint32_t flags;
+};
+static_assert(sizeof(InfoRequest) == 8);
+
+// Bytes as found in the image, not NUL-terminated; length <= capacity.
+template <uint32_t N>
+struct InfoString {
+    uint32_t length;
+    char bytes[N];
+};
+
+inline constexpr uint32_t kInfoPathMax = 1024;  // backing and data file names
+inline constexpr uint32_t kInfoNameMax = 256;   // snapshot names, extent file names
+inline constexpr uint32_t kInfoShortMax = 32;   // backing format, snapshot id, create type, extent format
+
+// InfoResult.flags
+inline constexpr uint32_t kInfoHasClusterSize = 1u << 0;
+inline constexpr uint32_t kInfoEncrypted = 1u << 1;
+inline constexpr uint32_t kInfoDirty = 1u << 2;             // "dirty-flag" in JSON
+inline constexpr uint32_t kInfoHasBacking = 1u << 3;
+inline constexpr uint32_t kInfoHasBackingFormat = 1u << 4;
+inline constexpr uint32_t kInfoFormatUnknownAsRaw = 1u << 5;  // raw because nothing matched (qemu's fallback)
+inline constexpr uint32_t kInfoHasPartitionTable = 1u << 6;   // raw with an MBR or GPT
+
+// InfoQcow2.flags
+inline constexpr uint32_t kQcow2LazyRefcounts = 1u << 0;
+inline constexpr uint32_t kQcow2Corrupt = 1u << 1;
+inline constexpr uint32_t kQcow2ExtendedL2 = 1u << 2;
+inline constexpr uint32_t kQcow2HasDataFile = 1u << 3;
+inline constexpr uint32_t kQcow2DataFileRaw = 1u << 4;
+inline constexpr uint32_t kQcow2HasBitmaps = 1u << 5;  // persistent dirty bitmaps (not rendered yet: host refuses)
+
+struct InfoQcow2 {
+    uint32_t version;           // 2 (compat 0.10) or 3 (compat 1.1)
+    uint32_t compression_type;  // Qcow2Compression
+    uint32_t refcount_bits;
+    uint32_t flags;             // kQcow2*
+    InfoString<kInfoPathMax> data_file;
+};
+
+inline constexpr uint32_t kInfoMaxSnapshots = 64;
+struct InfoSnapshot {
+    InfoString<kInfoShortMax> id;
+    InfoString<kInfoNameMax> name;
+    uint64_t vm_state_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount;  // UINT64_MAX when the snapshot has none (qemu prints "--"? see renderer)
+    uint32_t has_icount;
+    uint32_t reserved;
+};
+
+// InfoVmdkExtent.flags
+inline constexpr uint32_t kVmdkExtentCompressed = 1u << 0;
+inline constexpr uint32_t kVmdkExtentHasClusterSize = 1u << 1;
+
+inline constexpr uint32_t kInfoMaxVmdkExtents = 16;
+struct InfoVmdkExtent {
+    uint64_t virtual_size;
+    uint64_t cluster_size;
+    uint32_t flags;
+    uint32_t reserved;
+    InfoString<kInfoNameMax> filename;  // as the descriptor names it
+    InfoString<kInfoShortMax> format;   // qemu's "format" field ("" for sparse, "FLAT", ...)
+};
+
+struct InfoVmdk {
+    uint32_t cid;
+    uint32_t parent_cid;
+    InfoString<kInfoShortMax> create_type;
+    uint32_t extent_count;
+    uint32_t reserved;
+    InfoVmdkExtent extents[kInfoMaxVmdkExtents];
+};
+
+struct InfoResult {
+    uint32_t format;  // BackingFormat (raw, qcow2, vmdk, vpc, vhdx)
+    uint32_t flags;   // kInfo*
+    uint64_t virtual_size;
+    uint64_t cluster_size;  // with kInfoHasClusterSize
+    InfoString<kInfoPathMax> backing_file;
+    InfoString<kInfoShortMax> backing_format;
+    uint32_t snapshot_count;  // qcow2
+    uint32_t reserved;
+    InfoSnapshot snapshots[kInfoMaxSnapshots];
+    InfoQcow2 qcow2;  // format == qcow2
+    InfoVmdk vmdk;    // format == vmdk
+};
+static_assert(sizeof(InfoResult) <= 65536, "must fit a ResultMessage payload");
+
+}  // namespace instar::abi
+
+namespace instar::abi {
+static_assert(sizeof(InfoString<kInfoPathMax>) == 4 + kInfoPathMax);
+static_assert(sizeof(InfoSnapshot) == 336);
+static_assert(offsetof(InfoSnapshot, vm_state_size) == 296);
+static_assert(sizeof(InfoQcow2) == 1044);
+static_assert(sizeof(InfoVmdkExtent) == 320);
+static_assert(offsetof(InfoVmdk, extents) == 56);
+static_assert(sizeof(InfoVmdk) == 5176);
+static_assert(offsetof(InfoResult, backing_file) == 24);
+static_assert(offsetof(InfoResult, snapshots) == 1096);
+static_assert(sizeof(InfoResult) == 28824);
+}  // namespace instar::abi
