@@ -23,6 +23,12 @@ const Prober kProbers[] = {
 
 }  // namespace
 
+abi::BackingFormat sniff_format(const uint8_t* head, size_t len) {
+    for (const Prober& p : kProbers)
+        if (p.detect(head, len)) return p.format;
+    return abi::BackingFormat::none;
+}
+
 Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested, DetectedImage& out) {
     out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{src.size(), false, 0}};
     if (requested == abi::BackingFormat::raw) return kOk;
@@ -32,13 +38,13 @@ Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested
     size_t head_len = src.size() < kProbeHeadBytes ? size_t(src.size()) : kProbeHeadBytes;
     if (!src.read(0, head, kProbeHeadBytes)) return Status::read_failed;
 
+    abi::BackingFormat found = sniff_format(head, head_len);
+    if (requested != abi::BackingFormat::none && requested != found) return Status::image_format_mismatch;
     for (const Prober& p : kProbers) {
-        if (!p.detect(head, head_len)) continue;
-        if (requested != abi::BackingFormat::none && requested != p.format) return Status::image_format_mismatch;
+        if (p.format != found) continue;
         out.format = p.format;
         return p.read_basic(src, arena, out.info);
     }
-    if (requested != abi::BackingFormat::none) return Status::image_format_mismatch;
     return kOk;  // raw
 }
 

@@ -13,6 +13,10 @@ struct DetectedImage {
     BasicImageInfo info;
 };
 
+// The format whose signature `head` (the file's first bytes) carries, or
+// none: qcow2, vmdk (sparse or descriptor), vpc (dynamic), vhdx.
+abi::BackingFormat sniff_format(const uint8_t* head, size_t len);
+
 // requested == none: decide from the bytes (qcow2, vmdk, vpc, vhdx magic;
 // anything else is raw, as qemu's probe). Otherwise the bytes must be that
 // format (image_format_mismatch if not); raw accepts anything.
