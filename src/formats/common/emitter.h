@@ -27,6 +27,21 @@ struct EmitOutput {
     uint64_t unit_size;       // cluster / grain / block size used
 };
 
+// Writes through a sink and counts the bytes as metadata written.
+class MetadataWriter {
+public:
+    MetadataWriter(ImageSink& sink, EmitOutput& out) : sink_(sink), out_(out) {}
+    bool write(uint64_t offset, const void* data, size_t len) {
+        if (!sink_.write(offset, data, len)) return false;
+        out_.metadata_bytes += len;
+        return true;
+    }
+
+private:
+    ImageSink& sink_;
+    EmitOutput& out_;
+};
+
 // Each emitter: checks every request field it uses (refusing with
 // invalid_option / size_out_of_range / scratch_exceeded), writes the image
 // through `sink`, fills `out`. Writes are issued in increasing offset order

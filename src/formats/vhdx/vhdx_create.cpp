@@ -1,6 +1,7 @@
 #include "vhdx_create.h"
 
 #include "../common/endian.h"
+#include "../common/uuid.h"
 #include "vhdx_identity.h"
 #include "vhdx_layout.h"
 #include "vhdx_plan.h"
@@ -14,20 +15,6 @@ namespace {
 
 constexpr size_t kBatChunkMax = 64 * 1024;
 constexpr size_t kBatChunkMin = 512;
-
-class Writer {
-public:
-    Writer(ImageSink& sink, EmitOutput& out) : sink_(sink), out_(out) {}
-    bool write(uint64_t offset, const void* data, size_t len) {
-        if (!sink_.write(offset, data, len)) return false;
-        out_.metadata_bytes += len;
-        return true;
-    }
-
-private:
-    ImageSink& sink_;
-    EmitOutput& out_;
-};
 
 // Walks the BAT in order: after every chunk_ratio payload entries comes a
 // sector-bitmap entry, which qemu never allocates.
@@ -57,7 +44,7 @@ private:
 // qemu fills the BAT for fixed images (payload blocks present, in order
 // after the gap) and for ZERO-state images; a dynamic image without ZERO
 // states keeps an all-zero BAT, which needs no write.
-Status write_bat(Writer& w, Arena& arena, const Plan& p) {
+Status write_bat(MetadataWriter& w, Arena& arena, const Plan& p) {
     if (!p.fixed && !p.zero_blocks) return kOk;
     if (p.bat.data_blocks == 0) return kOk;
     uint64_t count = bat_index_of_block(p.bat, p.bat.data_blocks - 1) + 1;
@@ -91,12 +78,12 @@ Status vhdx_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput&
     uint8_t file_write_guid[kGuidSize];
     uint8_t data_write_guid[kGuidSize];
     uint8_t page83[kGuidSize];
-    make_guid_v4(req.entropy + kFileWriteGuidEntropy, file_write_guid);
-    make_guid_v4(req.entropy + kDataWriteGuidEntropy, data_write_guid);
-    make_guid_v4(req.entropy + kPage83Entropy, page83);
+    make_uuid_v4(req.entropy + kFileWriteGuidEntropy, file_write_guid);
+    make_uuid_v4(req.entropy + kDataWriteGuidEntropy, data_write_guid);
+    make_uuid_v4(req.entropy + kPage83Entropy, page83);
     uint64_t sequence = first_sequence_number(req.entropy);
 
-    Writer w(sink, out);
+    MetadataWriter w(sink, out);
     uint8_t file_id[kFileIdBytes];
     build_file_identifier(file_id);
     if (!w.write(kFileIdOffset, file_id, sizeof file_id)) return Status::write_failed;

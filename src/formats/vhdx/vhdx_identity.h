@@ -13,9 +13,6 @@ inline constexpr uint32_t kDataWriteGuidEntropy = 16;  // bytes 16..31
 inline constexpr uint32_t kPage83Entropy = 32;         // bytes 32..47: virtual disk id
 inline constexpr uint32_t kSequenceEntropy = 48;       // bytes 48..51, little-endian
 
-// qemu's GUIDs are random bytes stamped as RFC 4122 version-4 UUIDs
-// (qemu_uuid_generate), stored as-is. `random` and `out` are 16 bytes.
-void make_guid_v4(const uint8_t* random, uint8_t* out);
 
 // qemu draws a 32-bit random sequence number for header 1; header 2 gets
 // the next one and so becomes the current header.

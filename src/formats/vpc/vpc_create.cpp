@@ -4,6 +4,7 @@
 #include "vpc_layout.h"
 #include "vpc_structs.h"
 #include "vpc_uuid.h"
+#include "../common/uuid.h"
 
 namespace instar::formats {
 
@@ -38,23 +39,9 @@ Status check_request(const abi::CreateRequest& req) {
     return kOk;
 }
 
-class Writer {
-public:
-    Writer(ImageSink& sink, EmitOutput& out) : sink_(sink), out_(out) {}
-    bool write(uint64_t offset, const void* data, size_t len) {
-        if (!sink_.write(offset, data, len)) return false;
-        out_.metadata_bytes += len;
-        return true;
-    }
-
-private:
-    ImageSink& sink_;
-    EmitOutput& out_;
-};
-
 // Every BAT sector full of 0xFF, padding past the last entry included, as
 // qemu writes it.
-Status write_bat(Writer& w, Arena& arena, uint64_t bat_bytes) {
+Status write_bat(MetadataWriter& w, Arena& arena, uint64_t bat_bytes) {
     size_t chunk = kBatChunkMax;
     uint8_t* buf = nullptr;
     while (chunk >= kBatChunkMin && (buf = static_cast<uint8_t*>(arena.alloc(chunk))) == nullptr) chunk /= 2;
@@ -95,7 +82,7 @@ Status vpc_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput& 
     build_footer(FooterSpec{dynamic, force_size, disk_bytes, size.chs, vhd_timestamp(req.timestamp), uuid},
                  footer);
 
-    Writer w(sink, out);
+    MetadataWriter w(sink, out);
     uint64_t file_size;
     if (dynamic) {
         uint64_t sectors_per_block = req.vpc_block_size / kSectorSize;

@@ -1,5 +1,5 @@
-// The footer's UUID, made the way qemu makes it (qemu_uuid_generate: random
-// bytes stamped as an RFC 4122 version-4 UUID), from host-supplied entropy.
+// Where the vpc footer's UUID comes from in CreateRequest::entropy; it is
+// stamped like qemu's (common/uuid.h).
 #pragma once
 
 #include <stdint.h>
@@ -8,8 +8,5 @@ namespace instar::formats::vpc {
 
 // Bytes of CreateRequest::entropy the footer UUID is made from.
 inline constexpr uint32_t kUuidEntropyOffset = 0;
-
-// `random` and `out` are 16 bytes; they may alias.
-void make_uuid_v4(const uint8_t* random, uint8_t* out);
 
 }  // namespace instar::formats::vpc
