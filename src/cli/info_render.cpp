@@ -252,8 +252,7 @@ QValue vmdk_tree(const InfoImage& img) {
         // Each extent is shown as an ImageInfo of the file qemu opened for
         // it: the image itself, or the descriptor's name next to it.
         std::string name = info_string(e.filename);
-        std::string filename =
-            e.filename.length == 0 ? img.filename : qemu_full_backing_filename(img.filename, name).value_or(name);
+        std::string filename = e.filename.length == 0 ? img.filename : qemu_path_combine(img.filename, name);
         QValue x;
         x.put("filename", QValue::str(filename));
         x.put("format", QValue::str(info_string(e.format)));
@@ -491,16 +490,21 @@ bool has_protocol(const std::string& path) {
 
 }  // namespace
 
+std::string qemu_path_combine(const std::string& base, const std::string& name) {
+    if (!name.empty() && name[0] == '/') return name;
+    // Keep the base's directory part (and a protocol prefix, if any).
+    size_t keep = 0;
+    if (has_protocol(base)) keep = base.find(':') + 1;
+    size_t slash = base.rfind('/');
+    if (slash != std::string::npos) keep = std::max(keep, slash + 1);
+    return base.substr(0, keep) + name;
+}
+
 std::optional<std::string> qemu_full_backing_filename(const std::string& image_filename, const std::string& backing) {
     if (backing.empty()) return std::nullopt;
     if (backing[0] == '/' || has_protocol(backing)) return backing;
     if (image_filename.empty() || image_filename.rfind("json:", 0) == 0) return std::nullopt;
-    // Keep the image's directory part (and a protocol prefix, if any).
-    size_t keep = 0;
-    if (has_protocol(image_filename)) keep = image_filename.find(':') + 1;
-    size_t slash = image_filename.rfind('/');
-    if (slash != std::string::npos) keep = std::max(keep, slash + 1);
-    return image_filename.substr(0, keep) + backing;
+    return qemu_path_combine(image_filename, backing);
 }
 
 std::optional<std::string> info_full_backing_filename(const InfoImage& image) {
@@ -509,12 +513,15 @@ std::optional<std::string> info_full_backing_filename(const InfoImage& image) {
     return qemu_full_backing_filename(image.filename, *backing);
 }
 
+// glibc loads the zone on the first localtime_r() and, on every tzset()
+// with TZ unset, stats /etc/localtime again: both are system calls the
+// sandbox refuses. So the zone is loaded here, once, and rendering only
+// calls localtime_r().
 void prepare_info_render() { tzset(); }
 
 std::string render_info_human(const std::vector<InfoImage>& chain) {
     if (chain.empty()) throw Error("info: no image to show");
     for (const InfoImage& img : chain) validate_image(img);
-    tzset();  // a no-op once loaded (prepare_info_render); picks up TZ in tests
     std::string out;
     for (size_t i = 0; i < chain.size(); ++i) {
         if (i != 0) out += "\n";

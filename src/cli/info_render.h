@@ -66,9 +66,10 @@ std::string render_info_human(const std::vector<InfoImage>& chain);
 // of objects (even for a single image), then "\n". Throws like the above.
 std::string render_info_json(const std::vector<InfoImage>& chain, bool backing_chain);
 
-// Call before the seccomp sandbox closes: loads the local time zone
+// Call once before the seccomp sandbox closes: loads the local time zone
 // (snapshot dates are printed in local time, as qemu-img does), which
-// needs to open files. Rendering later only reads the loaded zone.
+// needs to open and stat files. Rendering only reads the loaded zone, and
+// never calls tzset() itself (glibc would stat /etc/localtime again).
 void prepare_info_render();
 
 // Helpers the CLI needs for --backing-chain. All take validated input.
@@ -94,6 +95,11 @@ std::optional<std::string> info_backing_file(const abi::InfoResult& info);
 std::optional<std::string> qemu_full_backing_filename(const std::string& image_filename,
                                                       const std::string& backing);
 std::optional<std::string> info_full_backing_filename(const InfoImage& image);
+
+// qemu's path_combine(): `name` relative to the directory part of `base`
+// unless absolute. It names vmdk extent files ("sub/x.vmdk" + "x-s001.vmdk"
+// = "sub/x-s001.vmdk"; unlike backing files, "a:b" is not a protocol here).
+std::string qemu_path_combine(const std::string& base, const std::string& name);
 
 // qemu's size_to_str(): "0 B", "512 B", "0.977 KiB", "1.21 MiB", "16 EiB".
 std::string qemu_size_to_str(uint64_t bytes);

@@ -60,7 +60,9 @@ void check_cluster_size(BackingFormat format, uint64_t size, const char* what) {
     default:
         break;
     }
-    if (!ok) refuse(std::string(what) + " " + std::to_string(size) + " is not one " + info_format_name(uint32_t(format)) + " allows");
+    if (!ok)
+        refuse(std::string(what) + " " + std::to_string(size) + " is not one " + info_format_name(uint32_t(format)) +
+               " allows");
 }
 
 void check_qcow2(const abi::InfoResult& r) {
@@ -74,7 +76,8 @@ void check_qcow2(const abi::InfoResult& r) {
         refuse("qcow2 refcount bits " + std::to_string(q.refcount_bits));
     check_length(q.data_file, "qcow2 data file name");
     if (!(r.flags & abi::kInfoHasClusterSize)) refuse("qcow2 without a cluster size");
-    if (q.flags & abi::kQcow2HasBitmaps) throw Error("qcow2 images with persistent dirty bitmaps are not supported yet");
+    if (q.flags & abi::kQcow2HasBitmaps)
+        throw Error("qcow2 images with persistent dirty bitmaps are not supported yet");
     if (q.version == 2) {
         // Version 2 has no feature bits, a fixed refcount width and no
         // header extensions for these.
@@ -84,11 +87,13 @@ void check_qcow2(const abi::InfoResult& r) {
         if (q.data_file.length != 0) refuse("qcow2 version 2 with a data file");
         if (r.flags & abi::kInfoDirty) refuse("qcow2 version 2 marked dirty");
     }
-    if ((q.flags & abi::kQcow2HasDataFile) && q.data_file.length == 0) refuse("qcow2 external data file without a name");
+    if ((q.flags & abi::kQcow2HasDataFile) && q.data_file.length == 0)
+        refuse("qcow2 external data file without a name");
     if ((q.flags & abi::kQcow2DataFileRaw) && !(q.flags & abi::kQcow2HasDataFile))
         refuse("qcow2 data-file-raw without an external data file");
     // Subclusters are cluster_size / 32 and at least 512 bytes.
-    if ((q.flags & abi::kQcow2ExtendedL2) && r.cluster_size < 16384) refuse("qcow2 extended L2 with clusters below 16 KiB");
+    if ((q.flags & abi::kQcow2ExtendedL2) && r.cluster_size < 16384)
+        refuse("qcow2 extended L2 with clusters below 16 KiB");
 }
 
 bool known_extent_format(const std::string& f) {
@@ -110,7 +115,8 @@ void check_vmdk(const abi::InfoResult& r) {
     for (uint32_t i = 0; i < v.extent_count; ++i) {
         const abi::InfoVmdkExtent& e = v.extents[i];
         std::string which = "vmdk extent " + std::to_string(i);
-        if (e.flags & ~kKnownExtentFlags) refuse(which + " has unknown flags " + std::to_string(e.flags & ~kKnownExtentFlags));
+        if (e.flags & ~kKnownExtentFlags)
+            refuse(which + " has unknown flags " + std::to_string(e.flags & ~kKnownExtentFlags));
         if (e.reserved != 0) refuse(which + " reserved field set");
         check_length(e.filename, (which + " file name").c_str());
         check_length(e.format, (which + " format").c_str());

@@ -17,11 +17,15 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
 #include "cli/info_render.h"
 #include "host/error.h"
 #include "host/escape.h"
+#include "host/seccomp_filter.h"
 #include "qemu_img_runner.h"
 
 namespace instar::cli {
@@ -131,7 +135,8 @@ InfoImage image_of(const nlohmann::json& j) {
             out.vm_state_size = uint64_t(s.at("vm-state-size").get<int64_t>());
             out.date_sec = s.at("date-sec");
             out.date_nsec = s.at("date-nsec");
-            out.vm_clock_nsec = s.at("vm-clock-sec").get<uint64_t>() * 1000000000 + s.at("vm-clock-nsec").get<uint64_t>();
+            out.vm_clock_nsec =
+                s.at("vm-clock-sec").get<uint64_t>() * 1000000000 + s.at("vm-clock-nsec").get<uint64_t>();
             out.has_icount = s.contains("icount");
             out.icount = out.has_icount ? uint64_t(s.at("icount").get<int64_t>()) : UINT64_MAX;
         }
@@ -357,7 +362,7 @@ TEST_F(InfoVsQemu, Qcow2Snapshots) {
     for (const char* tz : {"UTC", "America/New_York", "Asia/Kolkata", "America/St_Johns", "Pacific/Kiritimati"}) {
         SCOPED_TRACE(tz);
         setenv("TZ", tz, 1);
-        tzset();
+        prepare_info_render();
         expect_same(dir, "s.qcow2");
         expect_same(dir, "v2.qcow2");
     }
@@ -456,9 +461,12 @@ TEST_F(InfoVsQemu, Vmdk) {
          "qemu-img create -f vmdk -o subformat=twoGbMaxExtentFlat splitflat.vmdk 3G >/dev/null && "
          "qemu-img convert -O vmdk -o subformat=streamOptimized data.raw stream.vmdk && "
          "qemu-img create -f vmdk -o adapter_type=lsilogic,hwversion=6,zeroed_grain=on z.vmdk 64M >/dev/null && "
-         "mkdir d && qemu-img create -f vmdk -o subformat=twoGbMaxExtentSparse d/split.vmdk 3G >/dev/null");
+         "mkdir d && qemu-img create -f vmdk -o subformat=twoGbMaxExtentSparse d/split.vmdk 3G >/dev/null && "
+         // An extent name with a colon is a path, not a protocol, for vmdk.
+         "qemu-img create -f vmdk -o subformat=monolithicFlat d/colon.vmdk 1M >/dev/null && "
+         "mv d/colon-flat.vmdk d/a:b.vmdk && sed -i 's/\"colon-flat.vmdk\"/\"a:b.vmdk\"/' d/colon.vmdk");
     for (const char* f : {"sparse.vmdk", "flat.vmdk", "split.vmdk", "splitflat.vmdk", "stream.vmdk", "z.vmdk",
-                          "d/split.vmdk", "./d/split.vmdk", "--backing-chain d/split.vmdk"})
+                          "d/split.vmdk", "./d/split.vmdk", "--backing-chain d/split.vmdk", "d/colon.vmdk"})
         expect_same(dir, f);
 }
 
@@ -516,6 +524,9 @@ TEST(InfoRender, FullBackingFilename) {
     EXPECT_EQ(qemu_full_backing_filename("file:sub/top.qcow2", "b"), "file:sub/b");
     EXPECT_EQ(qemu_full_backing_filename("json:{}", "b"), std::nullopt);
     EXPECT_EQ(qemu_full_backing_filename("top", ""), std::nullopt);
+    EXPECT_EQ(qemu_path_combine("sub/x.vmdk", "a:b.vmdk"), "sub/a:b.vmdk");
+    EXPECT_EQ(qemu_path_combine("sub/x.vmdk", "/abs/e.vmdk"), "/abs/e.vmdk");
+    EXPECT_EQ(qemu_path_combine("x.vmdk", "e.vmdk"), "e.vmdk");
 }
 
 abi::InfoResult minimal_raw() {
@@ -536,6 +547,42 @@ TEST(InfoRender, PinnedRawOutput) {
               "{\n    \"virtual-size\": 1048576,\n    \"filename\": \"disk.img\",\n    \"format\": \"raw\",\n"
               "    \"actual-size\": 4096,\n    \"dirty-flag\": false\n}\n");
     EXPECT_EQ(render_info_json({img}, true).substr(0, 6), "[\n    ");
+}
+
+// The CLI renders after the guest ran, inside the seccomp sandbox that
+// kills the process on any system call it does not expect (open, stat).
+TEST(InfoRender, RendersInsideTheSandbox) {
+    InfoImage img;
+    img.filename = "s.qcow2";
+    img.info.format = uint32_t(abi::BackingFormat::qcow2);
+    img.info.flags = abi::kInfoHasClusterSize;
+    img.info.cluster_size = 65536;
+    img.info.virtual_size = 1 << 20;
+    img.info.qcow2.version = 3;
+    img.info.qcow2.refcount_bits = 16;
+    img.info.snapshot_count = 1;
+    img.info.snapshots[0].date_sec = 1700000000;
+    img.info.snapshots[0].icount = UINT64_MAX;
+    for (bool with_tz : {false, true}) {
+        SCOPED_TRACE(with_tz ? "TZ set" : "TZ unset");
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            if (with_tz)
+                setenv("TZ", "Europe/Paris", 1);
+            else
+                unsetenv("TZ");
+            prepare_info_render();
+            install_seccomp(SeccompPolicy{});
+            bool ok = render_info_human({img}).find("2023-11-") != std::string::npos &&
+                      !render_info_json({img}, true).empty() && !render_info_human({img}).empty();
+            _exit(ok ? 0 : 1);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+    }
 }
 
 TEST(InfoRender, RefusesInvalidInput) {

@@ -354,7 +354,8 @@ const Case kRefused[] = {
              set(r.vmdk.extents[0].filename, "x.vmdk");
          });
      }},
-    {"descriptor extent without file", [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].format, "FLAT"); }); }},
+    {"descriptor extent without file",
+     [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].format, "FLAT"); }); }},
     {"file without descriptor extent type",
      [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].filename, "x.vmdk"); }); }},
 };
