@@ -1,0 +1,249 @@
+#include "cli/info_validate.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "abi/ops/create.h"
+#include "cli/info_render.h"
+#include "host/error.h"
+
+namespace instar::cli {
+namespace {
+
+using abi::BackingFormat;
+
+constexpr uint64_t kInt64Max = uint64_t(std::numeric_limits<int64_t>::max());
+
+constexpr uint32_t kKnownInfoFlags = abi::kInfoHasClusterSize | abi::kInfoEncrypted | abi::kInfoDirty |
+                                     abi::kInfoHasBacking | abi::kInfoHasBackingFormat |
+                                     abi::kInfoFormatUnknownAsRaw | abi::kInfoHasPartitionTable;
+constexpr uint32_t kKnownQcow2Flags = abi::kQcow2LazyRefcounts | abi::kQcow2Corrupt | abi::kQcow2ExtendedL2 |
+                                      abi::kQcow2HasDataFile | abi::kQcow2DataFileRaw | abi::kQcow2HasBitmaps;
+constexpr uint32_t kKnownExtentFlags = abi::kVmdkExtentCompressed | abi::kVmdkExtentHasClusterSize;
+
+[[noreturn]] void refuse(const std::string& what) { throw Error("invalid info result from the guest: " + what); }
+
+bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+template <uint32_t N>
+void check_length(const abi::InfoString<N>& s, const char* what) {
+    if (s.length > N)
+        refuse(std::string(what) + " is " + std::to_string(s.length) + " bytes long (at most " + std::to_string(N) +
+               ")");
+}
+
+template <typename T>
+bool all_zero(const T& v) {
+    const auto* p = reinterpret_cast<const unsigned char*>(&v);
+    return std::all_of(p, p + sizeof(T), [](unsigned char c) { return c == 0; });
+}
+
+// What each format's driver in qemu 7.2 accepts as its unit of allocation.
+void check_cluster_size(BackingFormat format, uint64_t size, const char* what) {
+    bool ok = false;
+    switch (format) {
+    case BackingFormat::qcow2:  // cluster_bits 9..21
+        ok = is_power_of_two(size) && size >= 512 && size <= (2u << 20);
+        break;
+    case BackingFormat::vmdk:  // grain in sectors, at most 0x200000, any multiple
+        ok = size >= 512 && size % 512 == 0 && size <= (uint64_t(0x200000) * 512);
+        break;
+    case BackingFormat::vpc:  // dynamic header block size, 32 bits
+        ok = is_power_of_two(size) && size >= 512 && size <= (uint64_t(1) << 31);
+        break;
+    case BackingFormat::vhdx:  // 1 MiB .. 256 MiB
+        ok = is_power_of_two(size) && size >= (1u << 20) && size <= (256u << 20);
+        break;
+    default:
+        break;
+    }
+    if (!ok)
+        refuse(std::string(what) + " " + std::to_string(size) + " is not one " + info_format_name(uint32_t(format)) +
+               " allows");
+}
+
+void check_qcow2(const abi::InfoResult& r) {
+    const abi::InfoQcow2& q = r.qcow2;
+    if (q.version != 2 && q.version != 3) refuse("qcow2 version " + std::to_string(q.version));
+    if (q.flags & ~kKnownQcow2Flags) refuse("unknown qcow2 flags " + std::to_string(q.flags & ~kKnownQcow2Flags));
+    if (q.compression_type != uint32_t(abi::Qcow2Compression::zlib) &&
+        q.compression_type != uint32_t(abi::Qcow2Compression::zstd))
+        refuse("qcow2 compression type " + std::to_string(q.compression_type));
+    if (!is_power_of_two(q.refcount_bits) || q.refcount_bits > 64)
+        refuse("qcow2 refcount bits " + std::to_string(q.refcount_bits));
+    check_length(q.data_file, "qcow2 data file name");
+    if (!(r.flags & abi::kInfoHasClusterSize)) refuse("qcow2 without a cluster size");
+    if (q.flags & abi::kQcow2HasBitmaps)
+        throw Error("qcow2 images with persistent dirty bitmaps are not supported yet");
+    if (q.version == 2) {
+        // Version 2 has no feature bits, a fixed refcount width and no
+        // header extensions for these.
+        if (q.refcount_bits != 16) refuse("qcow2 version 2 with refcount bits " + std::to_string(q.refcount_bits));
+        if (q.compression_type != uint32_t(abi::Qcow2Compression::zlib)) refuse("qcow2 version 2 with zstd");
+        if (q.flags != 0) refuse("qcow2 version 2 with version 3 features");
+        if (q.data_file.length != 0) refuse("qcow2 version 2 with a data file");
+        if (r.flags & abi::kInfoDirty) refuse("qcow2 version 2 marked dirty");
+    }
+    if ((q.flags & abi::kQcow2HasDataFile) && q.data_file.length == 0)
+        refuse("qcow2 external data file without a name");
+    if ((q.flags & abi::kQcow2DataFileRaw) && !(q.flags & abi::kQcow2HasDataFile))
+        refuse("qcow2 data-file-raw without an external data file");
+    // Subclusters are cluster_size / 32 and at least 512 bytes.
+    if ((q.flags & abi::kQcow2ExtendedL2) && r.cluster_size < 16384)
+        refuse("qcow2 extended L2 with clusters below 16 KiB");
+}
+
+bool known_extent_format(const std::string& f) {
+    // The descriptor extent types qemu's vmdk driver opens; "" is an
+    // extent that is the image file itself (a sparse file opened by its
+    // header).
+    for (const char* name : {"", "FLAT", "SPARSE", "VMFS", "VMFSSPARSE", "SESPARSE"})
+        if (f == name) return true;
+    return false;
+}
+
+void check_vmdk(const abi::InfoResult& r) {
+    const abi::InfoVmdk& v = r.vmdk;
+    if (v.reserved != 0) refuse("vmdk reserved field set");
+    check_length(v.create_type, "vmdk create type");
+    if (v.extent_count == 0 || v.extent_count > abi::kInfoMaxVmdkExtents)
+        refuse("vmdk extent count " + std::to_string(v.extent_count) + " (1 to " +
+               std::to_string(abi::kInfoMaxVmdkExtents) + ")");
+    for (uint32_t i = 0; i < v.extent_count; ++i) {
+        const abi::InfoVmdkExtent& e = v.extents[i];
+        std::string which = "vmdk extent " + std::to_string(i);
+        if (e.flags & ~kKnownExtentFlags)
+            refuse(which + " has unknown flags " + std::to_string(e.flags & ~kKnownExtentFlags));
+        if (e.reserved != 0) refuse(which + " reserved field set");
+        check_length(e.filename, (which + " file name").c_str());
+        check_length(e.format, (which + " format").c_str());
+        if (e.virtual_size > kInt64Max || e.virtual_size % 512 != 0)
+            refuse(which + " virtual size " + std::to_string(e.virtual_size));
+        if (e.flags & abi::kVmdkExtentHasClusterSize) {
+            check_cluster_size(BackingFormat::vmdk, e.cluster_size, (which + " cluster size").c_str());
+        } else {
+            if (e.cluster_size != 0) refuse(which + " cluster size without its flag");
+            if (e.flags & abi::kVmdkExtentCompressed) refuse(which + " compressed without grains");
+        }
+        std::string format = info_string(e.format);
+        if (!known_extent_format(format)) refuse(which + " format is not one qemu opens");
+        if (format.empty() != (e.filename.length == 0))
+            refuse(which + ": a file name goes with a descriptor extent type, and only with one");
+    }
+}
+
+void check_snapshots(const abi::InfoResult& r) {
+    if (r.snapshot_count > abi::kInfoMaxSnapshots)
+        refuse("snapshot count " + std::to_string(r.snapshot_count) + " (at most " +
+               std::to_string(abi::kInfoMaxSnapshots) + ")");
+    if (r.snapshot_count != 0 && r.format != uint32_t(BackingFormat::qcow2)) refuse("snapshots outside qcow2");
+    for (uint32_t i = 0; i < r.snapshot_count; ++i) {
+        const abi::InfoSnapshot& s = r.snapshots[i];
+        std::string which = "snapshot " + std::to_string(i);
+        check_length(s.id, (which + " id").c_str());
+        check_length(s.name, (which + " name").c_str());
+        if (s.reserved != 0) refuse(which + " reserved field set");
+        if (s.has_icount > 1) refuse(which + " has_icount " + std::to_string(s.has_icount));
+        // qemu keeps one value: an icount of all ones means none.
+        if ((s.has_icount == 1) != (s.icount != UINT64_MAX)) refuse(which + " icount disagrees with has_icount");
+    }
+}
+
+}  // namespace
+
+void validate_info_result(const abi::InfoResult& r) {
+    if (r.format < uint32_t(BackingFormat::raw) || r.format > uint32_t(BackingFormat::vhdx))
+        refuse("format " + std::to_string(r.format));
+    const auto format = BackingFormat(r.format);
+    if (r.flags & ~kKnownInfoFlags) refuse("unknown flags " + std::to_string(r.flags & ~kKnownInfoFlags));
+    if (r.reserved != 0) refuse("reserved field set");
+    if (r.virtual_size > kInt64Max) refuse("virtual size " + std::to_string(r.virtual_size));
+
+    if (r.flags & abi::kInfoHasClusterSize) {
+        if (format == BackingFormat::raw) refuse("raw with a cluster size");
+        check_cluster_size(format, r.cluster_size, "cluster size");
+    } else if (r.cluster_size != 0) {
+        refuse("cluster size without its flag");
+    } else if (format == BackingFormat::qcow2 || format == BackingFormat::vhdx) {
+        refuse(std::string(info_format_name(r.format)) + " without a cluster size");
+    }
+
+    if ((r.flags & abi::kInfoEncrypted) && format != BackingFormat::qcow2) refuse("encryption outside qcow2");
+    if ((r.flags & abi::kInfoDirty) && format != BackingFormat::qcow2) refuse("dirty flag outside qcow2");
+    if ((r.flags & (abi::kInfoFormatUnknownAsRaw | abi::kInfoHasPartitionTable)) && format != BackingFormat::raw)
+        refuse("raw-only flags on " + std::string(info_format_name(r.format)));
+
+    check_length(r.backing_file, "backing file name");
+    check_length(r.backing_format, "backing format");
+    if (r.flags & abi::kInfoHasBacking) {
+        if (format != BackingFormat::qcow2 && format != BackingFormat::vmdk)
+            refuse("backing file on " + std::string(info_format_name(r.format)));
+        if (r.backing_file.length == 0) refuse("backing file flag with an empty name");
+    } else {
+        if (r.backing_file.length != 0) refuse("backing file name without its flag");
+        if (r.flags & abi::kInfoHasBackingFormat) refuse("backing format without a backing file");
+    }
+    if (r.flags & abi::kInfoHasBackingFormat) {
+        if (r.backing_format.length == 0) refuse("backing format flag with an empty name");
+    } else if (r.backing_format.length != 0) {
+        refuse("backing format without its flag");
+    }
+
+    check_snapshots(r);
+
+    if (format == BackingFormat::qcow2) {
+        check_qcow2(r);
+    } else if (!all_zero(r.qcow2)) {
+        refuse("qcow2 details on " + std::string(info_format_name(r.format)));
+    }
+    if (format == BackingFormat::vmdk) {
+        check_vmdk(r);
+    } else if (!all_zero(r.vmdk)) {
+        refuse("vmdk details on " + std::string(info_format_name(r.format)));
+    }
+}
+
+namespace {
+
+bool one_of(const std::string& v, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+        if (v == n) return true;
+    return false;
+}
+
+}  // namespace
+
+void validate_qcow2_encryption(const Qcow2Encryption& e) {
+    if (e.format == Qcow2Encryption::Format::aes) {
+        if (!e.cipher_alg.empty() || !e.cipher_mode.empty() || !e.ivgen_alg.empty() || e.ivgen_hash_alg ||
+            !e.hash_alg.empty() || !e.uuid.empty() || !e.slots.empty() || e.payload_offset || e.master_key_iters)
+            refuse("LUKS details on an AES-encrypted qcow2");
+        return;
+    }
+    if (e.format != Qcow2Encryption::Format::luks) refuse("unknown qcow2 encryption format");
+    // qemu 7.2's QCryptoCipherAlgorithm, QCryptoCipherMode,
+    // QCryptoIVGenAlgorithm and QCryptoHashAlgorithm names.
+    if (!one_of(e.cipher_alg, {"aes-128", "aes-192", "aes-256", "des", "3des", "cast5-128", "serpent-128",
+                               "serpent-192", "serpent-256", "twofish-128", "twofish-192", "twofish-256"}))
+        refuse("LUKS cipher algorithm");
+    if (!one_of(e.cipher_mode, {"ecb", "cbc", "xts", "ctr"})) refuse("LUKS cipher mode");
+    if (!one_of(e.ivgen_alg, {"plain", "plain64", "essiv"})) refuse("LUKS IV generator");
+    auto is_hash = [](const std::string& h) {
+        return one_of(h, {"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160"});
+    };
+    if (!is_hash(e.hash_alg)) refuse("LUKS hash algorithm");
+    if (e.ivgen_hash_alg && !is_hash(*e.ivgen_hash_alg)) refuse("LUKS IV generator hash");
+    if (e.uuid.size() > 40) refuse("LUKS uuid longer than its 40 header bytes");
+    if (e.payload_offset > kInt64Max || e.master_key_iters > UINT32_MAX) refuse("LUKS payload offset or iterations");
+    if (e.slots.size() != 8) refuse("LUKS with " + std::to_string(e.slots.size()) + " key slots (8)");
+    for (const LuksSlotInfo& s : e.slots) {
+        if (s.iters > UINT32_MAX || s.stripes > UINT32_MAX || s.key_offset > kInt64Max)
+            refuse("LUKS key slot out of range");
+        if (!s.active && (s.iters || s.stripes)) refuse("inactive LUKS key slot with iterations or stripes");
+    }
+}
+
+}  // namespace instar::cli

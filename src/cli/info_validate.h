@@ -1,0 +1,18 @@
+// The host's checks on what the guest answered to `info`: every count,
+// length, enum and flag of an abi::InfoResult must be one a real image can
+// give in qemu-img 7.2, before anything is rendered from it.
+#pragma once
+
+#include "abi/ops/info.h"
+
+namespace instar::cli {
+
+struct Qcow2Encryption;
+
+// Throws instar::Error with one line naming the first field out of range.
+void validate_info_result(const abi::InfoResult& info);
+
+// The same for the LUKS/AES details shown under "encrypt:".
+void validate_qcow2_encryption(const Qcow2Encryption& enc);
+
+}  // namespace instar::cli

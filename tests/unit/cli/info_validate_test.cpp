@@ -1,0 +1,418 @@
+// validate_info_result: every field the guest reports is range-checked
+// before rendering. Each case starts from a valid result and breaks one
+// thing; the valid ones must pass, so each refusal is for that one thing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "abi/ops/create.h"
+#include "abi/ops/info.h"
+#include "cli/info_render.h"
+#include "cli/info_validate.h"
+#include "host/error.h"
+
+namespace instar::cli {
+namespace {
+
+using abi::BackingFormat;
+
+template <uint32_t N>
+void set(abi::InfoString<N>& s, const std::string& v) {
+    s.length = uint32_t(v.size());
+    std::memcpy(s.bytes, v.data(), std::min<size_t>(v.size(), N));
+}
+
+abi::InfoResult raw() {
+    abi::InfoResult r{};
+    r.format = uint32_t(BackingFormat::raw);
+    r.virtual_size = 1 << 20;
+    return r;
+}
+
+abi::InfoResult qcow2() {
+    abi::InfoResult r{};
+    r.format = uint32_t(BackingFormat::qcow2);
+    r.virtual_size = 1 << 30;
+    r.flags = abi::kInfoHasClusterSize;
+    r.cluster_size = 65536;
+    r.qcow2.version = 3;
+    r.qcow2.refcount_bits = 16;
+    return r;
+}
+
+abi::InfoResult vmdk() {
+    abi::InfoResult r{};
+    r.format = uint32_t(BackingFormat::vmdk);
+    r.virtual_size = 1 << 30;
+    r.flags = abi::kInfoHasClusterSize;
+    r.cluster_size = 65536;
+    set(r.vmdk.create_type, "monolithicSparse");
+    r.vmdk.extent_count = 1;
+    r.vmdk.extents[0].virtual_size = 1 << 30;
+    r.vmdk.extents[0].flags = abi::kVmdkExtentHasClusterSize;
+    r.vmdk.extents[0].cluster_size = 65536;
+    return r;
+}
+
+abi::InfoResult vpc() {
+    abi::InfoResult r{};
+    r.format = uint32_t(BackingFormat::vpc);
+    r.virtual_size = 104865792;
+    r.flags = abi::kInfoHasClusterSize;
+    r.cluster_size = 2 << 20;
+    return r;
+}
+
+abi::InfoResult vhdx() {
+    abi::InfoResult r{};
+    r.format = uint32_t(BackingFormat::vhdx);
+    r.virtual_size = 1 << 30;
+    r.flags = abi::kInfoHasClusterSize;
+    r.cluster_size = 32 << 20;
+    return r;
+}
+
+struct Case {
+    const char* what;
+    std::function<abi::InfoResult()> make;
+};
+
+abi::InfoResult with(abi::InfoResult r, const std::function<void(abi::InfoResult&)>& change) {
+    change(r);
+    return r;
+}
+
+TEST(InfoValidate, AcceptsValidResults) {
+    for (auto make : {raw, qcow2, vmdk, vpc, vhdx}) EXPECT_NO_THROW(validate_info_result(make()));
+    EXPECT_NO_THROW(validate_info_result(with(qcow2(), [](auto& r) {
+        r.flags |= abi::kInfoHasBacking | abi::kInfoHasBackingFormat | abi::kInfoDirty | abi::kInfoEncrypted;
+        set(r.backing_file, std::string(abi::kInfoPathMax, 'b'));
+        set(r.backing_format, "qcow2");
+        r.snapshot_count = abi::kInfoMaxSnapshots;
+        for (auto& s : r.snapshots) s.icount = UINT64_MAX;
+        r.snapshots[0].has_icount = 1;
+        r.snapshots[0].icount = 5;
+        r.qcow2.flags = abi::kQcow2LazyRefcounts | abi::kQcow2Corrupt | abi::kQcow2ExtendedL2 |
+                        abi::kQcow2HasDataFile | abi::kQcow2DataFileRaw;
+        set(r.qcow2.data_file, "data.raw");
+        r.qcow2.compression_type = uint32_t(abi::Qcow2Compression::zstd);
+        r.qcow2.refcount_bits = 64;
+        r.cluster_size = 2 << 20;
+    })));
+    EXPECT_NO_THROW(validate_info_result(with(qcow2(), [](auto& r) {
+        r.qcow2.version = 2;
+        r.cluster_size = 512;
+    })));
+    EXPECT_NO_THROW(validate_info_result(with(vmdk(), [](auto& r) {
+        r.vmdk.extent_count = abi::kInfoMaxVmdkExtents;
+        for (auto& e : r.vmdk.extents) {
+            e.virtual_size = 512;
+            e.flags = abi::kVmdkExtentHasClusterSize | abi::kVmdkExtentCompressed;
+            e.cluster_size = 3 * 512;  // qemu takes any grain up to 1 GiB
+            set(e.filename, "x-s001.vmdk");
+            set(e.format, "SPARSE");
+        }
+        r.flags |= abi::kInfoHasBacking | abi::kInfoHasBackingFormat;
+        set(r.backing_file, "parent.vmdk");
+        set(r.backing_format, "vmdk");
+    })));
+    EXPECT_NO_THROW(validate_info_result(with(vpc(), [](auto& r) {
+        r.flags = 0;  // fixed
+        r.cluster_size = 0;
+    })));
+    EXPECT_NO_THROW(validate_info_result(
+        with(raw(), [](auto& r) { r.flags = abi::kInfoFormatUnknownAsRaw | abi::kInfoHasPartitionTable; })));
+}
+
+const Case kRefused[] = {
+    {"format none", [] { return with(raw(), [](auto& r) { r.format = 0; }); }},
+    {"format past vhdx", [] { return with(raw(), [](auto& r) { r.format = 6; }); }},
+    {"unknown flag", [] { return with(raw(), [](auto& r) { r.flags = 1u << 7; }); }},
+    {"reserved", [] { return with(raw(), [](auto& r) { r.reserved = 1; }); }},
+    {"virtual size past int64", [] { return with(raw(), [](auto& r) { r.virtual_size = uint64_t(1) << 63; }); }},
+    {"raw cluster size",
+     [] { return with(raw(), [](auto& r) { r.flags = abi::kInfoHasClusterSize, r.cluster_size = 65536; }); }},
+    {"cluster size without flag", [] { return with(raw(), [](auto& r) { r.cluster_size = 65536; }); }},
+    {"qcow2 without cluster size",
+     [] { return with(qcow2(), [](auto& r) { r.flags = 0, r.cluster_size = 0; }); }},
+    {"vhdx without cluster size", [] { return with(vhdx(), [](auto& r) { r.flags = 0, r.cluster_size = 0; }); }},
+    {"qcow2 cluster 256", [] { return with(qcow2(), [](auto& r) { r.cluster_size = 256; }); }},
+    {"qcow2 cluster 4M", [] { return with(qcow2(), [](auto& r) { r.cluster_size = 4 << 20; }); }},
+    {"qcow2 cluster not power of two", [] { return with(qcow2(), [](auto& r) { r.cluster_size = 3 * 65536; }); }},
+    {"vmdk cluster not sectors", [] { return with(vmdk(), [](auto& r) { r.cluster_size = 1000; }); }},
+    {"vmdk cluster above 1 GiB", [] { return with(vmdk(), [](auto& r) { r.cluster_size = (1u << 30) + 512; }); }},
+    {"vmdk cluster zero", [] { return with(vmdk(), [](auto& r) { r.cluster_size = 0; }); }},
+    {"vpc block not power of two", [] { return with(vpc(), [](auto& r) { r.cluster_size = 3 << 20; }); }},
+    {"vpc block 256", [] { return with(vpc(), [](auto& r) { r.cluster_size = 256; }); }},
+    {"vpc block 4G", [] { return with(vpc(), [](auto& r) { r.cluster_size = uint64_t(1) << 32; }); }},
+    {"vhdx block 512K", [] { return with(vhdx(), [](auto& r) { r.cluster_size = 512 << 10; }); }},
+    {"vhdx block 512M", [] { return with(vhdx(), [](auto& r) { r.cluster_size = 512 << 20; }); }},
+    {"encrypted vmdk", [] { return with(vmdk(), [](auto& r) { r.flags |= abi::kInfoEncrypted; }); }},
+    {"dirty raw", [] { return with(raw(), [](auto& r) { r.flags |= abi::kInfoDirty; }); }},
+    {"unknown-as-raw on qcow2", [] { return with(qcow2(), [](auto& r) { r.flags |= abi::kInfoFormatUnknownAsRaw; }); }},
+    {"partition table on vpc", [] { return with(vpc(), [](auto& r) { r.flags |= abi::kInfoHasPartitionTable; }); }},
+    // backing file
+    {"backing file too long",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.flags |= abi::kInfoHasBacking;
+             r.backing_file.length = abi::kInfoPathMax + 1;
+         });
+     }},
+    {"backing format too long",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.flags |= abi::kInfoHasBacking | abi::kInfoHasBackingFormat;
+             set(r.backing_file, "b");
+             r.backing_format.length = abi::kInfoShortMax + 1;
+         });
+     }},
+    {"backing flag, empty name", [] { return with(qcow2(), [](auto& r) { r.flags |= abi::kInfoHasBacking; }); }},
+    {"backing name without flag", [] { return with(qcow2(), [](auto& r) { set(r.backing_file, "b"); }); }},
+    {"backing format without backing",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.flags |= abi::kInfoHasBackingFormat;
+             set(r.backing_format, "raw");
+         });
+     }},
+    {"backing format flag, empty name",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.flags |= abi::kInfoHasBacking | abi::kInfoHasBackingFormat;
+             set(r.backing_file, "b");
+         });
+     }},
+    {"backing format name without flag",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.flags |= abi::kInfoHasBacking;
+             set(r.backing_file, "b");
+             set(r.backing_format, "raw");
+         });
+     }},
+    {"backing file on vpc",
+     [] {
+         return with(vpc(), [](auto& r) {
+             r.flags |= abi::kInfoHasBacking;
+             set(r.backing_file, "b");
+         });
+     }},
+    // snapshots
+    {"too many snapshots",
+     [] { return with(qcow2(), [](auto& r) { r.snapshot_count = abi::kInfoMaxSnapshots + 1; }); }},
+    {"snapshots on vmdk",
+     [] {
+         return with(vmdk(), [](auto& r) {
+             r.snapshot_count = 1;
+             r.snapshots[0].icount = UINT64_MAX;
+         });
+     }},
+    {"snapshot id too long",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.snapshot_count = 1;
+             r.snapshots[0].icount = UINT64_MAX;
+             r.snapshots[0].id.length = abi::kInfoShortMax + 1;
+         });
+     }},
+    {"snapshot name too long",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.snapshot_count = 1;
+             r.snapshots[0].icount = UINT64_MAX;
+             r.snapshots[0].name.length = abi::kInfoNameMax + 1;
+         });
+     }},
+    {"snapshot reserved",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.snapshot_count = 1;
+             r.snapshots[0].icount = UINT64_MAX;
+             r.snapshots[0].reserved = 1;
+         });
+     }},
+    {"has_icount 2",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.snapshot_count = 1;
+             r.snapshots[0].has_icount = 2;
+         });
+     }},
+    {"icount without has_icount", [] { return with(qcow2(), [](auto& r) { r.snapshot_count = 1; }); }},
+    {"has_icount with all ones",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.snapshot_count = 1;
+             r.snapshots[0].has_icount = 1;
+             r.snapshots[0].icount = UINT64_MAX;
+         });
+     }},
+    // qcow2
+    {"qcow2 version 1", [] { return with(qcow2(), [](auto& r) { r.qcow2.version = 1; }); }},
+    {"qcow2 version 4", [] { return with(qcow2(), [](auto& r) { r.qcow2.version = 4; }); }},
+    {"qcow2 unknown flag", [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = 1u << 6; }); }},
+    {"compression type 2", [] { return with(qcow2(), [](auto& r) { r.qcow2.compression_type = 2; }); }},
+    {"refcount bits 0", [] { return with(qcow2(), [](auto& r) { r.qcow2.refcount_bits = 0; }); }},
+    {"refcount bits 3", [] { return with(qcow2(), [](auto& r) { r.qcow2.refcount_bits = 3; }); }},
+    {"refcount bits 128", [] { return with(qcow2(), [](auto& r) { r.qcow2.refcount_bits = 128; }); }},
+    {"data file name too long",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.flags = abi::kQcow2HasDataFile;
+             r.qcow2.data_file.length = abi::kInfoPathMax + 1;
+         });
+     }},
+    {"data file without name", [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasDataFile; }); }},
+    {"data-file-raw without data file",
+     [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2DataFileRaw; }); }},
+    {"bitmaps (not rendered)", [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasBitmaps; }); }},
+    {"extended L2 with 8K clusters",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.flags = abi::kQcow2ExtendedL2;
+             r.cluster_size = 8192;
+         });
+     }},
+    {"v2 refcount bits 8",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.version = 2;
+             r.qcow2.refcount_bits = 8;
+         });
+     }},
+    {"v2 zstd",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.version = 2;
+             r.qcow2.compression_type = 1;
+         });
+     }},
+    {"v2 lazy refcounts",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.version = 2;
+             r.qcow2.flags = abi::kQcow2LazyRefcounts;
+         });
+     }},
+    {"v2 dirty",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.version = 2;
+             r.flags |= abi::kInfoDirty;
+         });
+     }},
+    {"v2 data file name",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.version = 2;
+             set(r.qcow2.data_file, "d");
+         });
+     }},
+    {"qcow2 details on raw", [] { return with(raw(), [](auto& r) { r.qcow2.version = 3; }); }},
+    {"qcow2 data file on vhdx", [] { return with(vhdx(), [](auto& r) { set(r.qcow2.data_file, "d"); }); }},
+    // vmdk
+    {"vmdk details on qcow2", [] { return with(qcow2(), [](auto& r) { r.vmdk.cid = 1; }); }},
+    {"vmdk extent on raw", [] { return with(raw(), [](auto& r) { r.vmdk.extent_count = 1; }); }},
+    {"vmdk no extents", [] { return with(vmdk(), [](auto& r) { r.vmdk.extent_count = 0; }); }},
+    {"vmdk too many extents",
+     [] { return with(vmdk(), [](auto& r) { r.vmdk.extent_count = abi::kInfoMaxVmdkExtents + 1; }); }},
+    {"vmdk reserved", [] { return with(vmdk(), [](auto& r) { r.vmdk.reserved = 1; }); }},
+    {"vmdk create type too long",
+     [] { return with(vmdk(), [](auto& r) { r.vmdk.create_type.length = abi::kInfoShortMax + 1; }); }},
+    {"extent unknown flag", [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].flags |= 1u << 2; }); }},
+    {"extent reserved", [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].reserved = 1; }); }},
+    {"extent file name too long",
+     [] {
+         return with(vmdk(), [](auto& r) {
+             set(r.vmdk.extents[0].format, "SPARSE");
+             r.vmdk.extents[0].filename.length = abi::kInfoNameMax + 1;
+         });
+     }},
+    {"extent format too long",
+     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].format.length = abi::kInfoShortMax + 1; }); }},
+    {"extent size not sectors", [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].virtual_size = 1000; }); }},
+    {"extent size past int64",
+     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].virtual_size = uint64_t(1) << 63; }); }},
+    {"extent grain 1 GiB + 512",
+     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].cluster_size = (1u << 30) + 512; }); }},
+    {"flat extent with a grain",
+     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].flags = 0; }); }},
+    {"flat extent compressed",
+     [] {
+         return with(vmdk(), [](auto& r) {
+             r.vmdk.extents[0].flags = abi::kVmdkExtentCompressed;
+             r.vmdk.extents[0].cluster_size = 0;
+         });
+     }},
+    {"extent type unknown",
+     [] {
+         return with(vmdk(), [](auto& r) {
+             set(r.vmdk.extents[0].format, "sparse");
+             set(r.vmdk.extents[0].filename, "x.vmdk");
+         });
+     }},
+    {"descriptor extent without file",
+     [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].format, "FLAT"); }); }},
+    {"file without descriptor extent type",
+     [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].filename, "x.vmdk"); }); }},
+};
+
+TEST(InfoValidate, RefusesEachFieldOutOfRange) {
+    for (const Case& c : kRefused) {
+        SCOPED_TRACE(c.what);
+        abi::InfoResult r = c.make();
+        try {
+            validate_info_result(r);
+            ADD_FAILURE() << "accepted";
+        } catch (const Error& e) {
+            std::string message = e.what();
+            EXPECT_EQ(message.find('\n'), std::string::npos);
+            EXPECT_FALSE(message.empty());
+        }
+    }
+}
+
+Qcow2Encryption luks() {
+    Qcow2Encryption e;
+    e.format = Qcow2Encryption::Format::luks;
+    e.cipher_alg = "aes-256";
+    e.cipher_mode = "xts";
+    e.ivgen_alg = "plain64";
+    e.hash_alg = "sha256";
+    e.payload_offset = 2068480;
+    e.master_key_iters = 1000;
+    e.uuid = "eea7cad6-a94e-47ca-b254-5736046383ac";
+    for (int i = 0; i < 8; ++i) e.slots.push_back({i == 0, i == 0 ? 1000u : 0u, i == 0 ? 4000u : 0u, 4096u * (i + 1)});
+    return e;
+}
+
+TEST(InfoValidate, Qcow2Encryption) {
+    EXPECT_NO_THROW(validate_qcow2_encryption(Qcow2Encryption{}));
+    EXPECT_NO_THROW(validate_qcow2_encryption(luks()));
+    auto refused = [](const char* what, const std::function<void(Qcow2Encryption&)>& change) {
+        SCOPED_TRACE(what);
+        Qcow2Encryption e = luks();
+        change(e);
+        EXPECT_THROW(validate_qcow2_encryption(e), Error);
+    };
+    refused("cipher", [](auto& e) { e.cipher_alg = "aes-512"; });
+    refused("mode", [](auto& e) { e.cipher_mode = "gcm"; });
+    refused("ivgen", [](auto& e) { e.ivgen_alg = "benbi"; });
+    refused("hash", [](auto& e) { e.hash_alg = "whirlpool"; });
+    refused("ivgen hash", [](auto& e) { e.ivgen_hash_alg = "sha3"; });
+    refused("uuid", [](auto& e) { e.uuid = std::string(41, 'u'); });
+    refused("7 slots", [](auto& e) { e.slots.pop_back(); });
+    refused("iters", [](auto& e) { e.master_key_iters = uint64_t(1) << 32; });
+    refused("inactive slot with stripes", [](auto& e) { e.slots[1].stripes = 4000; });
+    refused("payload offset", [](auto& e) { e.payload_offset = uint64_t(1) << 63; });
+    refused("key offset", [](auto& e) { e.slots[0].key_offset = uint64_t(1) << 63; });
+    Qcow2Encryption aes;
+    aes.cipher_alg = "aes-256";
+    EXPECT_THROW(validate_qcow2_encryption(aes), Error);
+}
+
+}  // namespace
+}  // namespace instar::cli
