@@ -69,7 +69,7 @@ Status check_header(const SparseHeader& h, uint64_t file_size) {
     if (gd_entries > kMaxGdEntries) return Status::image_invalid;
     const uint64_t gd_bytes = uint64_t(gd_entries) * kGdeBytes;
     if (!table_readable(h.gd_offset, gd_bytes)) return Status::image_invalid;
-    if ((h.flags & kFlagRedundantGd) != 0 && (h.rgd_offset << 9) != 0 && !table_readable(h.rgd_offset, gd_bytes)) {
+    if ((h.flags & kFlagRedundantGd) != 0 && !table_readable(h.rgd_offset, gd_bytes)) {
         return Status::image_invalid;
     }
     return kOk;
