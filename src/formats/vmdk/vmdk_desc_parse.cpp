@@ -83,16 +83,28 @@ bool read_cid_field(const char* text, size_t len, const char* key, uint32_t& out
     return scan_hex(text + start, len - start, out);
 }
 
-bool parent_hint_ok(const char* text, size_t len) {
+bool find_parent_hint(const char* text, size_t len, ParentHint& out) {
     static constexpr char kKey[] = "parentFileNameHint";
+    out = ParentHint{false, 0, 0};
     size_t pos = 0;
     if (!find_text(text, len, kKey, pos)) return true;
+    out.present = true;
     const size_t start = pos + (sizeof(kKey) - 1) + 2;  // skip `="`
     if (start > len) return false;
     for (size_t i = start; i < len; ++i) {
-        if (text[i] == '"') return i - start <= kMaxParentHint;
+        if (text[i] == '"') {
+            if (i - start > kMaxParentHint) return false;
+            out.start = start;
+            out.length = i - start;
+            return true;
+        }
     }
     return false;
+}
+
+bool parent_hint_ok(const char* text, size_t len) {
+    ParentHint hint;
+    return find_parent_hint(text, len, hint);
 }
 
 size_t descriptor_length(const char* buf, size_t max) {

@@ -19,8 +19,19 @@ bool find_text(const char* text, size_t len, const char* needle, size_t& pos);
 // when the key is missing or no number follows.
 bool read_cid_field(const char* text, size_t len, const char* key, uint32_t& out);
 
-// A parentFileNameHint entry, when present, must be closed by a quote
-// within 4095 bytes (qemu refuses to open the image otherwise).
+// Where qemu finds the backing file name: after the first occurrence of
+// "parentFileNameHint" and two more bytes (`="`), up to the next quote.
+struct ParentHint {
+    bool present;   // the key occurs at all
+    size_t start;   // text[start, start + length) is the name, when present
+    size_t length;  // may be 0: qemu then records no backing file
+};
+
+// False when the key is there but its value is not closed by a quote or is
+// longer than 4095 bytes: qemu refuses to open such an image.
+bool find_parent_hint(const char* text, size_t len, ParentHint& out);
+
+// find_parent_hint without the position.
 bool parent_hint_ok(const char* text, size_t len);
 
 // The descriptor length qemu looks at: bytes up to the first NUL in

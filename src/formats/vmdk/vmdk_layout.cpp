@@ -20,7 +20,7 @@ bool compute_sparse_layout(uint64_t capacity_sectors, uint64_t grain_sectors, Sp
     out.grains = grains;
     out.gt_sectors = div_round_up(uint64_t(kGtesPerGt) * kGteBytes, kSectorSize);
     out.gt_count = div_round_up(grains, kGtesPerGt);
-    out.gd_sectors = div_round_up(out.gt_count * kGteBytes, kSectorSize);
+    out.gd_sectors = div_round_up(out.gt_count * kGdeBytes, kSectorSize);
 
     const uint64_t tables = out.gt_sectors * out.gt_count;
     out.rgd_offset = kDescriptorSector + kDescriptorSectors;

@@ -63,6 +63,8 @@ inline constexpr size_t kDescriptorBytes = size_t(kDescriptorSectors * kSectorSi
 // accepts.
 inline constexpr uint32_t kGtesPerGt = 512;
 inline constexpr uint32_t kGteBytes = 4;
+// A grain-directory entry: the 32-bit sector number of a grain table.
+inline constexpr uint32_t kGdeBytes = 4;
 
 // Reader limits (qemu refuses images beyond them).
 inline constexpr uint64_t kMaxGrainSectors = 0x200000;

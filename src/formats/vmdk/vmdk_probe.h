@@ -18,7 +18,8 @@ bool vmdk_detect(const uint8_t* head, size_t len);
 // Virtual size and CID of a monolithicSparse or streamOptimized file (a
 // KDMV extent with the descriptor embedded). Descriptor files and VMDK3
 // extents, which qemu opens but which need files we do not have, are
-// unsupported_feature; anything qemu would refuse to open is image_invalid.
+// unsupported_feature; anything qemu would refuse to open is image_invalid
+// (see vmdk::open_sparse_file, which `info` shares).
 Status vmdk_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out);
 
 }  // namespace instar::formats
