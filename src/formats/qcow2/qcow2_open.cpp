@@ -109,8 +109,8 @@ Status read_header(ImageSource& src, Header& out) {
 
     // The backing file name lies inside the first cluster and is at most
     // 1023 bytes; without an offset there is no name, whatever the size.
-    if (out.backing_file_offset != 0 &&
-        (out.backing_file_size > kBackingNameMax || out.backing_file_size > out.cluster_size - out.backing_file_offset)) {
+    if (out.backing_file_offset != 0 && (out.backing_file_size > kBackingNameMax ||
+                                         out.backing_file_size > out.cluster_size - out.backing_file_offset)) {
         return Status::image_invalid;
     }
     if (out.nb_snapshots > 0 && !read_allowed(out.snapshots_offset, kSnapshotHeaderBytes)) return Status::image_invalid;

@@ -85,8 +85,9 @@ GuestRun guest_info(const std::string& path) {
 // qemu-img info's JSON, or nothing when it refuses the image. Its warnings
 // (stderr) are not part of the answer.
 std::optional<json> qemu_info(const std::string& path) {
-    FILE* p = popen((std::string(kQemuImg) + " info -f qcow2 --output=json " + shell_quote(path) + " 2>/dev/null").c_str(),
-                    "r");
+    const std::string cmd =
+        std::string(kQemuImg) + " info -f qcow2 --output=json " + shell_quote(path) + " 2>/dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
     if (!p) return std::nullopt;
     std::string out;
     char buf[4096];
@@ -94,7 +95,9 @@ std::optional<json> qemu_info(const std::string& path) {
     while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
     int st = pclose(p);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return std::nullopt;
-    return json::parse(out);
+    json j = json::parse(out, nullptr, false);
+    if (j.is_discarded()) ADD_FAILURE() << "qemu-img printed no valid JSON:\n" << out;
+    return j;
 }
 
 template <uint32_t N>
@@ -244,7 +247,8 @@ std::string many_snapshots(int n) {
 }
 
 std::vector<Case> cases() {
-    const std::string data = "$QIO -c 'write -P 0x5a 0 300k' -c 'write -P 0 1M 64k' -c 'write -z 2M 128k' img.qcow2 >/dev/null";
+    const std::string data =
+        "$QIO -c 'write -P 0x5a 0 300k' -c 'write -P 0 1M 64k' -c 'write -z 2M 128k' img.qcow2 >/dev/null";
     const std::string raw_src = "$QI create -q -f raw src.raw 8M && $QIO -f raw -c 'write -P 0x11 0 1M' -c "
                                 "'write -P 0x22 3M 100k' src.raw >/dev/null";
     std::vector<Case> c = {
@@ -275,7 +279,8 @@ std::vector<Case> cases() {
         {"backing_v2", "$QI create -q -f qcow2 -o compat=0.10 -u -b base.raw -F raw img.qcow2 16M"},
         {"backing_v2_cluster512",
          "$QI create -q -f qcow2 -o compat=0.10,cluster_size=512 -u -b sub/base.qcow2 -F qcow2 img.qcow2 16M"},
-        {"backing_name_odd", "$QI create -q -f qcow2 -u -b 'dir with space/b\xc3\xa4se \"q\".raw' -F raw img.qcow2 16M"},
+        {"backing_name_odd",
+         "$QI create -q -f qcow2 -u -b 'dir with space/b\xc3\xa4se \"q\".raw' -F raw img.qcow2 16M"},
         {"backing_name_1000", "$QI create -q -f qcow2 -u -b " + std::string(996, 'b') + ".raw -F raw img.qcow2 16M"},
         {"backing_absolute", "$QI create -q -f qcow2 -u -b /nonexistent/base.vmdk -F vmdk img.qcow2 16M"},
         {"data_file", "$QI create -q -f qcow2 -o data_file=img.data img.qcow2 16M && " + data},
@@ -285,8 +290,9 @@ std::vector<Case> cases() {
         {"aes_v2", "$QI create -q -f qcow2 --object secret,id=sec0,data=123456 "
                    "-o compat=0.10,encrypt.format=aes,encrypt.key-secret=sec0 img.qcow2 16M"},
         {"snapshots", "$QI create -q -f qcow2 img.qcow2 16M && " + data + " && $QI snapshot -c first img.qcow2 && "
-                      "$QIO -c 'write -P 3 0 1M' img.qcow2 >/dev/null && $QI snapshot -c 'second, with \"quotes\" \xc3\xa9' "
-                      "img.qcow2 && $QI snapshot -c " + std::string(300, 'n') + " img.qcow2 && "
+                      "$QIO -c 'write -P 3 0 1M' img.qcow2 >/dev/null && "
+                      "$QI snapshot -c 'second, with \"quotes\" \xc3\xa9' img.qcow2 && "
+                      "$QI snapshot -c " + std::string(300, 'n') + " img.qcow2 && "
                       "$QI snapshot -d first img.qcow2 && $QI snapshot -c again img.qcow2"},
         {"snapshots_v2", "$QI create -q -f qcow2 -o compat=0.10 img.qcow2 16M && $QI snapshot -c one img.qcow2 && "
                          "$QI snapshot -c two img.qcow2"},
@@ -689,6 +695,31 @@ TEST(Qcow2Info, HeaderBytesLikeQemu) {
     }
 }
 
+// The same for the bytes that steer the walks after the header: the
+// first extension headers and a snapshot entry's fixed part and extra
+// data (names are left alone: flipped bytes there are just other names).
+TEST(Qcow2Info, MetadataBytesLikeQemu) {
+    REQUIRE_QEMU();
+    TempDir dir;
+    ASSERT_TRUE(make_image(dir, kBase));
+    const std::vector<uint8_t> base = read_file(dir.file("img.qcow2"));
+    const std::string path = dir.file("flip.qcow2");
+    std::vector<size_t> offsets;
+    for (size_t off = 112; off < 136; ++off) {
+        if (off < 120 || off >= 128) offsets.push_back(off);  // not the format name "raw"
+    }
+    for (size_t off = 0; off < 64; ++off) offsets.push_back(size_t(get64(base, 64)) + off);
+    for (size_t off : offsets) {
+        for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80)}) {
+            std::vector<uint8_t> b = base;
+            b[off] ^= mask;
+            SCOPED_TRACE("byte " + std::to_string(off) + " ^ " + std::to_string(mask));
+            ASSERT_TRUE(write_file(path, b));
+            expect_like_qemu(path);
+        }
+    }
+}
+
 // A snapshot table longer than qemu's 64 MiB cap is refused, even though
 // its count alone would only make it undescribable.
 TEST(Qcow2Info, SnapshotTableTooBig) {
@@ -708,7 +739,9 @@ TEST(Qcow2Info, SnapshotTableTooBig) {
         set16(hdr, 12, 65535);
         set16(hdr, 14, 65535);
         set32(hdr, 36, 1024);
-        for (uint32_t i = 0; i < count; ++i) ASSERT_EQ(pwrite(fd, hdr.data(), hdr.size(), off_t(table + i * entry)), 40);
+        for (uint32_t i = 0; i < count; ++i) {
+            ASSERT_EQ(pwrite(fd, hdr.data(), hdr.size(), off_t(table + i * entry)), 40);
+        }
         std::vector<uint8_t> ptr(12);
         formats::store_be32(ptr.data(), count);
         formats::store_be64(ptr.data() + 4, table);
