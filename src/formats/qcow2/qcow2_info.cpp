@@ -59,7 +59,6 @@ bool set_string(abi::InfoString<N>& s, const uint8_t* p, size_t len) {
 }
 
 struct Extensions {
-    bool has_backing_format = false;
     uint8_t backing_format[kBackingFormatMax];
     size_t backing_format_len = 0;
     bool has_data_file = false;
@@ -88,7 +87,6 @@ Status read_extensions(const Header& h, WindowReader& r, abi::InfoResult& out, E
             if (len > kBackingFormatMax) return Status::image_invalid;
             uint8_t fmt[kBackingFormatMax];
             if (!r.read(offset, fmt, len)) return Status::read_failed;
-            ext.has_backing_format = true;
             ext.backing_format_len = until_nul(fmt, len);
             __builtin_memcpy(ext.backing_format, fmt, ext.backing_format_len);
             break;
