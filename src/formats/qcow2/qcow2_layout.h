@@ -45,18 +45,31 @@ inline constexpr uint64_t kIncompatCompression = 1ull << 3;
 inline constexpr uint64_t kIncompatExtendedL2 = 1ull << 4;
 inline constexpr uint64_t kIncompatKnownMask = (1ull << 5) - 1;
 inline constexpr uint64_t kCompatLazyRefcounts = 1ull << 0;
+inline constexpr uint64_t kAutoclearBitmaps = 1ull << 0;
+inline constexpr uint64_t kAutoclearDataFileRaw = 1ull << 1;
 
 inline constexpr uint8_t kCompressionZlib = 0;
 inline constexpr uint8_t kCompressionZstd = 1;
 
-inline constexpr uint32_t kCryptMethodMax = 2;  // none, aes, luks
+inline constexpr uint32_t kCryptNone = 0;
+inline constexpr uint32_t kCryptAes = 1;
+inline constexpr uint32_t kCryptLuks = 2;
+inline constexpr uint32_t kCryptMethodMax = kCryptLuks;
 
 // Header extensions: 4-byte type, 4-byte length, data padded to 8 bytes.
 inline constexpr uint32_t kExtEnd = 0;
 inline constexpr uint32_t kExtBackingFormat = 0xe2792aca;
 inline constexpr uint32_t kExtFeatureTable = 0x6803f857;
+inline constexpr uint32_t kExtCryptoHeader = 0x0537be77;
+inline constexpr uint32_t kExtBitmaps = 0x23852875;
+inline constexpr uint32_t kExtDataFile = 0x44415441;
 inline constexpr size_t kExtHeaderBytes = 8;
 inline constexpr size_t kExtAlign = 8;
+
+// Fixed payload sizes of two extensions: crypto header (offset, length);
+// bitmaps (count, reserved, directory size, directory offset).
+inline constexpr uint32_t kCryptoHeaderExtBytes = 16;
+inline constexpr uint32_t kBitmapsExtBytes = 24;
 
 // Feature-name table entries: type byte, bit number byte, 46 name bytes.
 inline constexpr size_t kFeatureEntryBytes = 48;
@@ -90,6 +103,32 @@ inline constexpr uint64_t kMaxRefcountTableSize = 8ull << 20;  // QCOW_MAX_REFTA
 inline constexpr size_t kBackingNameMax = 1023;             // bytes qemu stores
 inline constexpr uint32_t kMaxSnapshots = 65536;            // QCOW_MAX_SNAPSHOTS
 inline constexpr uint64_t kSnapshotHeaderBytes = 40;        // fixed part of a snapshot table entry
+inline constexpr uint32_t kMaxSnapshotExtraData = 1024;     // QCOW_MAX_SNAPSHOT_EXTRA_DATA
+inline constexpr uint64_t kMaxSnapshotsSize = 1024ull * kMaxSnapshots;  // QCOW_MAX_SNAPSHOTS_SIZE
+inline constexpr size_t kBackingFormatMax = 15;             // bytes (bs->backing_format is 16 with the NUL)
+inline constexpr uint32_t kMaxBitmaps = 65535;              // QCOW2_MAX_BITMAPS
+inline constexpr uint64_t kMaxBitmapDirectorySize = 1024ull * kMaxBitmaps;
+// What `qemu-img info` shows of a snapshot's id and name: they pass
+// through QEMUSnapshotInfo's id_str[128] and name[256].
+inline constexpr size_t kSnapshotIdShownMax = 127;
+inline constexpr size_t kSnapshotNameShownMax = 255;
+
+// Snapshot table entry: fixed part (big-endian), then extra data, id and
+// name, the next entry starting on a multiple of 8.
+inline constexpr size_t kSnapL1TableOffset = 0;
+inline constexpr size_t kSnapL1Size = 8;
+inline constexpr size_t kSnapIdSize = 12;
+inline constexpr size_t kSnapNameSize = 14;
+inline constexpr size_t kSnapDateSec = 16;
+inline constexpr size_t kSnapDateNsec = 20;
+inline constexpr size_t kSnapVmClockNsec = 24;
+inline constexpr size_t kSnapVmStateSize = 32;
+inline constexpr size_t kSnapExtraDataSize = 36;
+// Extra data fields, each present when the extra data reaches its end.
+inline constexpr size_t kSnapExtraVmStateSize = 0;
+inline constexpr size_t kSnapExtraDiskSize = 8;
+inline constexpr size_t kSnapExtraIcount = 16;
+inline constexpr size_t kSnapExtraKnownBytes = 24;
 inline constexpr uint64_t kMaxClusterOffset = (1ull << 56) - 1;  // QCOW_MAX_CLUSTER_OFFSET
 
 // The block layer's limits on one request (include/block/block-common.h).

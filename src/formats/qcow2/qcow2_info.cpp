@@ -1,0 +1,270 @@
+#include "qcow2_info.h"
+
+#include "../common/endian.h"
+#include "qcow2_layout.h"
+#include "qcow2_open.h"
+
+namespace instar::formats {
+namespace {
+
+using namespace qcow2;
+
+// Header extensions and snapshot entries are small and many reads may be
+// needed to walk them; a hostile file can make them tiny. Serving them
+// from one window of the file keeps the device reads few.
+class WindowReader {
+public:
+    static constexpr size_t kWindowBytes = 64 * 1024;
+
+    WindowReader(ImageSource& src, uint8_t* buf) : src_(src), buf_(buf) {}
+
+    // Callers check read_allowed() first, so offsets stay far from
+    // overflowing.
+    bool read(uint64_t offset, uint8_t* dst, size_t len) {
+        while (len > 0) {
+            if (!valid_ || offset < start_ || offset - start_ >= kWindowBytes) {
+                start_ = offset & ~uint64_t(kWindowBytes - 1);
+                if (!src_.read(start_, buf_, kWindowBytes)) return false;
+                valid_ = true;
+            }
+            const size_t at = size_t(offset - start_);
+            const size_t n = len < kWindowBytes - at ? len : kWindowBytes - at;
+            __builtin_memcpy(dst, buf_ + at, n);
+            dst += n;
+            offset += n;
+            len -= n;
+        }
+        return true;
+    }
+
+private:
+    ImageSource& src_;
+    uint8_t* buf_;
+    uint64_t start_ = 0;
+    bool valid_ = false;
+};
+
+size_t until_nul(const uint8_t* p, size_t len) {
+    size_t n = 0;
+    while (n < len && p[n] != 0) ++n;
+    return n;
+}
+
+template <uint32_t N>
+bool set_string(abi::InfoString<N>& s, const uint8_t* p, size_t len) {
+    if (len > N) return false;
+    __builtin_memcpy(s.bytes, p, len);
+    s.length = uint32_t(len);
+    return true;
+}
+
+struct Extensions {
+    uint8_t backing_format[kBackingFormatMax];
+    size_t backing_format_len = 0;
+    bool has_data_file = false;
+    bool data_file_too_long = false;
+    bool has_bitmaps = false;
+};
+
+// qcow2_read_extensions: every extension must end before the backing file
+// name (or the end of the first cluster); unknown ones are skipped.
+Status read_extensions(const Header& h, WindowReader& r, abi::InfoResult& out, Extensions& ext) {
+    const uint64_t end = extensions_end(h);
+    uint64_t offset = h.header_length;
+    // Each step moves on by at least 8 bytes within the first cluster.
+    while (offset < end) {
+        uint8_t eh[kExtHeaderBytes];
+        if (!r.read(offset, eh, sizeof(eh))) return Status::read_failed;
+        const uint32_t type = load_be32(eh);
+        const uint32_t len = load_be32(eh + 4);
+        offset += kExtHeaderBytes;
+        if (offset > end || len > end - offset) return Status::image_invalid;
+
+        switch (type) {
+        case kExtEnd:
+            return kOk;
+        case kExtBackingFormat: {
+            if (len > kBackingFormatMax) return Status::image_invalid;
+            uint8_t fmt[kBackingFormatMax];
+            if (!r.read(offset, fmt, len)) return Status::read_failed;
+            ext.backing_format_len = until_nul(fmt, len);
+            __builtin_memcpy(ext.backing_format, fmt, ext.backing_format_len);
+            break;
+        }
+        case kExtCryptoHeader: {
+            if (h.crypt_method != kCryptLuks || len != kCryptoHeaderExtBytes) return Status::image_invalid;
+            uint8_t ch[kCryptoHeaderExtBytes];
+            if (!r.read(offset, ch, sizeof(ch))) return Status::read_failed;
+            if (load_be64(ch) & (h.cluster_size - 1)) return Status::image_invalid;
+            break;
+        }
+        case kExtBitmaps: {
+            if (len != kBitmapsExtBytes) return Status::image_invalid;
+            // Without the autoclear bit a program unaware of bitmaps wrote
+            // the image last: qemu ignores them (with a warning).
+            if (!(h.autoclear_features & kAutoclearBitmaps)) break;
+            uint8_t bm[kBitmapsExtBytes];
+            if (!r.read(offset, bm, sizeof(bm))) return Status::read_failed;
+            const uint32_t count = load_be32(bm);
+            if (load_be32(bm + 4) != 0) return Status::image_invalid;
+            if (count == 0 || count > kMaxBitmaps) return Status::image_invalid;
+            if (load_be64(bm + 16) & (h.cluster_size - 1)) return Status::image_invalid;
+            if (load_be64(bm + 8) > kMaxBitmapDirectorySize) return Status::image_invalid;
+            ext.has_bitmaps = true;
+            break;
+        }
+        case kExtDataFile: {
+            // Only the name's first kInfoPathMax + 1 bytes decide what we
+            // report: the name itself, or that it is too long.
+            uint8_t name[abi::kInfoPathMax + 1];
+            const size_t n = len < sizeof(name) ? len : sizeof(name);
+            if (!r.read(offset, name, n)) return Status::read_failed;
+            const size_t shown = until_nul(name, n);
+            ext.has_data_file = true;
+            ext.data_file_too_long = shown > abi::kInfoPathMax;
+            if (!ext.data_file_too_long) set_string(out.qcow2.data_file, name, shown);
+            break;
+        }
+        default:  // the feature-name table and extensions qemu does not know
+            break;
+        }
+        offset += (uint64_t(len) + kExtAlign - 1) & ~uint64_t(kExtAlign - 1);
+    }
+    return kOk;
+}
+
+// qcow2_read_snapshots, then what qemu-img shows of each entry; with an
+// external data file qemu reads the table but lists no snapshots (every
+// snapshot operation is unsupported then).
+Status read_snapshots(const Header& h, WindowReader& r, bool listed, abi::InfoResult& out, bool& unsupported) {
+    uint64_t offset = h.snapshots_offset;
+    for (uint32_t i = 0; i < h.nb_snapshots; ++i) {
+        // Entries start on multiples of 8; the table itself is
+        // cluster-aligned, so the offset is never near overflowing here.
+        offset = (offset + 7) & ~uint64_t(7);
+        uint8_t e[kSnapshotHeaderBytes];
+        if (!read_allowed(offset, sizeof(e))) return Status::image_invalid;
+        if (!r.read(offset, e, sizeof(e))) return Status::read_failed;
+        offset += sizeof(e);
+
+        const uint32_t extra_size = load_be32(e + kSnapExtraDataSize);
+        const uint32_t id_size = load_be16(e + kSnapIdSize);
+        const uint32_t name_size = load_be16(e + kSnapNameSize);
+        if (extra_size > kMaxSnapshotExtraData) return Status::image_invalid;
+
+        uint8_t extra[kSnapExtraKnownBytes] = {};
+        const size_t known = extra_size < sizeof(extra) ? extra_size : sizeof(extra);
+        if (!read_allowed(offset, known)) return Status::image_invalid;
+        if (!r.read(offset, extra, known)) return Status::read_failed;
+        offset += known;
+        // qemu keeps extra data it does not know (and reads it).
+        if (extra_size > known && !read_allowed(offset, extra_size - known)) return Status::image_invalid;
+        offset += extra_size - known;
+
+        uint8_t id[kSnapshotIdShownMax + 1];
+        if (!read_allowed(offset, id_size)) return Status::image_invalid;
+        const size_t id_read = id_size < sizeof(id) ? id_size : sizeof(id);
+        if (!r.read(offset, id, id_read)) return Status::read_failed;
+        offset += id_size;
+
+        uint8_t name[kSnapshotNameShownMax + 1];
+        if (!read_allowed(offset, name_size)) return Status::image_invalid;
+        const size_t name_read = name_size < sizeof(name) ? name_size : sizeof(name);
+        if (!r.read(offset, name, name_read)) return Status::read_failed;
+        offset += name_size;
+
+        if (offset - h.snapshots_offset > kMaxSnapshotsSize) return Status::image_invalid;
+
+        if (!listed) continue;
+        if (i >= abi::kInfoMaxSnapshots) {
+            unsupported = true;
+            continue;
+        }
+        abi::InfoSnapshot& s = out.snapshots[i];
+        const size_t id_len = until_nul(id, id_read < kSnapshotIdShownMax ? id_read : kSnapshotIdShownMax);
+        if (!set_string(s.id, id, id_len)) unsupported = true;
+        const size_t name_len = until_nul(name, name_read < kSnapshotNameShownMax ? name_read : kSnapshotNameShownMax);
+        set_string(s.name, name, name_len);  // fits: kInfoNameMax > kSnapshotNameShownMax
+        s.vm_state_size = extra_size >= kSnapExtraVmStateSize + 8 ? load_be64(extra + kSnapExtraVmStateSize)
+                                                                  : load_be32(e + kSnapVmStateSize);
+        s.date_sec = load_be32(e + kSnapDateSec);
+        s.date_nsec = load_be32(e + kSnapDateNsec);
+        s.vm_clock_nsec = load_be64(e + kSnapVmClockNsec);
+        // qemu stores "no icount" as all ones and shows neither.
+        s.icount = extra_size >= kSnapExtraIcount + 8 ? load_be64(extra + kSnapExtraIcount) : UINT64_MAX;
+        s.has_icount = s.icount != UINT64_MAX;
+        out.snapshot_count = i + 1;
+    }
+    return kOk;
+}
+
+}  // namespace
+
+Status qcow2_read_info(ImageSource& src, Arena& arena, abi::InfoResult& out) {
+    static_assert(abi::kInfoNameMax >= kSnapshotNameShownMax, "a shown snapshot name always fits");
+    static_assert(abi::kInfoPathMax >= kBackingNameMax, "a backing file name always fits");
+    static_assert(abi::kInfoShortMax >= kBackingFormatMax, "a backing format always fits");
+    __builtin_memset(&out, 0, sizeof(out));
+
+    Header h;
+    Status st = read_header(src, h);
+    if (st != kOk) return st;
+
+    auto* window = static_cast<uint8_t*>(arena.alloc(WindowReader::kWindowBytes, 4096, false));
+    if (!window) return Status::out_of_memory;
+    WindowReader r(src, window);
+
+    Extensions ext;
+    st = read_extensions(h, r, out, ext);
+    if (st != kOk) return st;
+
+    // Where qemu refuses nothing but the result cannot say what it shows,
+    // the image is refused only after every check that could find it
+    // damaged.
+    bool unsupported = false;
+    const bool data_file_bit = (h.incompatible_features & kIncompatDataFile) != 0;
+    if (ext.has_data_file != data_file_bit || ext.data_file_too_long) unsupported = true;
+    if (h.crypt_method == kCryptLuks) unsupported = true;
+
+    if (h.backing_file_offset != 0) {
+        uint8_t name[kBackingNameMax];
+        if (!r.read(h.backing_file_offset, name, h.backing_file_size)) return Status::read_failed;
+        const size_t len = until_nul(name, h.backing_file_size);
+        if (len > 0) {
+            set_string(out.backing_file, name, len);
+            out.flags |= abi::kInfoHasBacking;
+            if (ext.backing_format_len > 0) {
+                set_string(out.backing_format, ext.backing_format, ext.backing_format_len);
+                out.flags |= abi::kInfoHasBackingFormat;
+            }
+        }
+    }
+
+    st = read_snapshots(h, r, !data_file_bit, out, unsupported);
+    if (st != kOk) return st;
+    if (unsupported) return Status::unsupported_feature;
+
+    out.format = static_cast<uint32_t>(abi::BackingFormat::qcow2);
+    out.virtual_size = h.size & ~(kSectorSize - 1);
+    out.cluster_size = h.cluster_size;
+    out.flags |= abi::kInfoHasClusterSize;
+    if (h.crypt_method != kCryptNone) out.flags |= abi::kInfoEncrypted;
+    if (h.incompatible_features & kIncompatDirty) out.flags |= abi::kInfoDirty;
+
+    abi::InfoQcow2& q = out.qcow2;
+    q.version = h.version;
+    q.compression_type = static_cast<uint32_t>(h.compression_type == kCompressionZstd ? abi::Qcow2Compression::zstd
+                                                                                      : abi::Qcow2Compression::zlib);
+    q.refcount_bits = uint32_t(1) << h.refcount_order;
+    if (h.compatible_features & kCompatLazyRefcounts) q.flags |= abi::kQcow2LazyRefcounts;
+    if (h.incompatible_features & kIncompatCorrupt) q.flags |= abi::kQcow2Corrupt;
+    if (h.incompatible_features & kIncompatExtendedL2) q.flags |= abi::kQcow2ExtendedL2;
+    if (data_file_bit) {
+        q.flags |= abi::kQcow2HasDataFile;
+        if (h.autoclear_features & kAutoclearDataFileRaw) q.flags |= abi::kQcow2DataFileRaw;
+    }
+    if (ext.has_bitmaps) q.flags |= abi::kQcow2HasBitmaps;
+    return kOk;
+}
+
+}  // namespace instar::formats
