@@ -100,7 +100,7 @@ void write_boot_config(GuestMemory& memory, const GuestRun& run) {
     for (size_t i = 0; i < run.inputs.size(); ++i)
         c->devices[i] = abi::DeviceInfo{run.inputs[i].size_bytes, 1, 1};
     if (run.output) c->devices[abi::kOutputDeviceIndex] = abi::DeviceInfo{run.output->size_bytes, 1, 0};
-    std::memcpy(c->op_config, run.op_config.data(), run.op_config.size());
+    if (!run.op_config.empty()) std::memcpy(c->op_config, run.op_config.data(), run.op_config.size());
 }
 
 // Runs the vCPU until the guest sends its result or something ends the run.
