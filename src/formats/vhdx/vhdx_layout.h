@@ -68,9 +68,30 @@ inline constexpr Guid kBatRegionGuid = {0x66, 0x77, 0xc2, 0x2d, 0x23, 0xf6, 0x00
 inline constexpr Guid kMetadataRegionGuid = {0x06, 0xa2, 0x7c, 0x8b, 0x90, 0x47, 0x9a, 0x4b,
                                              0xb8, 0xfe, 0x57, 0x5f, 0x05, 0x0f, 0x88, 0x6e};
 
-// ---- Log
+// ---- Log: a circular buffer of 4 KiB sectors holding entries. An entry
+// is a header sector (64-byte header, then 32-byte descriptors), further
+// descriptor sectors if needed, then one data sector per data descriptor.
 inline constexpr uint64_t kLogUnit = 1 * kMiB;  // log offset and length granularity
 inline constexpr uint64_t kDefaultLogSize = 1 * kMiB;
+inline constexpr uint32_t kLogSectorSize = 4096;
+inline constexpr uint8_t kLogEntrySignature[4] = {'l', 'o', 'g', 'e'};
+inline constexpr size_t kLeSignature = 0;
+inline constexpr size_t kLeChecksum = 4;
+inline constexpr size_t kLeEntryLength = 8;
+inline constexpr size_t kLeTail = 12;
+inline constexpr size_t kLeSequence = 16;
+inline constexpr size_t kLeDescriptorCount = 24;
+inline constexpr size_t kLeLogGuid = 32;
+inline constexpr size_t kLeFlushedFileOffset = 48;
+inline constexpr size_t kLeLastFileOffset = 56;
+inline constexpr size_t kLogEntryHeaderSize = 64;
+inline constexpr uint8_t kLogZeroSignature[4] = {'z', 'e', 'r', 'o'};
+inline constexpr uint8_t kLogDescSignature[4] = {'d', 'e', 's', 'c'};
+inline constexpr size_t kLdSignature = 0;
+inline constexpr size_t kLdZeroLength = 8;  // zero descriptors only
+inline constexpr size_t kLdFileOffset = 16;
+inline constexpr size_t kLdSequence = 24;
+inline constexpr size_t kLogDescriptorSize = 32;
 
 // ---- Metadata region: a table (at most 64 KiB), items from 64 KiB on.
 inline constexpr uint64_t kMetadataRegionSize = 1 * kMiB;

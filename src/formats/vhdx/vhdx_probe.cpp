@@ -5,6 +5,7 @@
 #include "crc32c.h"
 #include "vhdx_bat.h"
 #include "vhdx_layout.h"
+#include "vhdx_log.h"
 
 namespace instar::formats {
 
@@ -95,7 +96,8 @@ Status current_header(ImageSource& src, uint8_t* chunk, HeaderState* h, const ui
     return kOk;
 }
 
-Status check_log(const uint8_t* header, Regions& regions) {
+// qemu's log checks, then its search for entries it would replay.
+Status check_log(ImageSource& src, Arena& arena, const uint8_t* header, Regions& regions) {
     uint64_t log_offset = load_le64(header + kHdLogOffset);
     uint32_t log_length = load_le32(header + kHdLogLength);
     regions.add(log_offset, log_length);
@@ -103,7 +105,7 @@ Status check_log(const uint8_t* header, Regions& regions) {
     if (load_le16(header + kHdLogVersion) != kLogVersion) return Status::image_invalid;
     if (is_zero(header + kHdLogGuid, kGuidSize) || log_length == 0) return kOk;
     if (log_length % kLogUnit != 0) return Status::image_invalid;
-    return Status::unsupported_feature;
+    return search_log(src, arena, log_offset, log_length, header + kHdLogGuid);
 }
 
 struct RegionInfo {
@@ -288,8 +290,8 @@ bool vhdx_detect(const uint8_t* head, size_t len) {
     return head != nullptr && len >= sizeof kFileSignature && same(head, kFileSignature, sizeof kFileSignature);
 }
 
-Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
-    out = BasicImageInfo{};
+Status vhdx_open(ImageSource& src, Arena& arena, VhdxImage& out) {
+    out = VhdxImage{};
     uint8_t* chunk = static_cast<uint8_t*>(arena.alloc(kChunk));
     HeaderState* headers = arena.alloc_array<HeaderState>(2);
     uint64_t* log_start = arena.alloc_array<uint64_t>(1);
@@ -305,7 +307,7 @@ Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     const uint8_t* header = nullptr;
     if (Status s = current_header(src, chunk, headers, header); s != kOk) return s;
     Regions regions{log_start, log_end, 0};
-    if (Status s = check_log(header, regions); s != kOk) return s;
+    if (Status s = check_log(src, arena, header, regions); s != kOk) return s;
 
     RegionInfo info{};
     if (Status s = read_region_table(src, chunk, arena, regions, info); s != kOk) return s;
@@ -316,6 +318,15 @@ Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     uint64_t disk_bytes = (params.disk_size / kLogicalSectorSize) * kLogicalSectorSize;
     if (disk_bytes > kQemuMaxLength) return Status::image_invalid;
     out.virtual_size = disk_bytes;
+    out.block_size = params.block_size;
+    return kOk;
+}
+
+Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
+    out = BasicImageInfo{};
+    VhdxImage image{};
+    if (Status s = vhdx_open(src, arena, image); s != kOk) return s;
+    out.virtual_size = image.virtual_size;
     return kOk;
 }
 

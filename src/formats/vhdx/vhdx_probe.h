@@ -12,14 +12,23 @@ namespace instar::formats {
 // qemu's probe: the "vhdxfile" signature at offset 0.
 bool vhdx_detect(const uint8_t* head, size_t len);
 
-// The virtual size qemu-img info reports, after the checks qemu's open
-// makes: header checksums and choice of the current header, log placement,
-// region table checksum and overlaps, required metadata, BAT sanity.
-// image_invalid where qemu fails with EINVAL, unsupported_feature where it
-// fails with ENOTSUP. An image whose current header names a log
-// (non-zero log GUID and length) is refused with unsupported_feature
-// without searching the log: qemu opens it only if no valid log entry
-// exists, and would otherwise insist on replaying it.
+// What qemu's vhdx driver knows once it has opened an image.
+struct VhdxImage {
+    uint64_t virtual_size;
+    uint32_t block_size;
+};
+
+// Opens the image as qemu 7.2's vhdx driver does read-only, with the same
+// checks: header checksums and choice of the current header, log
+// placement and search, region table checksum and overlaps, required
+// metadata, BAT sanity. image_invalid where qemu fails with EINVAL (or a
+// read its block layer refuses), unsupported_feature where it fails with
+// ENOTSUP (unknown required regions or metadata, differencing images, 4 KiB
+// logical sectors) or EPERM (a log with entries to replay, which qemu will
+// not do read-only; see vhdx_log.h).
+Status vhdx_open(ImageSource& src, Arena& arena, VhdxImage& out);
+
+// vhdx_open's virtual size, for `create -b`.
 Status vhdx_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out);
 
 }  // namespace instar::formats

@@ -28,7 +28,8 @@ uint64_t footer_sectors(const uint8_t* footer) {
     return chs;
 }
 
-Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint64_t total_sectors) {
+Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint64_t total_sectors,
+                     uint32_t& block_size_out) {
     uint8_t* header = static_cast<uint8_t*>(arena.alloc(kDynHeaderSize));
     uint8_t* chunk = static_cast<uint8_t*>(arena.alloc(kBatChunk));
     if (header == nullptr || chunk == nullptr) return Status::out_of_memory;
@@ -79,6 +80,7 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
     if (in_file < uint64_t(entries)) note_entry(0);
 
     if (free_at > file_size) return Status::image_invalid;
+    block_size_out = block_size;
     return kOk;
 }
 
@@ -88,8 +90,8 @@ bool vpc_detect(const uint8_t* head, size_t len) {
     return head != nullptr && len >= sizeof kFooterCookie && same(head, kFooterCookie, sizeof kFooterCookie);
 }
 
-Status vpc_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
-    out = BasicImageInfo{};
+Status vpc_open(ImageSource& src, Arena& arena, VpcImage& out) {
+    out = VpcImage{};
     uint8_t* footer = static_cast<uint8_t*>(arena.alloc(kFooterSize));
     if (footer == nullptr) return Status::out_of_memory;
 
@@ -114,9 +116,19 @@ Status vpc_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     uint64_t total_sectors = footer_sectors(footer);
     if (total_sectors > kMaxSectors) return Status::image_invalid;
     if (dynamic) {
-        if (Status s = check_dynamic(src, arena, footer, total_sectors); s != kOk) return s;
+        if (Status s = check_dynamic(src, arena, footer, total_sectors, out.block_size); s != kOk) return s;
     }
     out.virtual_size = total_sectors * kSectorSize;
+    out.dynamic = dynamic;
+    out.disk_type = load_be32(footer + kFtDiskType);
+    return kOk;
+}
+
+Status vpc_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
+    out = BasicImageInfo{};
+    VpcImage image{};
+    if (Status s = vpc_open(src, arena, image); s != kOk) return s;
+    out.virtual_size = image.virtual_size;
     return kOk;
 }
 

@@ -13,9 +13,24 @@ namespace instar::formats {
 // the end) is not recognised, just as qemu-img takes it for raw.
 bool vpc_detect(const uint8_t* head, size_t len);
 
-// The virtual size qemu-img info reports, with the checks qemu's open makes
+// What qemu's vpc driver knows once it has opened an image.
+struct VpcImage {
+    uint64_t virtual_size;
+    // A footer copy at offset 0: qemu reads the dynamic header and BAT,
+    // whatever the footer's disk type says.
+    bool dynamic;
+    // The footer's own disk type field. qemu reports the block size as
+    // cluster size unless this says fixed, even for a dynamic layout.
+    uint32_t disk_type;
+    uint32_t block_size;  // dynamic only
+};
+
+// Opens the image as qemu 7.2's vpc driver does, with the same checks
 // (footer at 0 or at the end, footer checksum, 2040 GiB limit, dynamic
 // header and BAT sanity). Anything qemu refuses gives image_invalid.
+Status vpc_open(ImageSource& src, Arena& arena, VpcImage& out);
+
+// vpc_open's virtual size, for `create -b`.
 Status vpc_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out);
 
 }  // namespace instar::formats

@@ -1,0 +1,357 @@
+// vpc_read_info against `qemu-img info -f vpc --output=json` 7.2, field by
+// field: on images qemu-img and qemu-io make (dynamic and fixed, many
+// sizes, force_size, converted data, writes), on footers other tools
+// write, and on damaged copies, which must be refused exactly where qemu
+// refuses them.
+#include "formats/vpc/vpc_info.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "formats/common/endian.h"
+#include "formats/vpc/vpc_probe.h"
+#include "memory_image.h"
+#include "vpc_vhdx_info_support.h"
+#include "vpc_vhdx_test_support.h"
+
+namespace instar::testing {
+namespace {
+
+using namespace vv;
+using formats::Status;
+
+constexpr uint64_t MiB = 1 << 20, GiB = 1024 * MiB;
+constexpr uint64_t kMaxBytes = 0xff000000ull * 512;
+
+// VHD footer and dynamic header fields (VHD spec), the header at 512.
+constexpr uint64_t kCreatorApp = 28, kCurrentSize = 48, kDiskType = 60, kChecksum = 64;
+constexpr uint64_t kDyn = 512, kEntries = 28, kBlockSize = 32, kBat = 1536;
+
+std::vector<uint8_t> be32(uint32_t v) {
+    std::vector<uint8_t> b(4);
+    formats::store_be32(b.data(), v);
+    return b;
+}
+std::vector<uint8_t> be64(uint64_t v) {
+    std::vector<uint8_t> b(8);
+    formats::store_be64(b.data(), v);
+    return b;
+}
+std::vector<uint8_t> text(const char* s) { return std::vector<uint8_t>(s, s + 4); }
+
+void refresh_footer(const std::string& path, uint64_t at) {
+    std::vector<uint8_t> f = read_range(path, at, 512);
+    uint32_t sum = 0;
+    for (int i = 0; i < 512; ++i)
+        if (i < 64 || i >= 68) sum += f[i];
+    write_range(path, at + kChecksum, be32(~sum));
+}
+
+// Both footers of a dynamic image (the one of a fixed image), kept valid.
+void edit_footers(const std::string& path, uint64_t field, const std::vector<uint8_t>& value) {
+    uint64_t end = file_size(path) - 512;
+    std::vector<uint8_t> head = read_range(path, 0, 8);
+    bool dynamic = std::string(head.begin(), head.end()) == "conectix";
+    for (uint64_t at : dynamic ? std::vector<uint64_t>{0, end} : std::vector<uint64_t>{end}) {
+        write_range(path, at + field, value);
+        refresh_footer(path, at);
+    }
+}
+
+void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0); }
+
+std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
+    std::string path = dir.file("x.vhd");
+    RunResult r = run(qemu_img() + " create -q -f vpc " + (opts.empty() ? "" : "-o " + opts + " ") + quote(path) + " " +
+                      std::to_string(size));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return path;
+}
+
+// A raw file with a few patterned extents, converted to vpc.
+std::string convert(const TempDir& dir, const std::string& opts, uint64_t size) {
+    std::string raw = dir.file("src.raw");
+    std::string path = dir.file("x.vhd");
+    std::string qemu_io = qemu_tool("qemu-io");
+    EXPECT_EQ(run(qemu_img() + " create -q -f raw " + quote(raw) + " " + std::to_string(size)).status, 0);
+    RunResult w = run(qemu_io + " -f raw -c 'write -P 0x11 0 64k' -c 'write -P 0x22 3M 1M' -c 'write -P 0x33 " +
+                      std::to_string(size - 4096) + " 4k' " + quote(raw));
+    EXPECT_EQ(w.status, 0) << w.output;
+    RunResult c = run(qemu_img() + " convert -O vpc " + (opts.empty() ? "" : "-o " + opts + " ") + quote(raw) + " " +
+                      quote(path));
+    EXPECT_EQ(c.status, 0) << c.output;
+    return path;
+}
+
+// qemu-img info and vpc_read_info agree: both open the file with the same
+// facts, or both refuse it.
+void expect_same(const std::string& path, bool qemu_should_open, const std::string& what) {
+    QemuJson q = qemu_info_json(path, "vpc");
+    EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
+    abi::InfoResult ours;
+    Status s = read_info_file(formats::vpc_read_info, path, ours);
+    if (q.ok) {
+        ASSERT_EQ(s, formats::kOk) << what;
+        EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vpc, "vpc")) << what;
+    } else {
+        EXPECT_EQ(s, Status::image_invalid) << what;
+    }
+}
+
+struct Made {
+    const char* name;
+    std::function<std::string(const TempDir&)> make;
+};
+
+class VpcInfoOnQemuImages : public ::testing::TestWithParam<Made> {};
+
+TEST_P(VpcInfoOnQemuImages, MatchesQemuImgInfo) {
+    INSTAR_REQUIRE_QEMU_IMG();
+    if (qemu_tool("qemu-io").empty()) GTEST_SKIP() << "qemu-io not installed";
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    std::string path = GetParam().make(dir);
+    expect_same(path, true, GetParam().name);
+}
+
+std::function<std::string(const TempDir&)> created(const char* opts, uint64_t size) {
+    return [=](const TempDir& d) { return create(d, opts, size); };
+}
+std::function<std::string(const TempDir&)> converted(const char* opts, uint64_t size) {
+    return [=](const TempDir& d) { return convert(d, opts, size); };
+}
+// A qemu-made image, then changed.
+std::function<std::string(const TempDir&)> edited(const char* opts, uint64_t size,
+                                                  std::function<void(const std::string&)> edit) {
+    return [=](const TempDir& d) {
+        std::string p = create(d, opts, size);
+        edit(p);
+        return p;
+    };
+}
+
+// 512-byte blocks: 4096 entries cover the disk; the table must fit before
+// the file's end (qemu reads it whole).
+void tiny_blocks(const std::string& p) {
+    write_range(p, kDyn + kBlockSize, be32(512));
+    write_range(p, kDyn + kEntries, be32(4096));
+    write_range(p, kBat, std::vector<uint8_t>(16384, 0xFF));
+    write_range(p, kBat + 16384, read_range(p, 0, 512));
+}
+void hyperv_sized(const std::string& p) {
+    edit_footers(p, kCreatorApp, text("win "));
+    edit_footers(p, kCurrentSize, be64(5 * MiB));
+}
+void disk2vhd_sized(const std::string& p) {
+    edit_footers(p, kCreatorApp, text("d2v "));
+    edit_footers(p, kCurrentSize, be64(7 * MiB + 512));
+}
+
+const Made kMade[] = {
+    {"dynamic_0", created("", 0)},
+    {"dynamic_1", created("", 1)},
+    {"dynamic_16m", created("", 16 * MiB)},
+    {"dynamic_odd", created("", 1000000007)},
+    {"dynamic_beyond_chs", created("", 65535ull * 16 * 255 * 512 + 512)},
+    {"dynamic_max", created("", kMaxBytes)},
+    {"dynamic_force_size", created("force_size=on", 1000000007)},
+    {"fixed_16m", created("subformat=fixed", 16 * MiB)},
+    {"fixed_odd", created("subformat=fixed", 1000000007)},
+    {"fixed_force_size", created("subformat=fixed,force_size=on", 1000000007)},
+    {"fixed_max", created("subformat=fixed", kMaxBytes)},
+    {"converted_dynamic", converted("", 10 * MiB)},
+    {"converted_fixed", converted("subformat=fixed", 10 * MiB)},
+    {"converted_force_size", converted("force_size=on", 10 * MiB + 512)},
+    {"written",
+     [](const TempDir& d) {
+         std::string p = create(d, "", 64 * MiB);
+         RunResult w =
+             run(qemu_tool("qemu-io") + " -f vpc -c 'write -P 1 0 4k' -c 'write -P 2 40M 3M' -c 'write -P 3 " +
+                 std::to_string(64 * MiB - 8192) + " 4k' " + quote(p));
+         EXPECT_EQ(w.status, 0) << w.output;
+         return p;
+     }},
+    {"written_fixed",
+     [](const TempDir& d) {
+         std::string p = create(d, "subformat=fixed", 8 * MiB);
+         RunResult w = run(qemu_tool("qemu-io") + " -f vpc -c 'write -P 7 1M 1M' " + quote(p));
+         EXPECT_EQ(w.status, 0) << w.output;
+         return p;
+     }},
+    // The footer decides about the cluster size, not the layout qemu
+    // opened: a footer copy at 0 saying "fixed" reports none, any other
+    // type (differencing, unknown) the block size. A differencing disk
+    // opens as a plain dynamic one: qemu reports no backing file.
+    {"footer_copy_says_fixed", edited("", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(2)); })},
+    {"differencing", edited("", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(4)); })},
+    {"unknown_disk_type", edited("", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(7)); })},
+    {"block_size_4m",
+     edited("", 16 * MiB, [](const std::string& p) { write_range(p, kDyn + kBlockSize, be32(4 * MiB)); })},
+    {"block_size_512", edited("", 1 * MiB, tiny_blocks)},
+    {"hyperv_current_size", edited("", 16 * MiB, hyperv_sized)},
+    {"fixed_disk2vhd_current_size", edited("subformat=fixed", 16 * MiB, disk2vhd_sized)},
+};
+
+INSTANTIATE_TEST_SUITE_P(Made, VpcInfoOnQemuImages, ::testing::ValuesIn(kMade),
+                         [](const ::testing::TestParamInfo<Made>& p) { return std::string(p.param.name); });
+
+struct Damage {
+    const char* name;
+    bool fixed;
+    std::function<void(const std::string&)> apply;
+    bool qemu_opens;
+};
+
+class VpcInfoOnDamagedImages : public ::testing::TestWithParam<Damage> {};
+
+TEST_P(VpcInfoOnDamagedImages, RefusedWhereQemuRefuses) {
+    INSTAR_REQUIRE_QEMU_IMG();
+    const Damage& d = GetParam();
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    std::string path = create(dir, d.fixed ? "subformat=fixed" : "", 16 * MiB);
+    d.apply(path);
+    expect_same(path, d.qemu_opens, d.name);
+}
+
+const Damage kDamage[] = {
+    {"footer_checksum", false, [](const std::string& p) { write_range(p, 100, {1}); }, false},
+    {"fixed_footer_checksum", true, [](const std::string& p) { write_range(p, file_size(p) - 512 + 100, {1}); }, false},
+    {"fixed_footer_says_dynamic", true, [](const std::string& p) { edit_footers(p, kDiskType, be32(3)); }, false},
+    // Only the copy at 0 counts: a broken footer at the end is not read.
+    {"trailing_footer_broken", false, [](const std::string& p) { write_range(p, file_size(p) - 512, {'X'}); }, true},
+    {"no_footer_anywhere", false,
+     [](const std::string& p) {
+         write_range(p, 0, {'X'});
+         write_range(p, file_size(p) - 512, {'X'});
+     },
+     false},
+    {"dyn_header_cookie", false, [](const std::string& p) { write_range(p, kDyn, {'X'}); }, false},
+    {"block_size_not_power_of_two", false,
+     [](const std::string& p) { write_range(p, kDyn + kBlockSize, be32(3 * MiB)); }, false},
+    {"table_too_small", false, [](const std::string& p) { write_range(p, kDyn + kEntries, be32(1)); }, false},
+    {"table_past_end_of_file", false, [](const std::string& p) { write_range(p, kDyn + kEntries, be32(0x1000)); },
+     false},
+    {"bat_entry_past_end_of_file", false, [](const std::string& p) { write_range(p, kBat, be32(16)); }, false},
+    {"bat_entry_far_away", false, [](const std::string& p) { write_range(p, kBat + 4, be32(0xFFFFFFF0u)); }, false},
+    {"header_offset_far_away", false, [](const std::string& p) { edit_footers(p, 16, be64(1ull << 40)); }, false},
+    {"over_2040g", true,
+     [](const std::string& p) {
+         edit_footers(p, kCreatorApp, text("win "));
+         edit_footers(p, kCurrentSize, be64(kMaxBytes + 512));
+     },
+     false},
+    {"cut_before_table", false, [](const std::string& p) { truncate_to(p, 1536); }, false},
+    {"tiny", false, [](const std::string& p) { truncate_to(p, 100); }, false},
+    {"empty", false, [](const std::string& p) { truncate_to(p, 0); }, false},
+};
+
+INSTANTIATE_TEST_SUITE_P(Damage, VpcInfoOnDamagedImages, ::testing::ValuesIn(kDamage),
+                         [](const ::testing::TestParamInfo<Damage>& p) { return std::string(p.param.name); });
+
+// Random damage to a dynamic image with data, half the time with the
+// footer checksum repaired so the damage reaches the deeper checks; qemu
+// decides, and every field must agree whenever both open it.
+TEST(VpcInfo, RandomDamageAgreesWithQemu) {
+    INSTAR_REQUIRE_QEMU_IMG();
+    std::string qemu_io = qemu_tool("qemu-io");
+    if (qemu_io.empty()) GTEST_SKIP() << "qemu-io not installed";
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    std::string base = create(dir, "", 16 * MiB);
+    ASSERT_EQ(run(qemu_io + " -f vpc -c 'write -P 5 2M 4k' " + quote(base)).status, 0);
+    std::vector<uint8_t> pristine = read_range(base, 0, file_size(base));
+    std::mt19937 rng(4242);
+    std::string path = dir.file("r.vhd");
+    int opened = 0, refused = 0, without_cluster = 0;
+    for (int iter = 0; iter < 40; ++iter) {
+        std::vector<uint8_t> img = pristine;
+        int n = 1 + int(rng() % 3);
+        for (int k = 0; k < n; ++k) {
+            // The footer's geometry and type (often a known one), the
+            // header, the BAT.
+            if (rng() % 4 == 0) {
+                const uint32_t types[] = {2, 3, 4, 0, 0x80000002u};
+                formats::store_be32(img.data() + kDiskType, types[rng() % 5]);
+                continue;
+            }
+            const size_t spots[] = {size_t(56 + rng() % 8), size_t(512 + rng() % 40), size_t(1536 + rng() % 8)};
+            img[spots[rng() % 3]] = uint8_t(rng());
+        }
+        if (rng() % 2) {
+            uint32_t sum = 0;
+            for (int i = 0; i < 512; ++i)
+                if (i < 64 || i >= 68) sum += img[i];
+            formats::store_be32(img.data() + kChecksum, ~sum);
+        }
+        FILE* f = fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        fwrite(img.data(), 1, img.size(), f);
+        fclose(f);
+        QemuJson q = qemu_info_json(path, "vpc");
+        MemorySource mem(img);
+        Scratch scratch;
+        abi::InfoResult ours;
+        Status s = formats::vpc_read_info(mem, scratch.arena, ours);
+        EXPECT_EQ(s == formats::kOk, q.ok) << "iteration " << iter << ": " << q.text;
+        if (q.ok && s == formats::kOk) {
+            EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vpc, "vpc")) << "iteration " << iter;
+            ++opened;
+            if (!(ours.flags & abi::kInfoHasClusterSize)) ++without_cluster;
+        } else if (!q.ok) {
+            ++refused;
+        }
+    }
+    EXPECT_GT(opened, 0);
+    EXPECT_GT(refused, 0);
+    EXPECT_GT(without_cluster, 0);
+}
+
+// qemu only takes a fixed VHD for vpc when told (-f vpc): detection sees
+// raw, read_info opens it all the same.
+TEST(VpcInfo, FixedImagesNeedTheFormatNamed) {
+    INSTAR_REQUIRE_QEMU_IMG();
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    std::string path = create(dir, "subformat=fixed", 16 * MiB);
+    std::vector<uint8_t> head = read_range(path, 0, 4096);
+    EXPECT_FALSE(formats::vpc_detect(head.data(), head.size()));
+    RunResult r = run(qemu_img() + " info --output=json " + quote(path));
+    EXPECT_NE(r.output.find("\"format\": \"raw\""), std::string::npos) << r.output;
+    expect_same(path, true, "fixed, -f vpc");
+}
+
+// Whatever the caller's buffer held, only what qemu reports is set.
+TEST(VpcInfo, ClearsTheResult) {
+    INSTAR_REQUIRE_QEMU_IMG();
+    TempDir dir;
+    ASSERT_TRUE(dir.ok());
+    std::string path = create(dir, "subformat=fixed", 16 * MiB);
+    abi::InfoResult ours;
+    std::memset(&ours, 0xA5, sizeof ours);
+    ASSERT_EQ(read_info_file(formats::vpc_read_info, path, ours), formats::kOk);
+    QemuJson q = qemu_info_json(path, "vpc");
+    ASSERT_TRUE(q.ok) << q.text;
+    EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vpc, "vpc"));
+    // A refusal leaves nothing behind either.
+    std::memset(&ours, 0xA5, sizeof ours);
+    MemorySource junk(std::vector<uint8_t>(4096, 0x5A));
+    Scratch scratch;
+    EXPECT_EQ(formats::vpc_read_info(junk, scratch.arena, ours), Status::image_invalid);
+    EXPECT_TRUE(all_zero(&ours, sizeof ours));
+}
+
+TEST(VpcInfo, NeedsOnlyLittleScratch) {
+    MemorySource mem(std::vector<uint8_t>(2560, 0));
+    std::vector<uint8_t> none(16);
+    formats::Arena arena(none.data(), none.size());
+    abi::InfoResult ours;
+    EXPECT_EQ(formats::vpc_read_info(mem, arena, ours), Status::out_of_memory);
+}
+
+}  // namespace
+}  // namespace instar::testing

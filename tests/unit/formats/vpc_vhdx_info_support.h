@@ -1,0 +1,93 @@
+// Shared by the vpc and vhdx info tests: `qemu-img info --output=json` of
+// a file, and a field-by-field comparison of it with an InfoResult.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "abi/ops/info.h"
+#include "formats/common/status.h"
+#include "vpc_vhdx_test_support.h"
+
+namespace instar::testing::vv {
+
+struct QemuJson {
+    bool ok;
+    nlohmann::json json;
+    std::string text;
+};
+
+inline QemuJson qemu_info_json(const std::string& path, const std::string& fmt) {
+    RunResult r = run(qemu_img() + " info -f " + fmt + " --output=json " + quote(path));
+    QemuJson q{r.status == 0, {}, r.output};
+    if (q.ok) {
+        q.json = nlohmann::json::parse(r.output, nullptr, /*allow_exceptions=*/false);
+        if (!q.json.is_object()) q.ok = false;
+    }
+    return q;
+}
+
+inline bool all_zero(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i)
+        if (b[i] != 0) return false;
+    return true;
+}
+
+// Every key qemu printed is one we model and equals ours; every field of
+// ours that qemu has no key for is empty. actual-size and filename come
+// from the host, not the guest.
+inline ::testing::AssertionResult same_info(const nlohmann::json& q, const abi::InfoResult& ours,
+                                            abi::BackingFormat format, const char* format_name) {
+    const std::set<std::string> modelled = {"virtual-size", "filename",    "cluster-size",
+                                            "format",       "actual-size", "dirty-flag"};
+    for (auto& [key, value] : q.items()) {
+        if (!modelled.count(key))
+            return ::testing::AssertionFailure() << "qemu reports unmodelled " << key << ": " << value;
+    }
+    if (q.value("format", "") != format_name || ours.format != uint32_t(format)) {
+        return ::testing::AssertionFailure() << "format: qemu " << q["format"] << ", ours " << ours.format;
+    }
+    if (!q.contains("virtual-size") || q["virtual-size"].get<uint64_t>() != ours.virtual_size) {
+        return ::testing::AssertionFailure()
+               << "virtual-size: qemu " << q["virtual-size"] << ", ours " << ours.virtual_size;
+    }
+    bool has_cluster = (ours.flags & abi::kInfoHasClusterSize) != 0;
+    if (q.contains("cluster-size") != has_cluster ||
+        (has_cluster && q["cluster-size"].get<uint64_t>() != ours.cluster_size)) {
+        return ::testing::AssertionFailure()
+               << "cluster-size: qemu " << (q.contains("cluster-size") ? q["cluster-size"] : "none") << ", ours "
+               << (has_cluster ? std::to_string(ours.cluster_size) : "none");
+    }
+    if (!has_cluster && ours.cluster_size != 0) return ::testing::AssertionFailure() << "stray cluster size";
+    // qemu prints the flag whenever the driver answers bdrv_get_info.
+    if (!q.contains("dirty-flag") || q["dirty-flag"].get<bool>() != ((ours.flags & abi::kInfoDirty) != 0)) {
+        return ::testing::AssertionFailure() << "dirty-flag: qemu " << q.value("dirty-flag", nlohmann::json())
+                                             << ", ours " << ((ours.flags & abi::kInfoDirty) != 0);
+    }
+    if (ours.flags & ~(abi::kInfoHasClusterSize | abi::kInfoDirty)) {
+        return ::testing::AssertionFailure() << "unexpected flags " << ours.flags;
+    }
+    if (ours.backing_file.length != 0 || ours.backing_format.length != 0 || ours.snapshot_count != 0 ||
+        ours.reserved != 0 || !all_zero(&ours.qcow2, sizeof ours.qcow2) || !all_zero(&ours.vmdk, sizeof ours.vmdk) ||
+        !all_zero(ours.snapshots, sizeof ours.snapshots) || !all_zero(&ours.backing_file, sizeof ours.backing_file)) {
+        return ::testing::AssertionFailure() << "fields qemu does not report are not empty";
+    }
+    return ::testing::AssertionSuccess();
+}
+
+// Runs one of the read_info functions on a file, with scratch as the
+// guest would give it.
+template <typename ReadInfo>
+formats::Status read_info_file(ReadInfo fn, const std::string& path, abi::InfoResult& out) {
+    FileSource src(path);
+    if (!src.ok()) return formats::Status::read_failed;
+    Scratch scratch;
+    return fn(src, scratch.arena, out);
+}
+
+}  // namespace instar::testing::vv
