@@ -7,6 +7,7 @@
 
 #include "cli/copy.h"
 #include "cli/create.h"
+#include "cli/info.h"
 #include "host/error.h"
 
 namespace {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     instar::cli::add_copy_command(app);
     instar::cli::add_create_command(app);
+    instar::cli::add_info_command(app);
 
     try {
         app.parse(argc, argv);

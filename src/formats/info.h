@@ -1,0 +1,20 @@
+// Everything `info` learns about an image, for any format: the one place
+// that maps a format to its info reader, and instar's rule for bytes that
+// match no format.
+#pragma once
+
+#include "abi/ops/info.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
+#include "formats/detect.h"
+
+namespace instar::formats {
+
+// requested == none: detect. Bytes that match no format are raw only with
+// a partition table, or with `unsafe_quirks` (qemu's behaviour); otherwise
+// Status::image_format_unknown.
+Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,
+                       abi::InfoResult& out);
+
+}  // namespace instar::formats

@@ -1,0 +1,238 @@
+"""`instar info` against live qemu-img 7.2 on a corpus built at test time:
+same stdout (human and JSON), same exit status. Plus instar's own safety
+rules (docs/info.md)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import needs_kvm, run
+
+pytestmark = needs_kvm
+
+M, G = 1 << 20, 1 << 30
+
+
+def qemu_io(path, fmt, *commands):
+    args = ["qemu-io", "-f", fmt]
+    for c in commands:
+        args += ["-c", c]
+    subprocess.run(args + [str(path)], check=True, capture_output=True)
+
+
+def build_corpus(d, qemu_img):
+    """Returns {name: format} for images made in directory d."""
+    def mk(name, fmt, *opts, size="1G"):
+        subprocess.run([qemu_img, "create", "-q", "-f", fmt, *opts, name, size], check=True, cwd=d)
+        return name
+
+    images = {}
+    for fmt in ("qcow2", "vmdk", "vpc", "vhdx"):
+        images[mk(f"plain.{fmt}", fmt)] = fmt
+    images[mk("v2.qcow2", "qcow2", "-o", "compat=0.10")] = "qcow2"
+    for cs in ("512", "4k", "2M"):
+        images[mk(f"c{cs}.qcow2", "qcow2", "-o", f"cluster_size={cs}", size="64M")] = "qcow2"
+    for rb in ("1", "64"):
+        images[mk(f"r{rb}.qcow2", "qcow2", "-o", f"refcount_bits={rb}", size="64M")] = "qcow2"
+    images[mk("l2.qcow2", "qcow2", "-o", "extended_l2=on,lazy_refcounts=on,compression_type=zstd")] = "qcow2"
+    images[mk("stream.vmdk", "vmdk", "-o", "subformat=streamOptimized")] = "vmdk"
+    images[mk("fixed.vhdx", "vhdx", "-o", "subformat=fixed", size="16M")] = "vhdx"
+    images[mk("odd.vpc", "vpc", size="1000000")] = "vpc"
+    # Written data, discards, compressed clusters, snapshots.
+    data = mk("data.qcow2", "qcow2", size="64M")
+    qemu_io(d / data, "qcow2", "write -P 0x5a 0 1M", "write -P 0x11 10M 64k", "discard 10M 64k")
+    subprocess.run([qemu_img, "snapshot", "-c", "first", data], check=True, cwd=d)
+    images[data] = "qcow2"
+    raw = d / "src.raw"
+    with open(raw, "wb") as f:
+        f.write(os.urandom(2 * M))
+        f.truncate(32 * M)
+    for fmt, opts in (("qcow2", ["-c"]), ("vmdk", []), ("vpc", []), ("vhdx", [])):
+        name = f"converted.{fmt}"
+        subprocess.run([qemu_img, "convert", "-f", "raw", "-O", fmt, *opts, "src.raw", name], check=True, cwd=d)
+        images[name] = fmt
+    # A three-image backing chain and a vmdk child.
+    mk("base.qcow2", "qcow2", size="2G")
+    mk("mid.qcow2", "qcow2", "-b", "base.qcow2", "-F", "qcow2", size="2G")
+    images[mk("top.qcow2", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", size="2G")] = "qcow2"
+    images[mk("child.vmdk", "vmdk", "-b", "plain.vmdk", "-F", "vmdk")] = "vmdk"
+    return images
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, qemu_img):
+    d = tmp_path_factory.mktemp("corpus")
+    return d, build_corpus(d, qemu_img)
+
+
+def both(instar, qemu_img, d, *args):
+    ours = run([instar, "info", *args], cwd=d)
+    theirs = run([qemu_img, "info", *args], cwd=d)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("output", ["human", "json"])
+def test_same_output_as_qemu_img(instar, qemu_img, corpus, output):
+    d, images = corpus
+    for name in sorted(images):
+        ours, theirs = both(instar, qemu_img, d, f"--output={output}", name)
+        assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), name
+
+
+@pytest.mark.parametrize("output", ["human", "json"])
+def test_with_explicit_format(instar, qemu_img, corpus, output):
+    d, images = corpus
+    for name, fmt in sorted(images.items()):
+        ours, theirs = both(instar, qemu_img, d, "-f", fmt, f"--output={output}", name)
+        assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), name
+
+
+@pytest.mark.parametrize("output", ["human", "json"])
+def test_backing_chain(instar, qemu_img, corpus, output):
+    d, _ = corpus
+    ours, theirs = both(instar, qemu_img, d, "--backing-chain", f"--output={output}", "top.qcow2")
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+
+
+def test_images_made_by_instar(instar, qemu_img, tmp_path):
+    for fmt in ("qcow2", "vmdk", "vpc", "vhdx"):
+        name = f"made.{fmt}"
+        assert run([instar, "create", "-q", "-f", fmt, name, "3G"], cwd=tmp_path).returncode == 0
+        ours, theirs = both(instar, qemu_img, tmp_path, name)
+        assert ours.stdout == theirs.stdout and ours.returncode == 0, fmt
+
+
+def test_force_share_is_accepted(instar, qemu_img, corpus):
+    d, _ = corpus
+    ours, theirs = both(instar, qemu_img, d, "-U", "plain.qcow2")
+    assert ours.stdout == theirs.stdout and ours.returncode == 0
+
+
+# --- instar's safety rules -------------------------------------------------
+
+def test_unknown_bytes_are_not_raw(instar, tmp_path):
+    (tmp_path / "blob").write_bytes(b"not a disk image at all" * 100)
+    r = run([instar, "info", "blob"], cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("instar: info: ") and "format" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_zero_filled_file_without_f_is_refused(instar, tmp_path):
+    (tmp_path / "zeros").write_bytes(b"\0" * M)
+    assert run([instar, "info", "zeros"], cwd=tmp_path).returncode == 1
+
+
+def test_unsafe_quirks_and_f_raw_restore_raw(instar, qemu_img, tmp_path):
+    (tmp_path / "zeros").write_bytes(b"\0" * M)
+    theirs = run([qemu_img, "info", "zeros"], cwd=tmp_path)
+    for args in (["--unsafe-quirks"], ["-f", "raw"]):
+        ours = run([instar, "info", *args, "zeros"], cwd=tmp_path)
+        assert ours.returncode == 0, ours.stderr
+        assert ours.stdout == theirs.stdout
+
+
+def test_partitioned_raw_disk_is_raw(instar, qemu_img, tmp_path):
+    disk = bytearray(4 * M)
+    disk[446 + 4] = 0x83
+    disk[446 + 12:446 + 16] = (2048).to_bytes(4, "little")
+    disk[510:512] = b"\x55\xaa"
+    (tmp_path / "disk.img").write_bytes(bytes(disk))
+    ours, theirs = both(instar, qemu_img, tmp_path, "disk.img")
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout
+
+
+def test_format_contradicting_f_is_an_error(instar, qemu_img, corpus):
+    d, _ = corpus
+    ours, theirs = both(instar, qemu_img, d, "-f", "vmdk", "plain.qcow2")
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr.count("\n") == 1
+
+
+def chain_of(tmp_path, qemu_img, names):
+    """Creates names[0] <- names[1] <- ... (each the backing of the next)."""
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", names[0], "1G"], check=True, cwd=tmp_path)
+    for parent, child in zip(names, names[1:]):
+        subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", parent, "-F", "qcow2", child, "1G"],
+                       check=True, cwd=tmp_path)
+
+
+def set_backing(tmp_path, qemu_img, image, backing):
+    subprocess.run([qemu_img, "rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", backing, image],
+                   check=True, cwd=tmp_path)
+
+
+def test_backing_chain_loop_is_refused(instar, qemu_img, tmp_path):
+    chain_of(tmp_path, qemu_img, ["a.qcow2", "b.qcow2", "c.qcow2"])
+    set_backing(tmp_path, qemu_img, "a.qcow2", "c.qcow2")
+    r = run([instar, "info", "--backing-chain", "c.qcow2"], cwd=tmp_path, timeout=60)
+    assert r.returncode == 1 and "loop" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_self_loop_is_refused(instar, qemu_img, tmp_path):
+    chain_of(tmp_path, qemu_img, ["a.qcow2"])
+    set_backing(tmp_path, qemu_img, "a.qcow2", "a.qcow2")
+    r = run([instar, "info", "--backing-chain", "a.qcow2"], cwd=tmp_path)
+    assert r.returncode == 1 and "loop" in r.stderr
+
+
+def test_chain_deeper_than_16_is_refused(instar, qemu_img, tmp_path):
+    names = [f"n{i:02}.qcow2" for i in range(17)]
+    chain_of(tmp_path, qemu_img, names)
+    r = run([instar, "info", "--backing-chain", names[-1]], cwd=tmp_path, timeout=120)
+    assert r.returncode == 1 and "16" in r.stderr
+    names16 = names[:16]
+    r = run([instar, "info", "--backing-chain", names16[-1]], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("backing", ["../../etc/passwd", "/etc/passwd", "../outside.qcow2"])
+def test_backing_outside_allowlist_is_refused(instar, qemu_img, tmp_path, backing):
+    inner = tmp_path / "images"
+    inner.mkdir()
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", tmp_path / "outside.qcow2", "1G"], check=True)
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", "qcow2", "top.qcow2", "1G"],
+                   check=True, cwd=inner)
+    r = run([instar, "info", "--backing-chain", "top.qcow2"], cwd=inner)
+    assert r.returncode == 1
+    assert "not in an allowed directory" in r.stderr and r.stderr.count("\n") == 1
+    # The same message whether or not the file exists.
+    subprocess.run([qemu_img, "rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", backing + ".nope", "top.qcow2"],
+                   check=True, cwd=inner)
+    r2 = run([instar, "info", "--backing-chain", "top.qcow2"], cwd=inner)
+    assert r2.stderr.replace(".nope", "") == r.stderr
+
+
+def test_symlink_out_of_the_directory_is_refused(instar, qemu_img, tmp_path):
+    inner = tmp_path / "images"
+    inner.mkdir()
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", tmp_path / "outside.qcow2", "1G"], check=True)
+    (inner / "link.qcow2").symlink_to(tmp_path / "outside.qcow2")
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", "link.qcow2", "-F", "qcow2", "top.qcow2", "1G"],
+                   check=True, cwd=inner)
+    r = run([instar, "info", "--backing-chain", "top.qcow2"], cwd=inner)
+    assert r.returncode == 1 and "not in an allowed directory" in r.stderr
+
+
+def test_backing_dir_widens_the_allowlist(instar, qemu_img, tmp_path):
+    inner = tmp_path / "images"
+    inner.mkdir()
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", tmp_path / "outside.qcow2", "1G"], check=True)
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-b", "../outside.qcow2", "-F", "qcow2", "top.qcow2"],
+                   check=True, cwd=inner)
+    ours = run([instar, "info", "--backing-chain", "--backing-dir", tmp_path, "top.qcow2"], cwd=inner)
+    theirs = run(["qemu-img", "info", "--backing-chain", "top.qcow2"], cwd=inner)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("fmt,size", [("qcow2", 104), ("vmdk", 512), ("vpc", 512), ("vhdx", 65536 * 3)])
+def test_truncated_headers_fail_cleanly(instar, qemu_img, tmp_path, fmt, size):
+    subprocess.run([qemu_img, "create", "-q", "-f", fmt, "full", "1G"], check=True, cwd=tmp_path)
+    data = (tmp_path / "full").read_bytes()
+    for cut in (8, size // 2, size - 1):
+        (tmp_path / "cut").write_bytes(data[:cut])
+        r = run([instar, "info", "-f", fmt, "cut"], cwd=tmp_path, timeout=30)
+        assert r.returncode == 1, (cut, r.stdout)
+        assert r.stderr.startswith("instar: info: ") and r.stderr.count("\n") == 1
