@@ -86,6 +86,15 @@ def create_vs_create(instar, qemu_img, work, runs, fmt):
                 [qemu_img, "create", "-q", "-f", fmt, str(b), "1G"], runs)
 
 
+def info_vs_info(instar, qemu_img, work, runs):
+    image = work / "data.qcow2"
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", str(image), "1G"], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 256M", "-c", "write -P 0x11 700M 64M",
+                    str(image)], check=True, stdout=subprocess.DEVNULL)
+    interleaved("info of a 1 GiB qcow2 with data",
+                [str(instar), "info", str(image)], [qemu_img, "info", str(image)], runs)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--instar", default="build/instar")
@@ -107,6 +116,7 @@ def main():
             "copy": lambda: copy_vs_convert(instar, qemu_img, work, min(args.runs, 7)),
             "create-qcow2": lambda: create_vs_create(instar, qemu_img, work, args.runs, "qcow2"),
             "create-vhdx": lambda: create_vs_create(instar, qemu_img, work, args.runs, "vhdx"),
+            "info": lambda: info_vs_info(instar, qemu_img, work, args.runs),
         }
         for name, fn in benches.items():
             if not only or name in only:

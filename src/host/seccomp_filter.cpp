@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <termios.h>
 
 #include <cerrno>
 #include <memory>
@@ -48,7 +50,9 @@ void install_seccomp(const SeccompPolicy& policy) {
                    SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fstat), SCMP_SYS(fchmod), SCMP_SYS(fchown),
                    SCMP_SYS(close)})
         allow(c, sc);
-    // stdio's first write asks fstat about the stream through newfstatat.
+    // stdio's first write on a stream asks what it is: fstat, and for a
+    // character device (a terminal, /dev/null) isatty, which is TCGETS.
+    allow(c, SCMP_SYS(ioctl), {SCMP_A1(SCMP_CMP_EQ, (unsigned long)TCGETS)});
     allow(c, SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)});
 
     // Committing or discarding the output file, only inside its directory.

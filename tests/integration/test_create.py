@@ -294,3 +294,18 @@ def test_create_replaces_an_existing_image(instar, qemu_img, tmp_path):
     assert run([instar, "create", "-q", "-f", "qcow2", target, "1G"]).returncode == 0
     assert run([qemu_img, "check", target]).returncode == 0
     assert os.stat(target).st_size == 196624
+
+
+@needs_kvm
+def test_json_output_to_a_terminal(instar, tmp_path):
+    import pty
+    import subprocess
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([str(instar), "create", "-q", "--output", "json", "-f", "qcow2", "t.qcow2", "1G"],
+                           cwd=tmp_path, stdout=slave, timeout=60)
+        assert r.returncode == 0
+        assert b'"format": "qcow2"' in os.read(master, 65536)
+    finally:
+        os.close(master)
+        os.close(slave)

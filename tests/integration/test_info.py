@@ -236,3 +236,23 @@ def test_truncated_headers_fail_cleanly(instar, qemu_img, tmp_path, fmt, size):
         r = run([instar, "info", "-f", fmt, "cut"], cwd=tmp_path, timeout=30)
         assert r.returncode == 1, (cut, r.stdout)
         assert r.stderr.startswith("instar: info: ") and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("stdout", ["devnull", "terminal"])
+def test_output_to_a_terminal_or_dev_null(instar, corpus, stdout):
+    """Output printed after the sandbox closes must not need system calls it
+    forbids (stdio asks isatty of a character device)."""
+    import pty
+    d, _ = corpus
+    if stdout == "devnull":
+        r = subprocess.run([str(instar), "info", "data.qcow2"], cwd=d, stdout=subprocess.DEVNULL, timeout=60)
+        assert r.returncode == 0
+        return
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([str(instar), "info", "data.qcow2"], cwd=d, stdout=slave, timeout=60)
+        assert r.returncode == 0
+        assert b"file format: qcow2" in os.read(master, 65536)
+    finally:
+        os.close(master)
+        os.close(slave)
