@@ -251,9 +251,16 @@ inline uint64_t size_slack(const abi::CreateRequest& r) {
 }
 
 // Images qemu-img itself creates but then cannot open, which our probes
-// refuse as qemu does: a vmdk of virtual size 0 ("Unsupported image type").
-inline bool probe_may_refuse(const FormatEntry& f, const formats::EmitOutput& out, Status s) {
-    return f.format == abi::ImageFormat::vmdk && out.virtual_size == 0 && s == Status::unsupported_feature;
+// refuse as qemu does: a vmdk of virtual size 0 ("Unsupported image type"),
+// a fixed vpc of virtual size 0 (only a footer: "Error reading dynamic VHD
+// header").
+inline bool probe_may_refuse(const FormatEntry& f, const abi::CreateRequest& r, const formats::EmitOutput& out,
+                             Status s) {
+    if (out.virtual_size != 0) return false;
+    if (f.format == abi::ImageFormat::vmdk) return s == Status::unsupported_feature;
+    if (f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed))
+        return s == Status::image_invalid;
+    return false;
 }
 
 // The emitter either refuses the request with a known status, or writes an
@@ -291,7 +298,7 @@ inline const char* check_emit(const FormatEntry& f, const uint8_t* data, size_t 
     formats::BasicImageInfo info{};
     const Status ps = f.read_basic(image, scratch().fresh(), info);
     scratch().fresh();
-    if (ps != formats::kOk && !probe_may_refuse(f, out, ps)) return "our own probe refuses the image the emitter wrote";
+    if (ps != formats::kOk && !probe_may_refuse(f, r, out, ps)) return "our own probe refuses the image the emitter wrote";
     if (ps != formats::kOk) return nullptr;
     if (info.virtual_size != out.virtual_size) return "probe's virtual size differs from the emitter's";
     if (f.format == abi::ImageFormat::vmdk) {
