@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "host/guest_memory.h"
@@ -20,34 +21,74 @@
 namespace instar::fuzz {
 
 inline constexpr uint64_t kPage = 4096;
+inline constexpr uint64_t kAlign = 2u << 20;
 
 // GuestMemory maps its own anonymous memory. To make a host access just
 // past either end fault (instead of landing in whatever mapping happens to
-// be adjacent), reserve the RAM plus one page each side as PROT_NONE, free
-// the middle, and let GuestMemory's mmap take the hole: the kernel places a
-// mapping in the highest gap that fits, which is that hole. If it lands
-// elsewhere the run goes on without guards (and says so once).
+// be adjacent), RAM gets a PROT_NONE page on each side. GuestMemory's mmap
+// cannot be told where to go, so: reserve a PROT_NONE region, free a hole
+// in its middle with 2 MiB of slack (recent kernels place mappings of 2 MiB
+// and more on 2 MiB boundaries and look for that much extra room), let
+// GuestMemory map, and put guard pages in the slack on each side of where
+// it landed (or rely on the rest of the reservation where it landed flush
+// against it). If it landed elsewhere (a higher free gap), guard pages are
+// tried there; failing that, the attempt is kept, so the next cannot take
+// that gap again, and freed at the end. If every attempt misses, the run
+// goes on without guards and says so.
 class GuardedGuestMemory {
 public:
     explicit GuardedGuestMemory(uint64_t size) {
-        void* r = mmap(nullptr, size + 2 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (r == MAP_FAILED) std::abort();
-        auto* reserve = static_cast<uint8_t*>(r);
-        munmap(reserve + kPage, size);
-        memory_ = std::make_unique<GuestMemory>(size);
-        guarded_ = memory_->base() == reserve + kPage;
-        if (!guarded_) {
-            munmap(reserve, kPage);
-            munmap(reserve + kPage + size, kPage);
-            std::fprintf(stderr, "instar-fuzz: guest RAM did not land between guard pages; running without them\n");
+        for (int attempt = 0; attempt < 32 && !memory_; ++attempt) {
+            auto slot = std::make_unique<std::optional<GuestMemory>>();  // allocated before the hole exists
+            const uint64_t total = size + 4 * kAlign;
+            void* r = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (r == MAP_FAILED) std::abort();
+            auto* reserve = static_cast<uint8_t*>(r);
+            uint8_t* hole_lo = reserve + kAlign;
+            uint8_t* hole_hi = reserve + total - kAlign;
+            munmap(hole_lo, size_t(hole_hi - hole_lo));
+            slot->emplace(size);
+            uint8_t* base = (*slot)->base();
+            bool ok;
+            if (base >= hole_lo && base + size <= hole_hi) {
+                ok = (base == hole_lo || guard_at(base - kPage)) && (base + size == hole_hi || guard_at(base + size));
+            } else {
+                munmap(reserve, kAlign);
+                munmap(hole_hi, kAlign);
+                ok = guard_at(base - kPage) && guard_at(base + size);
+            }
+            if (ok) {
+                memory_ = std::move(slot);
+                guarded_ = true;
+            } else {
+                held_.push_back(std::move(slot));
+            }
+        }
+        held_.clear();
+        if (!memory_) {
+            memory_ = std::make_unique<std::optional<GuestMemory>>();
+            memory_->emplace(size);
+            std::fprintf(stderr, "instar-fuzz: no guard pages around guest RAM; running without\n");
         }
     }
-    GuestMemory& operator*() { return *memory_; }
-    GuestMemory* operator->() { return memory_.get(); }
+    GuestMemory& operator*() { return **memory_; }
+    GuestMemory* operator->() { return &**memory_; }
     bool guarded() const { return guarded_; }
 
 private:
-    std::unique_ptr<GuestMemory> memory_;
+    // A PROT_NONE page exactly at `at`, unless something is mapped there.
+    static bool guard_at(uint8_t* at) {
+        void* g = mmap(at, kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (g == MAP_FAILED) return false;
+        if (g != at) {  // kernels before 4.17 take the flag as a hint
+            munmap(g, kPage);
+            return false;
+        }
+        return true;
+    }
+
+    std::unique_ptr<std::optional<GuestMemory>> memory_;
+    std::vector<std::unique_ptr<std::optional<GuestMemory>>> held_;
     bool guarded_ = false;
 };
 
