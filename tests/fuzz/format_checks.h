@@ -1,0 +1,311 @@
+// What the format fuzz targets check, shared with the unit test that
+// replays tests/fuzz/regressions/: each check_* function runs one input
+// through the real entry points and returns nullptr when every invariant
+// held, or a sentence saying which did not. The fuzz targets turn a
+// non-null answer into __builtin_trap(); the unit test into a failure.
+//
+// Formats whose code is not in the tree yet are left out with
+// __has_include, so this builds with or without them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "abi/ops/create.h"
+#include "formats/common/arena.h"
+#include "formats/common/emitter.h"
+#include "formats/common/probe.h"
+#include "formats/vmdk/vmdk_create.h"
+#include "formats/vmdk/vmdk_desc_parse.h"
+#include "formats/vmdk/vmdk_probe.h"
+#include "fuzz_image.h"
+
+#if __has_include("formats/qcow2/qcow2_probe.h")
+#include "formats/qcow2/qcow2_probe.h"
+#define INSTAR_FUZZ_QCOW2_PROBE 1
+#endif
+#if __has_include("formats/qcow2/qcow2_create.h")
+#include "formats/qcow2/qcow2_create.h"
+#define INSTAR_FUZZ_QCOW2_EMIT 1
+#endif
+#if __has_include("formats/vpc/vpc_probe.h")
+#include "formats/vpc/vpc_probe.h"
+#define INSTAR_FUZZ_VPC_PROBE 1
+#endif
+#if __has_include("formats/vpc/vpc_create.h")
+#include "formats/vpc/vpc_create.h"
+#define INSTAR_FUZZ_VPC_EMIT 1
+#endif
+#if __has_include("formats/vhdx/vhdx_probe.h")
+#include "formats/vhdx/vhdx_probe.h"
+#define INSTAR_FUZZ_VHDX_PROBE 1
+#endif
+#if __has_include("formats/vhdx/vhdx_create.h")
+#include "formats/vhdx/vhdx_create.h"
+#define INSTAR_FUZZ_VHDX_EMIT 1
+#endif
+
+namespace instar::fuzz {
+
+using formats::Status;
+
+using DetectFn = bool (*)(const uint8_t*, size_t);
+using ReadBasicFn = Status (*)(formats::ImageSource&, formats::Arena&, formats::BasicImageInfo&);
+
+struct FormatEntry {
+    const char* name;
+    abi::ImageFormat format;
+    DetectFn detect;        // nullptr: probe not in the tree
+    ReadBasicFn read_basic;
+    formats::EmitFn emit;   // nullptr: emitter not in the tree
+};
+
+inline const std::vector<FormatEntry>& format_table() {
+    static const std::vector<FormatEntry> table = {
+#ifdef INSTAR_FUZZ_QCOW2_PROBE
+        {"qcow2", abi::ImageFormat::qcow2, formats::qcow2_detect, formats::qcow2_read_basic,
+#ifdef INSTAR_FUZZ_QCOW2_EMIT
+         formats::qcow2_emit},
+#else
+         nullptr},
+#endif
+#endif
+        {"vmdk", abi::ImageFormat::vmdk, formats::vmdk_detect, formats::vmdk_read_basic, formats::vmdk_emit},
+#ifdef INSTAR_FUZZ_VPC_PROBE
+        {"vpc", abi::ImageFormat::vpc, formats::vpc_detect, formats::vpc_read_basic,
+#ifdef INSTAR_FUZZ_VPC_EMIT
+         formats::vpc_emit},
+#else
+         nullptr},
+#endif
+#endif
+#ifdef INSTAR_FUZZ_VHDX_PROBE
+        {"vhdx", abi::ImageFormat::vhdx, formats::vhdx_detect, formats::vhdx_read_basic,
+#ifdef INSTAR_FUZZ_VHDX_EMIT
+         formats::vhdx_emit},
+#else
+         nullptr},
+#endif
+#endif
+    };
+    return table;
+}
+
+inline const FormatEntry* find_format(const char* name) {
+    for (const FormatEntry& f : format_table())
+        if (std::strcmp(f.name, name) == 0) return &f;
+    return nullptr;
+}
+
+// Guest-sized scratch (the create op gives format code most of the 58 MiB
+// heap). Allocated once; after each use the part handed out is refilled
+// with a pattern, so code that reads scratch it did not initialise (alloc
+// with zero=false) sees something other than zeroes and gives itself away
+// through the determinism check below.
+class Scratch {
+public:
+    static constexpr size_t kBytes = 48u << 20;
+    Scratch() : mem_(new uint8_t[kBytes]), arena_(mem_, kBytes) { std::memset(mem_, 0xa5, kBytes); }
+    ~Scratch() { delete[] mem_; }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    formats::Arena& fresh() {
+        std::memset(mem_, 0xa5, arena_.used());
+        arena_.reset();
+        return arena_;
+    }
+
+private:
+    uint8_t* mem_;
+    formats::Arena arena_;
+};
+
+inline Scratch& scratch() {
+    static Scratch s;
+    return s;
+}
+
+inline bool valid_status(Status s) { return uint32_t(s) < abi::kGuestErrorCount; }
+
+// The first bytes of the file as the guest hands them to FMT_detect.
+inline std::vector<uint8_t> probe_head(formats::ImageSource& src) {
+    const uint64_t n = src.size() < formats::kProbeHeadBytes ? src.size() : formats::kProbeHeadBytes;
+    std::vector<uint8_t> head(n < 512 ? 512 : n);  // past the end reads as zero, as qemu's probe
+    src.read(0, head.data(), head.size());
+    return head;
+}
+
+// --- parsers --------------------------------------------------------------
+
+// detect on the head, then read_basic whatever detect said (read_basic must
+// refuse anything, not only what detect let through), twice: the answers
+// must agree.
+inline const char* check_probe(const FormatEntry& f, const uint8_t* data, size_t size) {
+    FuzzImage src(data, size);
+    const std::vector<uint8_t> head = probe_head(src);
+    const bool detected = f.detect(head.data(), head.size());
+    const bool detected_short = f.detect(head.data(), head.size() < 512 ? head.size() : 512);
+    (void)detected_short;  // 512 bytes is what qemu looks at; only crashes matter here
+
+    formats::BasicImageInfo a{}, b{};
+    const Status sa = f.read_basic(src, scratch().fresh(), a);
+    if (!valid_status(sa)) return "read_basic returned an unknown status code";
+    const Status sb = f.read_basic(src, scratch().fresh(), b);
+    scratch().fresh();
+    if (sa != sb) return "read_basic gave two different answers for the same bytes";
+    if (sa == formats::kOk) {
+        if (a.virtual_size != b.virtual_size || a.has_cid != b.has_cid || (a.has_cid && a.cid != b.cid))
+            return "read_basic reported two different results for the same bytes";
+        if (a.has_cid && f.format != abi::ImageFormat::vmdk) return "read_basic set a CID for a format without one";
+    }
+    (void)detected;
+    return nullptr;
+}
+
+// Every format's detect on the same head, and read_basic for each format
+// that claims it (qemu's probe order decides between several).
+inline const char* check_detect_all(const uint8_t* data, size_t size) {
+    FuzzImage src(data, size);
+    const std::vector<uint8_t> head = probe_head(src);
+    for (const FormatEntry& f : format_table()) {
+        for (size_t n : {size_t(0), size_t(1), size_t(511), size_t(512), head.size()}) {
+            if (n > head.size()) continue;
+            // An exact-size copy, so ASan sees a read past `n`.
+            std::vector<uint8_t> part(head.begin(), head.begin() + long(n));
+            f.detect(part.data(), part.size());
+        }
+        if (!f.detect(head.data(), head.size())) continue;
+        formats::BasicImageInfo info{};
+        const Status s = f.read_basic(src, scratch().fresh(), info);
+        scratch().fresh();
+        if (!valid_status(s)) return "read_basic returned an unknown status code";
+    }
+    return nullptr;
+}
+
+// The vmdk descriptor field readers on arbitrary text, NULs included: they
+// are given text[0, len) and must not look past it.
+inline const char* check_vmdk_descriptor(const uint8_t* data, size_t size) {
+    // An exact-size heap copy, so any read past the end is an ASan report.
+    std::vector<char> text(data, data + size);
+    const char* t = text.data();
+    size_t pos = 0;
+    for (const char* needle : {"CID", "parentCID", "createType", "\"", "RW ", "#"}) {
+        if (formats::vmdk::find_text(t, size, needle, pos) && pos >= size) return "find_text answered past the end";
+    }
+    uint32_t cid = 0;
+    formats::vmdk::read_cid_field(t, size, "CID", cid);
+    formats::vmdk::read_cid_field(t, size, "parentCID", cid);
+    formats::vmdk::parent_hint_ok(t, size);
+    const size_t n = formats::vmdk::descriptor_length(t, size);
+    if (n > size) return "descriptor_length is longer than the buffer";
+    for (size_t i = 0; i < n; ++i)
+        if (t[i] == '\0') return "descriptor_length went past a NUL";
+    if (n < size && t[n] != '\0') return "descriptor_length stopped before the end without a NUL";
+    return nullptr;
+}
+
+// --- emitters -------------------------------------------------------------
+
+// A fuzz input for an emitter: the raw bytes of a CreateRequest (zero-filled
+// when short; strings not terminated unless the bytes terminate them), then
+// a control byte and the rest of EmitInput:
+//   ctl bit 0: keep the request's own `format` (else it is set to the
+//              emitter's, so most inputs get past the first check)
+//   ctl bit 1: virtual_size from the next 8 bytes (else request.size)
+//   ctl bit 2: has_parent_cid, parent_cid from the 4 bytes after that
+struct EmitCase {
+    abi::CreateRequest request;
+    formats::EmitInput input;
+};
+inline constexpr size_t kEmitTailBytes = 1 + 8 + 4;
+
+inline EmitCase decode_emit_case(abi::ImageFormat format, const uint8_t* data, size_t size) {
+    EmitCase c;
+    std::memset(&c.request, 0, sizeof c.request);
+    std::memcpy(&c.request, data, size < sizeof c.request ? size : sizeof c.request);
+    uint8_t tail[kEmitTailBytes] = {};
+    if (size > sizeof c.request) {
+        const size_t n = size - sizeof c.request;
+        std::memcpy(tail, data + sizeof c.request, n < sizeof tail ? n : sizeof tail);
+    }
+    if (!(tail[0] & 1)) c.request.format = uint32_t(format);
+    c.input.request = &c.request;
+    c.input.virtual_size = (tail[0] & 2) ? get_le(tail + 1, 8) : c.request.size;
+    c.input.has_parent_cid = (tail[0] & 4) != 0;
+    c.input.parent_cid = uint32_t(get_le(tail + 9, 4));
+    return c;
+}
+
+// How far above the asked size the recorded virtual size may lie: the
+// emitters round as qemu does (sectors; vhdx to whole MiB; vpc to a CHS
+// geometry, which only grows it, unless force_size).
+inline uint64_t size_slack(const abi::CreateRequest& r) {
+    switch (abi::ImageFormat(r.format)) {
+    case abi::ImageFormat::vhdx: return 1u << 20;
+    case abi::ImageFormat::vpc: return (r.flags & abi::kCreateForceSize) ? 512 : UINT64_MAX;
+    default: return 512;
+    }
+}
+
+// Images qemu-img itself creates but then cannot open, which our probes
+// refuse as qemu does: a vmdk of virtual size 0 ("Unsupported image type"),
+// a fixed vpc of virtual size 0 (only a footer: "Error reading dynamic VHD
+// header").
+inline bool probe_may_refuse(const FormatEntry& f, const abi::CreateRequest& r, const formats::EmitOutput& out,
+                             Status s) {
+    if (out.virtual_size != 0) return false;
+    if (f.format == abi::ImageFormat::vmdk) return s == Status::unsupported_feature;
+    if (f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed))
+        return s == Status::image_invalid;
+    return false;
+}
+
+// The emitter either refuses the request with a known status, or writes an
+// image that our own probe opens with the virtual size the emitter reported.
+inline const char* check_emit(const FormatEntry& f, const uint8_t* data, size_t size) {
+    EmitCase c = decode_emit_case(f.format, data, size);
+    BoundedSink sink;
+    formats::EmitOutput out{};
+    const Status s = f.emit(c.input, sink, scratch().fresh(), out);
+    scratch().fresh();
+    if (!valid_status(s)) return "emitter returned an unknown status code";
+    if (s != formats::kOk) return nullptr;
+
+    const abi::CreateRequest& r = c.request;
+    if (sink.refused) return "emitter succeeded although the sink refused a call";
+    if (!sink.size_set) return "emitter succeeded without setting the file size";
+    if (out.file_size != sink.size) return "EmitOutput.file_size is not the size passed to set_size";
+    if (out.metadata_bytes != sink.written) return "EmitOutput.metadata_bytes is not the bytes written";
+    if (sink.write_end > sink.size) return "emitter wrote past the file size it set";
+    if (sink.prealloc_end > sink.size) return "emitter preallocated past the file size it set";
+    if (out.virtual_size < c.input.virtual_size) return "image is smaller than the virtual size asked for";
+    if (out.virtual_size - c.input.virtual_size >= size_slack(r))
+        return "image's virtual size is further above the size asked for than rounding explains";
+    if (f.format == abi::ImageFormat::qcow2 && out.unit_size != r.cluster_size)
+        return "qcow2 cluster size is not the one asked for";
+    if (f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::dynamic) &&
+        out.unit_size != r.vpc_block_size)
+        return "vpc block size is not the one asked for";
+
+    SinkImage image(sink);
+    const std::vector<uint8_t> head = probe_head(image);
+    // qemu (and so vpc_detect) takes a fixed VHD, footer only at the end, for raw.
+    const bool vpc_fixed = f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed);
+    if (!vpc_fixed && !f.detect(head.data(), head.size())) return "our own probe does not recognise the image";
+    formats::BasicImageInfo info{};
+    const Status ps = f.read_basic(image, scratch().fresh(), info);
+    scratch().fresh();
+    if (ps != formats::kOk && !probe_may_refuse(f, r, out, ps)) return "our own probe refuses the image the emitter wrote";
+    if (ps != formats::kOk) return nullptr;
+    if (info.virtual_size != out.virtual_size) return "probe's virtual size differs from the emitter's";
+    if (f.format == abi::ImageFormat::vmdk) {
+        if (!info.has_cid) return "vmdk probe found no CID in the emitted image";
+        if (info.cid != uint32_t(get_le(r.entropy, 4))) return "vmdk CID is not entropy bytes 0..3";
+    }
+    return nullptr;
+}
+
+}  // namespace instar::fuzz
