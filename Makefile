@@ -29,7 +29,8 @@ integration: build
 	INSTAR=$(abspath $(BUILD_DIR))/instar INSTAR_BUILD_DIR=$(abspath $(BUILD_DIR)) \
 	  $(PYTEST) -q -rs tests/integration
 
-test: unit integration
+# Fuzz smoke before the integration tests, so pytest's summary closes the run.
+test: unit fuzz-smoke integration
 
 bench: build
 	@bench/run $(abspath $(BUILD_DIR))/instar

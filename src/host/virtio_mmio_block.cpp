@@ -29,7 +29,7 @@ uint64_t VirtioMmioBlock::read(uint64_t offset, uint32_t size) {
         config.max_write_zeroes_seg = v::kBlkWriteZeroesMaxSeg;
         config.write_zeroes_may_unmap = 1;
         uint64_t at = offset - v::kRegConfig;
-        if (at > sizeof config || size > sizeof config - at) return 0;
+        if (size > sizeof(uint64_t) || at > sizeof config || size > sizeof config - at) return 0;
         uint64_t value = 0;
         std::memcpy(&value, reinterpret_cast<const uint8_t*>(&config) + at, size);
         return value;
