@@ -24,6 +24,16 @@ int main(int argc, char** argv) {
     instar::cli::add_create_command(app);
     instar::cli::add_info_command(app);
 
+    // qemu-img's wording for a command it does not have.
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+            known = known || sub->get_name() == argv[1];
+        if (!known) {
+            std::cerr << "instar: Command not found: " << argv[1] << "\n";
+            return 1;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -147,3 +147,9 @@ def test_usage_errors_exit_1(instar):
     r = run([instar, "copy", "only-one-arg"])
     assert r.returncode == 1
     assert r.stderr.startswith("instar: ")
+
+
+def test_unknown_command_is_one_line_and_exit_1(instar):
+    r = run([instar, "bogus"])
+    assert r.returncode == 1
+    assert r.stderr == "instar: Command not found: bogus\n"
