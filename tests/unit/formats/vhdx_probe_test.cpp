@@ -96,30 +96,10 @@ std::vector<uint8_t> some_guid(uint8_t seed) {
 
 void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0); }
 
-struct Verdict {
-    Status status;
-    uint64_t size;
-};
-
-Verdict probe(formats::ImageSource& src) {
-    Scratch scratch;
-    BasicImageInfo info{};
-    Status s = formats::vhdx_read_basic(src, scratch.arena, info);
-    return {s, info.virtual_size};
-}
+Verdict probe(formats::ImageSource& src) { return probe_with(formats::vhdx_read_basic, src); }
 
 void expect_agreement(const std::string& path, bool qemu_should_open, const std::string& what) {
-    Info q = qemu_info(path, "vhdx");
-    EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
-    FileSource src(path);
-    ASSERT_TRUE(src.ok());
-    Verdict v = probe(src);
-    if (q.ok) {
-        EXPECT_EQ(v.status, formats::kOk) << what;
-        EXPECT_EQ(v.size, uint64_t(q.virtual_size)) << what;
-    } else {
-        EXPECT_NE(v.status, formats::kOk) << what << " (we report " << v.size << ")";
-    }
+    expect_probe_agreement(formats::vhdx_read_basic, "vhdx", path, qemu_should_open, what);
 }
 
 std::string make(const TempDir& dir, const std::string& opts, uint64_t size) {

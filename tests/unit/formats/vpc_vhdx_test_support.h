@@ -23,6 +23,7 @@
 #include "abi/ops/create.h"
 #include "formats/common/arena.h"
 #include "formats/common/image_io.h"
+#include "formats/common/probe.h"
 
 namespace instar::testing::vv {
 
@@ -330,6 +331,44 @@ struct Scratch {
     formats::Arena arena;
     explicit Scratch(size_t bytes = 1 << 20) : buf(bytes), arena(buf.data(), buf.size()) {}
 };
+
+// What a format's probe says about a file: status and virtual size.
+using ReadBasicFn = formats::Status (*)(formats::ImageSource&, formats::Arena&, formats::BasicImageInfo&);
+struct Verdict {
+    formats::Status status;
+    uint64_t size;
+};
+
+inline Verdict probe_with(ReadBasicFn read_basic, formats::ImageSource& src) {
+    Scratch scratch;
+    formats::BasicImageInfo info{};
+    formats::Status s = read_basic(src, scratch.arena, info);
+    return {s, info.virtual_size};
+}
+
+struct Agreement {
+    bool qemu_opened;
+    Verdict ours;
+};
+
+// qemu-img info and the probe agree: both open the file with the same size,
+// or both refuse. Returns both answers for format-specific checks.
+inline Agreement expect_probe_agreement(ReadBasicFn read_basic, const std::string& fmt, const std::string& path,
+                                      bool qemu_should_open, const std::string& what) {
+    Info q = qemu_info(path, fmt);
+    EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
+    FileSource src(path);
+    EXPECT_TRUE(src.ok()) << what << ": cannot open " << path;
+    if (!src.ok()) return {q.ok, {formats::Status::read_failed, 0}};
+    Verdict v = probe_with(read_basic, src);
+    if (q.ok) {
+        EXPECT_EQ(v.status, formats::kOk) << what;
+        EXPECT_EQ(v.size, uint64_t(q.virtual_size)) << what;
+    } else {
+        EXPECT_NE(v.status, formats::kOk) << what << " (we report " << v.size << ")";
+    }
+    return {q.ok, v};
+}
 
 inline abi::CreateRequest base_request(abi::ImageFormat fmt, uint64_t size) {
     abi::CreateRequest r{};
