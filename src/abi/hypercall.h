@@ -19,8 +19,9 @@ enum class Hypercall : uint16_t {
     error = 2,      // ErrorMessage: the operation failed; the run ends
     result = 3,     // ResultMessage: the operation's typed result; the run ends
     exception = 4,  // ExceptionMessage: a CPU exception in the guest; the run ends
+    records = 5,    // RecordsMessage: entries of one of the operation's lists
 };
-inline constexpr uint16_t kHypercallCount = 5;
+inline constexpr uint16_t kHypercallCount = 6;
 
 constexpr uint16_t hypercall_port(Hypercall h) {
     return uint16_t(kHypercallPortBase + uint16_t(h));
@@ -96,6 +97,21 @@ struct ResultMessage {
     uint8_t payload[kResultPayloadMax];
 };
 static_assert(offsetof(ResultMessage, payload) == 16);
+
+// Lists too long for the result struct (snapshots, extents, bitmaps) come
+// as records before the result: fixed-size structs of an op-specific kind,
+// batched so that one exit carries many. The host accepts only the kinds,
+// record sizes and counts the operation declared (GuestRun::record_kinds).
+inline constexpr uint32_t kRecordsPayloadMax = 65536;
+struct RecordsMessage {
+    MessageHeader header;
+    uint32_t op;           // OpId
+    uint32_t kind;         // op-specific (e.g. InfoRecord)
+    uint32_t record_size;  // bytes per record: sizeof the kind's struct
+    uint32_t count;        // records in payload
+    uint8_t payload[kRecordsPayloadMax];
+};
+static_assert(offsetof(RecordsMessage, payload) == 24);
 
 struct ExceptionMessage {
     MessageHeader header;

@@ -37,10 +37,7 @@ void run_copy(const CopyArgs& args) {
     ProgressPrinter progress(args.progress);
     run.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
 
-    std::vector<uint8_t> payload = run_guest(run);
-    abi::CopyResult result;
-    if (payload.size() != sizeof result) throw Error("guest misbehaved: copy result has the wrong size");
-    std::memcpy(&result, payload.data(), sizeof result);
+    auto result = run_guest(run).result_as<abi::CopyResult>("copy");
     if (result.bytes_copied != in.size || result.output_size != in.size)
         throw Error("guest misbehaved: copy result does not match the input");
     out.commit(result.output_size);

@@ -98,9 +98,9 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
     run.inputs.push_back(Disk{in.fd, in.size, in.size, 512});
     abi::ProbeRequest req{uint32_t(q.format), 0};
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
-    std::vector<uint8_t> payload;
+    GuestOutput output;
     try {
-        payload = run_guest_in_child(run);
+        output = run_guest_in_child(run);
     } catch (const GuestFailed& e) {
         close(in.fd);
         if (e.code() == abi::GuestError::image_format_mismatch)
@@ -108,9 +108,7 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
         throw Error("Could not open backing image: " + std::string(e.what()));
     }
     close(in.fd);
-    abi::ProbeResult r;
-    if (payload.size() != sizeof r) throw Error("guest misbehaved: probe result has the wrong size");
-    std::memcpy(&r, payload.data(), sizeof r);
+    auto r = output.result_as<abi::ProbeResult>("probe");
     if (r.format == uint32_t(abi::BackingFormat::none) || r.format > uint32_t(abi::BackingFormat::vhdx))
         throw Error("guest misbehaved: probe result names no format");
     if (q.format != abi::BackingFormat::none && r.format != uint32_t(q.format))
@@ -173,15 +171,13 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     run.op_config.assign(reinterpret_cast<const uint8_t*>(&r.request),
                          reinterpret_cast<const uint8_t*>(&r.request) + sizeof r.request);
 
-    std::vector<uint8_t> payload;
+    GuestOutput output;
     try {
-        payload = run_guest(run);
+        output = run_guest(run);
     } catch (const GuestFailed& e) {
         throw Error(out.target() + ": " + e.what());
     }
-    abi::CreateResult result;
-    if (payload.size() != sizeof result) throw Error("guest misbehaved: create result has the wrong size");
-    std::memcpy(&result, payload.data(), sizeof result);
+    auto result = output.result_as<abi::CreateResult>("create");
     bool unit_ok = result.resolved_unit_size == 0 ||
                    (result.resolved_unit_size & (result.resolved_unit_size - 1)) == 0;
     if (result.file_size_after > capacity || !unit_ok || result.virtual_size > uint64_t(INT64_MAX))

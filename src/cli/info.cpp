@@ -78,26 +78,29 @@ std::string real_directory_of(const std::string& path) {
     return out;
 }
 
-// One image of the chain: run the `info` guest on an open file.
-abi::InfoResult inspect(int fd, uint64_t size, abi::BackingFormat requested, const InfoArgs& args,
-                        const std::string& name, bool in_child) {
+// One image of the chain: run the `info` guest on an open file and fill
+// in what it reports, checked.
+void inspect(int fd, uint64_t size, abi::BackingFormat requested, const InfoArgs& args, bool in_child,
+             InfoImage& image) {
     GuestRun run = make_guest_run(args.sandbox, abi::OpId::info, "info");
     run.inputs.push_back(Disk{fd, size, size, 512});
     abi::InfoRequest req{uint32_t(requested), args.unsafe_quirks ? abi::kInfoUnsafeQuirks : 0u};
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
-    std::vector<uint8_t> payload;
+    run.record_kinds = {
+        {uint32_t(abi::InfoRecord::snapshot), sizeof(abi::InfoSnapshot), abi::kInfoMaxSnapshots},
+    };
+    GuestOutput output;
     try {
-        payload = in_child ? run_guest_in_child(run) : run_guest(run);
+        output = in_child ? run_guest_in_child(run) : run_guest(run);
     } catch (const GuestFailed& e) {
-        throw Error("Could not open '" + name + "': " + guest_failure_text(e, requested, name));
+        throw Error("Could not open '" + image.filename + "': " + guest_failure_text(e, requested, image.filename));
     }
-    abi::InfoResult info;
-    if (payload.size() != sizeof info) throw Error("guest misbehaved: info result has the wrong size");
-    std::memcpy(&info, payload.data(), sizeof info);
-    validate_info_result(info);
-    if (requested != abi::BackingFormat::none && info.format != uint32_t(requested))
+    image.info = output.result_as<abi::InfoResult>("info");
+    image.snapshots = records_as<abi::InfoSnapshot>(output.records[0]);
+    validate_info_result(image.info);
+    validate_info_snapshots(image.info, image.snapshots);
+    if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
         throw Error("guest misbehaved: info result contradicts the requested format");
-    return info;
 }
 
 void run_info(const InfoArgs& args) {
@@ -147,7 +150,7 @@ void run_info(const InfoArgs& args) {
         InfoImage image;
         image.filename = name;
         image.actual_size = uint64_t(st.st_blocks) * 512;
-        image.info = inspect(fd, size, requested, args, name, args.backing_chain);
+        inspect(fd, size, requested, args, args.backing_chain, image);
         close(fd);
         // An encrypted qcow2 the guest can describe is an AES one (LUKS is
         // refused inside the guest): qemu shows its encryption format.

@@ -308,9 +308,9 @@ QValue image_tree(const InfoImage& img) {
         if ((r.flags & abi::kInfoHasBackingFormat) && !backing_format.empty())
             d.put("backing-filename-format", QValue::str(backing_format));
     }
-    if (r.snapshot_count != 0) {
+    if (!img.snapshots.empty()) {
         QValue list = QValue::list();
-        for (uint32_t i = 0; i < r.snapshot_count; ++i) list.items.push_back(snapshot_tree(r.snapshots[i]));
+        for (const abi::InfoSnapshot& s : img.snapshots) list.items.push_back(snapshot_tree(s));
         d.put("snapshots", std::move(list));
     }
     if (auto data = format_specific(img)) {
@@ -324,6 +324,7 @@ QValue image_tree(const InfoImage& img) {
 
 void validate_image(const InfoImage& img) {
     validate_info_result(img.info);
+    validate_info_snapshots(img.info, img.snapshots);
     const bool encrypted = img.info.flags & abi::kInfoEncrypted;
     if (encrypted && !img.encryption)
         throw Error("encrypted qcow2 images are not supported yet (no encryption details from the guest)");
@@ -398,11 +399,10 @@ std::string snapshot_clock(uint64_t nsec) {
                   int((nsec / 1000000) % 1000));
 }
 
-void dump_snapshots(std::string& out, const abi::InfoResult& r) {
+void dump_snapshots(std::string& out, const std::vector<abi::InfoSnapshot>& snapshots) {
     out += "Snapshot list:\n";
     out += format("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
-    for (uint32_t i = 0; i < r.snapshot_count; ++i) {
-        const abi::InfoSnapshot& s = r.snapshots[i];
+    for (const abi::InfoSnapshot& s : snapshots) {
         std::string icount = s.has_icount ? std::to_string(int64_t(s.icount)) : "";
         out += format("%-9s %-16s %8s%20s%13s%11s\n", escape_untrusted(info_string(s.id)).c_str(),
                       escape_untrusted(info_string(s.name)).c_str(), qemu_size_to_str(s.vm_state_size).c_str(),
@@ -432,7 +432,7 @@ std::string human_image(const InfoImage& img) {
         if ((r.flags & abi::kInfoHasBackingFormat) && !backing_format.empty())
             out += "backing file format: " + escape_untrusted(backing_format) + "\n";
     }
-    if (r.snapshot_count != 0) dump_snapshots(out, r);
+    if (!img.snapshots.empty()) dump_snapshots(out, img.snapshots);
     if (auto data = format_specific(img)) {
         out += "Format specific information:\n";
         dump_value(out, *data, 1);

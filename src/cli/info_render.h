@@ -51,6 +51,7 @@ struct InfoImage {
     // info_full_backing_filename(chain[i]) (that is what qemu opens and prints).
     std::string filename;
     abi::InfoResult info{};
+    std::vector<abi::InfoSnapshot> snapshots;  // info.snapshot_count of them
     // st_blocks * 512 of the file; for vmdk, qemu adds every extent file's
     // (a qcow2 external data file is not counted).
     uint64_t actual_size = 0;

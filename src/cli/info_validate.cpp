@@ -135,13 +135,21 @@ void check_vmdk(const abi::InfoResult& r) {
     }
 }
 
-void check_snapshots(const abi::InfoResult& r) {
+void check_snapshot_count(const abi::InfoResult& r) {
     if (r.snapshot_count > abi::kInfoMaxSnapshots)
         refuse("snapshot count " + std::to_string(r.snapshot_count) + " (at most " +
                std::to_string(abi::kInfoMaxSnapshots) + ")");
     if (r.snapshot_count != 0 && r.format != uint32_t(BackingFormat::qcow2)) refuse("snapshots outside qcow2");
-    for (uint32_t i = 0; i < r.snapshot_count; ++i) {
-        const abi::InfoSnapshot& s = r.snapshots[i];
+}
+
+}  // namespace
+
+void validate_info_snapshots(const abi::InfoResult& r, const std::vector<abi::InfoSnapshot>& snapshots) {
+    if (snapshots.size() != r.snapshot_count)
+        refuse(std::to_string(snapshots.size()) + " snapshot records for a snapshot count of " +
+               std::to_string(r.snapshot_count));
+    for (size_t i = 0; i < snapshots.size(); ++i) {
+        const abi::InfoSnapshot& s = snapshots[i];
         std::string which = "snapshot " + std::to_string(i);
         check_length(s.id, (which + " id").c_str());
         check_length(s.name, (which + " name").c_str());
@@ -151,8 +159,6 @@ void check_snapshots(const abi::InfoResult& r) {
         if ((s.has_icount == 1) != (s.icount != UINT64_MAX)) refuse(which + " icount disagrees with has_icount");
     }
 }
-
-}  // namespace
 
 void validate_info_result(const abi::InfoResult& r) {
     if (r.format < uint32_t(BackingFormat::raw) || r.format > uint32_t(BackingFormat::vhdx))
@@ -192,7 +198,7 @@ void validate_info_result(const abi::InfoResult& r) {
         refuse("backing format without its flag");
     }
 
-    check_snapshots(r);
+    check_snapshot_count(r);
 
     if (format == BackingFormat::qcow2) {
         check_qcow2(r);

@@ -3,6 +3,8 @@
 // give in qemu-img 7.2, before anything is rendered from it.
 #pragma once
 
+#include <vector>
+
 #include "abi/ops/info.h"
 
 namespace instar::cli {
@@ -11,6 +13,10 @@ struct Qcow2Encryption;
 
 // Throws instar::Error with one line naming the first field out of range.
 void validate_info_result(const abi::InfoResult& info);
+
+// The snapshot records that came with a validated `info`: as many as it
+// counts, each field in range. Throws like the above.
+void validate_info_snapshots(const abi::InfoResult& info, const std::vector<abi::InfoSnapshot>& snapshots);
 
 // The same for the LUKS/AES details shown under "encrypt:".
 void validate_qcow2_encryption(const Qcow2Encryption& enc);

@@ -6,6 +6,7 @@
 #include "abi/ops/info.h"
 #include "formats/common/arena.h"
 #include "formats/common/image_io.h"
+#include "formats/common/record_sink.h"
 #include "formats/common/status.h"
 #include "formats/detect.h"
 
@@ -13,8 +14,8 @@ namespace instar::formats {
 
 // requested == none: detect. Bytes that match no format are raw only with
 // a partition table, or with `unsafe_quirks` (qemu's behaviour); otherwise
-// Status::image_format_unknown.
+// Status::image_format_unknown. Lists (abi::InfoRecord) go to `records`.
 Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,
-                       abi::InfoResult& out);
+                       RecordSink& records, abi::InfoResult& out);
 
 }  // namespace instar::formats

@@ -25,8 +25,17 @@ size_t copy_text(char* dst, size_t cap, const char* src, size_t len) {
     return n;
 }
 
-// The result message is large; it lives in .bss, not on the stack.
+// The result and records messages are large; they live in .bss, not on
+// the stack.
 abi::ResultMessage g_result;
+abi::RecordsMessage g_records;
+
+void flush_records() {
+    if (g_records.count == 0) return;
+    init_header(g_records);
+    out(abi::Hypercall::records, &g_records);
+    g_records.count = 0;
+}
 
 }  // namespace
 
@@ -60,8 +69,21 @@ void fail(abi::GuestError code, const char* detail, size_t len) {
 
 void fail(abi::GuestError code, const char* detail) { fail(code, detail, strlen(detail)); }
 
+void send_record(abi::OpId op, uint32_t kind, const void* record, size_t size) {
+    if (size == 0 || size > sizeof g_records.payload) fail(abi::GuestError::internal, "record size out of range");
+    bool fits = (size_t(g_records.count) + 1) * size <= sizeof g_records.payload;
+    if (g_records.count && (g_records.op != uint32_t(op) || g_records.kind != kind || g_records.record_size != size || !fits))
+        flush_records();
+    g_records.op = uint32_t(op);
+    g_records.kind = kind;
+    g_records.record_size = uint32_t(size);
+    memcpy(g_records.payload + size_t(g_records.count) * size, record, size);
+    ++g_records.count;
+}
+
 void send_result(abi::OpId op, const void* payload, size_t size) {
     if (size > sizeof g_result.payload) fail(abi::GuestError::internal, "result too large");
+    flush_records();
     init_header(g_result);
     g_result.op = uint32_t(op);
     g_result.payload_size = uint32_t(size);

@@ -12,6 +12,11 @@ namespace instar::guest {
 void send_log(const char* text, size_t len);
 void send_progress(uint64_t done, uint64_t total);
 
+// One entry of one of the op's lists (abi::RecordsMessage). Records are
+// batched, one exit per full batch or change of kind; send_result sends
+// what is pending first.
+void send_record(abi::OpId op, uint32_t kind, const void* record, size_t size);
+
 // Ends the operation: the host stops the VM when it gets either message,
 // so these do not return.
 [[noreturn]] void fail(abi::GuestError code, const char* detail = "");

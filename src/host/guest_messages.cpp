@@ -48,6 +48,13 @@ GuestMessage decode_guest_message(const GuestMemory& memory, uint16_t port, uint
         if (m.payload_size > abi::kResultPayloadMax) throw GuestFault("result message payload size is out of range");
         return GuestResult{m.op, std::vector<uint8_t>(m.payload, m.payload + m.payload_size)};
     }
+    case abi::Hypercall::records: {
+        auto m = copy_message<abi::RecordsMessage>(memory, gpa, "records");
+        if (m.record_size == 0 || m.count == 0 || m.count > abi::kRecordsPayloadMax / m.record_size)
+            throw GuestFault("records message sizes are out of range");
+        size_t n = size_t(m.count) * m.record_size;
+        return GuestRecords{m.op, m.kind, m.record_size, m.count, std::vector<uint8_t>(m.payload, m.payload + n)};
+    }
     case abi::Hypercall::exception: {
         auto m = copy_message<abi::ExceptionMessage>(memory, gpa, "exception");
         return GuestException{m.vector, m.error_code, m.rip, m.cr2};

@@ -28,11 +28,15 @@ struct GuestResult {
     uint32_t op;
     std::vector<uint8_t> payload;
 };
+struct GuestRecords {
+    uint32_t op, kind, record_size, count;
+    std::vector<uint8_t> bytes;  // count * record_size, unchecked contents
+};
 struct GuestException {
     uint64_t vector, error_code, rip, cr2;
 };
 
-using GuestMessage = std::variant<GuestLog, GuestProgress, GuestFailure, GuestResult, GuestException>;
+using GuestMessage = std::variant<GuestLog, GuestProgress, GuestFailure, GuestResult, GuestException, GuestRecords>;
 
 GuestMessage decode_guest_message(const GuestMemory& memory, uint16_t port, uint64_t gpa);
 

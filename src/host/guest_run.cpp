@@ -26,10 +26,6 @@
 #include "host/virtio_mmio_block.h"
 
 namespace instar {
-namespace {
-
-}  // namespace
-
 std::string guest_error_text(abi::GuestError code) {
     using E = abi::GuestError;
     switch (code) {
@@ -104,10 +100,11 @@ void write_boot_config(GuestMemory& memory, const GuestRun& run) {
 }
 
 // Runs the vCPU until the guest sends its result or something ends the run.
-std::vector<uint8_t> run_loop(Vm& vm, const GuestMemory& memory, std::vector<std::unique_ptr<VirtioMmioBlock>>& devices,
+GuestOutput run_loop(Vm& vm, const GuestMemory& memory, std::vector<std::unique_ptr<VirtioMmioBlock>>& devices,
                               const GuestRun& run) {
     Deadline deadline(vm.run_state(), run.timeout);
     kvm_run* state = vm.run_state();
+    RecordCollector records(uint32_t(run.op), run.record_kinds);
     for (;;) {
         if (!vm.run()) {
             if (deadline.expired()) {
@@ -134,7 +131,9 @@ std::vector<uint8_t> run_loop(Vm& vm, const GuestMemory& memory, std::vector<std
                 throw GuestFailed(f->code, text);
             } else if (auto* r = std::get_if<GuestResult>(&m)) {
                 if (r->op != uint32_t(run.op)) throw GuestFault("result is for another operation");
-                return std::move(r->payload);
+                return GuestOutput{std::move(r->payload), records.take()};
+            } else if (auto* list = std::get_if<GuestRecords>(&m)) {
+                records.add(*list);
             } else if (auto* e = std::get_if<GuestException>(&m)) {
                 std::string text = "guest crashed: " + std::string(exception_name(e->vector)) + " at rip " + hex(e->rip);
                 if (e->vector == 14) text += " (address " + hex(e->cr2) + ")";
@@ -181,7 +180,7 @@ std::vector<uint8_t> run_loop(Vm& vm, const GuestMemory& memory, std::vector<std
 
 }  // namespace
 
-std::vector<uint8_t> run_guest(const GuestRun& run) {
+GuestOutput run_guest(const GuestRun& run) {
     std::vector<uint8_t> binary = load_guest_binary(run.op_name);
     GuestMemory memory(abi::kGuestRamSize);
     Vm vm(memory);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -13,6 +14,8 @@
 
 #include "abi/boot_config.h"
 #include "abi/hypercall.h"
+#include "host/error.h"
+#include "host/guest_records.h"
 
 namespace instar {
 
@@ -30,6 +33,7 @@ struct GuestRun {
     std::vector<uint8_t> op_config;    // copied into BootConfig::op_config
     std::vector<Disk> inputs;          // read-only devices 0..n-1
     std::optional<Disk> output;        // the one writable device
+    std::vector<RecordKind> record_kinds;  // the lists the op may send as records
     std::vector<int> commit_dirs;      // for the seccomp policy (see seccomp_filter.h)
     std::chrono::milliseconds timeout{60000};
     bool verbose = false;
@@ -37,15 +41,33 @@ struct GuestRun {
     std::function<void(uint64_t, uint64_t)> on_progress;   // done, total
 };
 
-// Returns the result payload for run.op. Throws GuestFailed when the guest
+// What the guest answered: the op's result struct, and the records it sent
+// before it, one list per kind in run.record_kinds.
+struct GuestOutput {
+    std::vector<uint8_t> result;
+    std::vector<RecordList> records;
+
+    // The result as the op's struct; a result of another size is the
+    // guest misbehaving.
+    template <typename T>
+    T result_as(const char* op_name) const {
+        if (result.size() != sizeof(T))
+            throw Error(std::string("guest misbehaved: ") + op_name + " result has the wrong size");
+        T t;
+        std::memcpy(&t, result.data(), sizeof t);
+        return t;
+    }
+};
+
+// Returns the checked answer for run.op. Throws GuestFailed when the guest
 // reports a failure, Error with a one-line message when it misbehaves,
 // crashes or runs out of time. Installs seccomp on the calling process.
-std::vector<uint8_t> run_guest(const GuestRun& run);
+GuestOutput run_guest(const GuestRun& run);
 
 // The same in a forked child, for a guest run after which this process
 // still needs its full rights (e.g. probing a backing file before `create`
 // runs its own guest). Errors come back as the same exception types.
-std::vector<uint8_t> run_guest_in_child(const GuestRun& run);
+GuestOutput run_guest_in_child(const GuestRun& run);
 
 // The host's wording for a guest error code.
 std::string guest_error_text(abi::GuestError code);

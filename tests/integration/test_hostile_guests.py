@@ -19,6 +19,7 @@ CASES = {
     "halt_without_result": "guest stopped without a result",
     "null_deref": "guest crashed: page fault at rip ",
     "wrong_result_op": "guest misbehaved: result is for another operation",
+    "undeclared_records": "guest misbehaved: records of a kind the operation does not use",
 }
 
 

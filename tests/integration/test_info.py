@@ -44,6 +44,11 @@ def build_corpus(d, qemu_img):
     qemu_io(d / data, "qcow2", "write -P 0x5a 0 1M", "write -P 0x11 10M 64k", "discard 10M 64k")
     subprocess.run([qemu_img, "snapshot", "-c", "first", data], check=True, cwd=d)
     images[data] = "qcow2"
+    # More snapshots than a result struct could hold: they come as records.
+    many = mk("snapshots.qcow2", "qcow2", size="1M")
+    for i in range(70):
+        subprocess.run([qemu_img, "snapshot", "-c", f"s{i}", many], check=True, cwd=d)
+    images[many] = "qcow2"
     raw = d / "src.raw"
     with open(raw, "wb") as f:
         f.write(os.urandom(2 * M))

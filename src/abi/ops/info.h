@@ -57,7 +57,13 @@ struct InfoQcow2 {
     InfoString<kInfoPathMax> data_file;
 };
 
-inline constexpr uint32_t kInfoMaxSnapshots = 64;
+// Lists come as records (abi::RecordsMessage) before the InfoResult.
+enum class InfoRecord : uint32_t {
+    snapshot = 1,  // InfoSnapshot, InfoResult::snapshot_count of them
+};
+
+// qemu's own limit on a qcow2 snapshot table (QCOW_MAX_SNAPSHOTS).
+inline constexpr uint32_t kInfoMaxSnapshots = 65536;
 struct InfoSnapshot {
     InfoString<kInfoShortMax> id;
     InfoString<kInfoNameMax> name;
@@ -100,9 +106,8 @@ struct InfoResult {
     uint64_t cluster_size;  // with kInfoHasClusterSize
     InfoString<kInfoPathMax> backing_file;
     InfoString<kInfoShortMax> backing_format;
-    uint32_t snapshot_count;  // qcow2
+    uint32_t snapshot_count;  // qcow2: InfoRecord::snapshot records sent
     uint32_t reserved;
-    InfoSnapshot snapshots[kInfoMaxSnapshots];
     InfoQcow2 qcow2;  // format == qcow2
     InfoVmdk vmdk;    // format == vmdk
 };
@@ -119,6 +124,6 @@ static_assert(sizeof(InfoVmdkExtent) == 320);
 static_assert(offsetof(InfoVmdk, extents) == 56);
 static_assert(sizeof(InfoVmdk) == 5176);
 static_assert(offsetof(InfoResult, backing_file) == 24);
-static_assert(offsetof(InfoResult, snapshots) == 1096);
-static_assert(sizeof(InfoResult) == 28824);
+static_assert(offsetof(InfoResult, qcow2) == 1096);
+static_assert(sizeof(InfoResult) == 7320);
 }  // namespace instar::abi

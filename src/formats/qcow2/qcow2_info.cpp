@@ -136,7 +136,9 @@ Status read_extensions(const Header& h, WindowReader& r, abi::InfoResult& out, E
 // qcow2_read_snapshots, then what qemu-img shows of each entry; with an
 // external data file qemu reads the table but lists no snapshots (every
 // snapshot operation is unsupported then).
-Status read_snapshots(const Header& h, WindowReader& r, bool listed, abi::InfoResult& out, bool& unsupported) {
+Status read_snapshots(const Header& h, WindowReader& r, bool listed, RecordSink& records, abi::InfoResult& out,
+                      bool& unsupported) {
+    static_assert(kMaxSnapshots <= abi::kInfoMaxSnapshots, "every snapshot qemu opens can be listed");
     uint64_t offset = h.snapshots_offset;
     for (uint32_t i = 0; i < h.nb_snapshots; ++i) {
         // Entries start on multiples of 8; the table itself is
@@ -176,11 +178,7 @@ Status read_snapshots(const Header& h, WindowReader& r, bool listed, abi::InfoRe
         if (offset - h.snapshots_offset > kMaxSnapshotsSize) return Status::image_invalid;
 
         if (!listed) continue;
-        if (i >= abi::kInfoMaxSnapshots) {
-            unsupported = true;
-            continue;
-        }
-        abi::InfoSnapshot& s = out.snapshots[i];
+        abi::InfoSnapshot s{};
         const size_t id_len = until_nul(id, id_read < kSnapshotIdShownMax ? id_read : kSnapshotIdShownMax);
         if (!set_string(s.id, id, id_len)) unsupported = true;
         const size_t name_len = until_nul(name, name_read < kSnapshotNameShownMax ? name_read : kSnapshotNameShownMax);
@@ -193,6 +191,7 @@ Status read_snapshots(const Header& h, WindowReader& r, bool listed, abi::InfoRe
         // qemu stores "no icount" as all ones and shows neither.
         s.icount = extra_size >= kSnapExtraIcount + 8 ? load_be64(extra + kSnapExtraIcount) : UINT64_MAX;
         s.has_icount = s.icount != UINT64_MAX;
+        records.add(abi::InfoRecord::snapshot, s);
         out.snapshot_count = i + 1;
     }
     return kOk;
@@ -200,7 +199,7 @@ Status read_snapshots(const Header& h, WindowReader& r, bool listed, abi::InfoRe
 
 }  // namespace
 
-Status qcow2_read_info(ImageSource& src, Arena& arena, abi::InfoResult& out) {
+Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi::InfoResult& out) {
     static_assert(abi::kInfoNameMax >= kSnapshotNameShownMax, "a shown snapshot name always fits");
     static_assert(abi::kInfoPathMax >= kBackingNameMax, "a backing file name always fits");
     static_assert(abi::kInfoShortMax >= kBackingFormatMax, "a backing format always fits");
@@ -240,7 +239,7 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, abi::InfoResult& out) {
         }
     }
 
-    st = read_snapshots(h, r, !data_file_bit, out, unsupported);
+    st = read_snapshots(h, r, !data_file_bit, records, out, unsupported);
     if (st != kOk) return st;
     if (unsupported) return Status::unsupported_feature;
 

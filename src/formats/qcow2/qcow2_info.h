@@ -5,20 +5,22 @@
 #include "../../abi/ops/info.h"
 #include "../common/arena.h"
 #include "../common/image_io.h"
+#include "../common/record_sink.h"
 #include "../common/status.h"
 
 namespace instar::formats {
 
-// Fills `out` (cleared first) for a qcow2 v2 or v3 image. Refuses with
+// Fills `out` (cleared first) for a qcow2 v2 or v3 image, and sends each
+// listed snapshot to `records` (abi::InfoRecord::snapshot). Refuses with
 // image_invalid what qemu refuses to open, and with unsupported_feature a
-// valid image the result cannot describe: LUKS encryption, more than
-// abi::kInfoMaxSnapshots snapshots, a snapshot id longer than
+// valid image the result cannot describe: LUKS encryption, a snapshot id
+// longer than
 // abi::kInfoShortMax, a data file name longer than abi::kInfoPathMax, an
 // external data file extension without its feature bit or the reverse.
 //
 // Strings are as qemu shows them: cut at the first NUL, snapshot ids at
 // 127 bytes and names at 255. The backing format is reported only with a
 // backing file, as qemu shows it only then.
-Status qcow2_read_info(ImageSource& src, Arena& arena, abi::InfoResult& out);
+Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi::InfoResult& out);
 
 }  // namespace instar::formats

@@ -129,7 +129,8 @@ InfoImage image_of(const nlohmann::json& j) {
     }
     if (j.contains("snapshots")) {
         for (const auto& s : j.at("snapshots")) {
-            abi::InfoSnapshot& out = r.snapshots[r.snapshot_count++];
+            abi::InfoSnapshot& out = img.snapshots.emplace_back();
+            ++r.snapshot_count;
             set_string(out.id, s.at("id"));
             set_string(out.name, s.at("name"));
             out.vm_state_size = uint64_t(s.at("vm-state-size").get<int64_t>());
@@ -561,8 +562,9 @@ TEST(InfoRender, RendersInsideTheSandbox) {
     img.info.qcow2.version = 3;
     img.info.qcow2.refcount_bits = 16;
     img.info.snapshot_count = 1;
-    img.info.snapshots[0].date_sec = 1700000000;
-    img.info.snapshots[0].icount = UINT64_MAX;
+    img.snapshots.resize(1);
+    img.snapshots[0].date_sec = 1700000000;
+    img.snapshots[0].icount = UINT64_MAX;
     for (bool with_tz : {false, true}) {
         SCOPED_TRACE(with_tz ? "TZ set" : "TZ unset");
         pid_t pid = fork();

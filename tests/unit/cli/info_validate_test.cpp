@@ -91,9 +91,6 @@ TEST(InfoValidate, AcceptsValidResults) {
         set(r.backing_file, std::string(abi::kInfoPathMax, 'b'));
         set(r.backing_format, "qcow2");
         r.snapshot_count = abi::kInfoMaxSnapshots;
-        for (auto& s : r.snapshots) s.icount = UINT64_MAX;
-        r.snapshots[0].has_icount = 1;
-        r.snapshots[0].icount = 5;
         r.qcow2.flags = abi::kQcow2LazyRefcounts | abi::kQcow2Corrupt | abi::kQcow2ExtendedL2 |
                         abi::kQcow2HasDataFile | abi::kQcow2DataFileRaw;
         set(r.qcow2.data_file, "data.raw");
@@ -203,53 +200,7 @@ const Case kRefused[] = {
     // snapshots
     {"too many snapshots",
      [] { return with(qcow2(), [](auto& r) { r.snapshot_count = abi::kInfoMaxSnapshots + 1; }); }},
-    {"snapshots on vmdk",
-     [] {
-         return with(vmdk(), [](auto& r) {
-             r.snapshot_count = 1;
-             r.snapshots[0].icount = UINT64_MAX;
-         });
-     }},
-    {"snapshot id too long",
-     [] {
-         return with(qcow2(), [](auto& r) {
-             r.snapshot_count = 1;
-             r.snapshots[0].icount = UINT64_MAX;
-             r.snapshots[0].id.length = abi::kInfoShortMax + 1;
-         });
-     }},
-    {"snapshot name too long",
-     [] {
-         return with(qcow2(), [](auto& r) {
-             r.snapshot_count = 1;
-             r.snapshots[0].icount = UINT64_MAX;
-             r.snapshots[0].name.length = abi::kInfoNameMax + 1;
-         });
-     }},
-    {"snapshot reserved",
-     [] {
-         return with(qcow2(), [](auto& r) {
-             r.snapshot_count = 1;
-             r.snapshots[0].icount = UINT64_MAX;
-             r.snapshots[0].reserved = 1;
-         });
-     }},
-    {"has_icount 2",
-     [] {
-         return with(qcow2(), [](auto& r) {
-             r.snapshot_count = 1;
-             r.snapshots[0].has_icount = 2;
-         });
-     }},
-    {"icount without has_icount", [] { return with(qcow2(), [](auto& r) { r.snapshot_count = 1; }); }},
-    {"has_icount with all ones",
-     [] {
-         return with(qcow2(), [](auto& r) {
-             r.snapshot_count = 1;
-             r.snapshots[0].has_icount = 1;
-             r.snapshots[0].icount = UINT64_MAX;
-         });
-     }},
+    {"snapshots on vmdk", [] { return with(vmdk(), [](auto& r) { r.snapshot_count = 1; }); }},
     // qcow2
     {"qcow2 version 1", [] { return with(qcow2(), [](auto& r) { r.qcow2.version = 1; }); }},
     {"qcow2 version 4", [] { return with(qcow2(), [](auto& r) { r.qcow2.version = 4; }); }},
@@ -371,6 +322,44 @@ TEST(InfoValidate, RefusesEachFieldOutOfRange) {
             std::string message = e.what();
             EXPECT_EQ(message.find('\n'), std::string::npos);
             EXPECT_FALSE(message.empty());
+        }
+    }
+}
+
+abi::InfoSnapshot snapshot() {
+    abi::InfoSnapshot s{};
+    s.icount = UINT64_MAX;
+    return s;
+}
+
+TEST(InfoValidate, SnapshotRecords) {
+    abi::InfoResult r = with(qcow2(), [](auto& r) { r.snapshot_count = 2; });
+    std::vector<abi::InfoSnapshot> two{snapshot(), snapshot()};
+    two[1].has_icount = 1;
+    two[1].icount = 5;
+    set(two[1].id, std::string(abi::kInfoShortMax, '7'));
+    set(two[1].name, std::string(abi::kInfoNameMax, 'n'));
+    EXPECT_NO_THROW(validate_info_snapshots(r, two));
+
+    const std::pair<const char*, std::function<void(std::vector<abi::InfoSnapshot>&)>> kRefusedSnapshots[] = {
+        {"fewer records than counted", [](auto& v) { v.pop_back(); }},
+        {"more records than counted", [](auto& v) { v.push_back(snapshot()); }},
+        {"id too long", [](auto& v) { v[0].id.length = abi::kInfoShortMax + 1; }},
+        {"name too long", [](auto& v) { v[0].name.length = abi::kInfoNameMax + 1; }},
+        {"reserved", [](auto& v) { v[0].reserved = 1; }},
+        {"has_icount 2", [](auto& v) { v[0].has_icount = 2; }},
+        {"icount without has_icount", [](auto& v) { v[0].icount = 0; }},
+        {"has_icount with all ones", [](auto& v) { v[0].has_icount = 1; }},
+    };
+    for (const auto& [what, change] : kRefusedSnapshots) {
+        SCOPED_TRACE(what);
+        std::vector<abi::InfoSnapshot> v{snapshot(), snapshot()};
+        change(v);
+        try {
+            validate_info_snapshots(r, v);
+            ADD_FAILURE() << "accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
         }
     }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "formats/common/image_io.h"
+#include "formats/common/record_sink.h"
 
 namespace instar::testing {
 
@@ -33,6 +34,36 @@ public:
     bool set_size(uint64_t size) override {
         bytes.resize(size);
         return true;
+    }
+};
+
+// The records a parser sends (in the guest they go to the host).
+class CollectedRecords : public formats::RecordSink {
+public:
+    struct Record {
+        uint32_t kind;
+        std::vector<uint8_t> bytes;
+    };
+    std::vector<Record> records;
+
+    void put(uint32_t kind, const void* record, size_t size) override {
+        const auto* p = static_cast<const uint8_t*>(record);
+        records.push_back({kind, std::vector<uint8_t>(p, p + size)});
+    }
+
+    // The records of one kind as their struct; a record of another size
+    // is a parser bug, returned as nothing so the caller's counts fail.
+    template <typename T, typename Kind>
+    std::vector<T> of(Kind kind) const {
+        std::vector<T> out;
+        for (const Record& r : records) {
+            if (r.kind != uint32_t(kind)) continue;
+            if (r.bytes.size() != sizeof(T)) return {};
+            T t;
+            std::memcpy(&t, r.bytes.data(), sizeof t);
+            out.push_back(t);
+        }
+        return out;
     }
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 
 #include "abi/hypercall.h"
 #include "abi/memory_map.h"
@@ -96,6 +97,34 @@ TEST_F(GuestMessagesTest, ResultPayloadIsBounded) {
     std::memcpy(r->payload, "abc", 3);
     auto msg = decode(abi::Hypercall::result);
     EXPECT_EQ(std::get<GuestResult>(msg).payload.size(), 3u);
+}
+
+TEST_F(GuestMessagesTest, RecordsCarryExactlyTheirCount) {
+    auto m = std::make_unique<abi::RecordsMessage>(header<abi::RecordsMessage>());
+    m->op = 3;
+    m->kind = 1;
+    m->record_size = 8;
+    m->count = 3;
+    std::memcpy(m->payload, "abcdefghijklmnopqrstuvwxyz", 26);
+    place(*m);
+    auto msg = decode(abi::Hypercall::records);
+    ASSERT_TRUE(std::holds_alternative<GuestRecords>(msg));
+    const auto& r = std::get<GuestRecords>(msg);
+    EXPECT_EQ(r.count, 3u);
+    EXPECT_EQ(std::string(r.bytes.begin(), r.bytes.end()), "abcdefghijklmnopqrstuvwx");
+
+    for (auto [size, count] : {std::pair{0u, 1u}, {8u, 0u}, {8u, abi::kRecordsPayloadMax / 8 + 1}, {0x10000001u, 16u},
+                               {abi::kRecordsPayloadMax + 1, 1u}}) {
+        SCOPED_TRACE(std::to_string(size) + " x " + std::to_string(count));
+        m->record_size = size;
+        m->count = count;
+        place(*m);
+        EXPECT_THROW(decode(abi::Hypercall::records), GuestFault);
+    }
+    m->record_size = abi::kRecordsPayloadMax;
+    m->count = 1;
+    place(*m);
+    EXPECT_NO_THROW(decode(abi::Hypercall::records));
 }
 
 TEST_F(GuestMessagesTest, ProgressMustBeConsistent) {

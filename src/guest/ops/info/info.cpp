@@ -12,6 +12,14 @@ namespace {
 
 constexpr size_t kScratchBytes = 40u << 20;
 
+// Lists go to the host as record messages.
+class HostRecords final : public formats::RecordSink {
+public:
+    void put(uint32_t kind, const void* record, size_t size) override {
+        send_record(abi::OpId::info, kind, record, size);
+    }
+};
+
 void info_main(const abi::BootConfig& config) {
     abi::InfoRequest req;
     if (config.op_config_size != sizeof req || config.input_count != 1) fail(abi::GuestError::bad_config);
@@ -26,9 +34,10 @@ void info_main(const abi::BootConfig& config) {
     if (!src.ok() || !scratch) fail(abi::GuestError::out_of_memory);
     formats::Arena arena(scratch, kScratchBytes, /*known_zero=*/true);  // fresh heap memory
 
-    static abi::InfoResult result;  // 28 KiB: kept off the stack
+    static abi::InfoResult result;  // 7 KiB: kept off the stack
+    HostRecords records;
     formats::Status s = formats::read_image_info(src, arena, abi::BackingFormat(req.requested_format),
-                                                 req.flags & abi::kInfoUnsafeQuirks, result);
+                                                 req.flags & abi::kInfoUnsafeQuirks, records, result);
     if (s != formats::kOk) fail(s);
     send_result(abi::OpId::info, result);
 }
