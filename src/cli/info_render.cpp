@@ -507,6 +507,8 @@ std::optional<std::string> qemu_full_backing_filename(const std::string& image_f
     return qemu_path_combine(image_filename, backing);
 }
 
+std::string info_error_name(const std::string& name) { return escape_untrusted(name); }
+
 std::optional<std::string> info_full_backing_filename(const InfoImage& image) {
     auto backing = info_backing_file(image.info);
     if (!backing) return std::nullopt;

@@ -529,6 +529,15 @@ TEST(InfoRender, FullBackingFilename) {
     EXPECT_EQ(qemu_path_combine("x.vmdk", "e.vmdk"), "e.vmdk");
 }
 
+// Backing file names reach error messages too (a chain that cannot be
+// followed): an image must not be able to add lines or terminal escapes.
+TEST(InfoRender, ErrorNamesAreOneLineOfPlainText) {
+    EXPECT_EQ(info_error_name("base.qcow2"), "base.qcow2");
+    EXPECT_EQ(info_error_name("a\nfile format: raw\nb"), "a\\x0afile format: raw\\x0ab");
+    EXPECT_EQ(info_error_name("\x1b]0;owned\x07\xff"), "\\x1b]0;owned\\x07\\xff");
+    EXPECT_EQ(info_error_name("a\\b"), "a\\x5cb");
+}
+
 abi::InfoResult minimal_raw() {
     abi::InfoResult r{};
     r.format = uint32_t(abi::BackingFormat::raw);
