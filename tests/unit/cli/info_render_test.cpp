@@ -558,6 +558,22 @@ TEST(InfoRender, PinnedRawOutput) {
     EXPECT_EQ(render_info_json({img}, true).substr(0, 6), "[\n    ");
 }
 
+// qemu-img 7.2 prints a dynamic vpc whose block size is 2 GiB with
+// cluster_size -2147483648 (the value passes through an int).
+TEST(InfoRender, VpcBlockSizeOf2GiBIsNegativeAsInQemu) {
+    InfoImage img;
+    img.filename = "img.vpc";
+    img.actual_size = 4096;
+    img.info.format = uint32_t(abi::BackingFormat::vpc);
+    img.info.virtual_size = 67125248;
+    img.info.flags = abi::kInfoHasClusterSize;
+    img.info.cluster_size = uint64_t(1) << 31;
+    EXPECT_NE(render_info_human({img}).find("\ncluster_size: -2147483648\n"), std::string::npos);
+    EXPECT_NE(render_info_json({img}, false).find("\"cluster-size\": -2147483648,"), std::string::npos);
+    img.info.cluster_size = uint64_t(1) << 30;
+    EXPECT_NE(render_info_human({img}).find("\ncluster_size: 1073741824\n"), std::string::npos);
+}
+
 // The CLI renders after the guest ran, inside the seccomp sandbox that
 // kills the process on any system call it does not expect (open, stat).
 TEST(InfoRender, RendersInsideTheSandbox) {
