@@ -1,5 +1,6 @@
 #include "formats/detect.h"
 
+#include "formats/common/qemu_block_view.h"
 #include "formats/qcow2/qcow2_probe.h"
 #include "formats/vhdx/vhdx_probe.h"
 #include "formats/vmdk/vmdk_probe.h"
@@ -30,7 +31,8 @@ abi::BackingFormat sniff_format(const uint8_t* head, size_t len) {
 }
 
 Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested, DetectedImage& out) {
-    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{src.size(), false, 0}};
+    // qemu counts a raw file in whole sectors.
+    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{qemu_file_length(src), false, 0}};
     if (requested == abi::BackingFormat::raw) return kOk;
 
     auto* head = static_cast<uint8_t*>(arena.alloc(kProbeHeadBytes, 16));
