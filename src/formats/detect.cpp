@@ -41,6 +41,14 @@ Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested
     if (!src.read(0, head, kProbeHeadBytes)) return Status::read_failed;
 
     abi::BackingFormat found = sniff_format(head, head_len);
+    if (requested == abi::BackingFormat::vpc && found == abi::BackingFormat::none) {
+        // A fixed vpc image has its only footer at the end, where no probe
+        // looks (qemu's neither: it takes the file for raw), but qemu's vpc
+        // driver, asked for by name, finds it there.
+        out.format = abi::BackingFormat::vpc;
+        Status s = vpc_read_basic(src, arena, out.info);
+        return s == Status::image_invalid ? Status::image_format_mismatch : s;
+    }
     if (requested != abi::BackingFormat::none && requested != found) return Status::image_format_mismatch;
     for (const Prober& p : kProbers) {
         if (p.format != found) continue;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "formats/common/endian.h"
 #include "formats/detect.h"
 #include "formats/info.h"
 #include "memory_image.h"
@@ -61,6 +63,48 @@ TEST(ReadImageInfo, RawSizeIsWholeSectors) {
         EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::raw));
         EXPECT_EQ(r.virtual_size, 1024u);
     }
+}
+
+// A fixed VHD: 1 MiB of data, then its only footer (VHD specification:
+// cookie, features, version, data offset all ones, creator "qem2" so the
+// size field counts, geometry, disk type 2, checksum).
+std::vector<uint8_t> fixed_vpc() {
+    std::vector<uint8_t> d((1 << 20) + 512, 0);
+    uint8_t* f = d.data() + (1 << 20);
+    std::memcpy(f, "conectix", 8);
+    formats::store_be32(f + 8, 2);
+    formats::store_be32(f + 12, 0x10000);
+    formats::store_be64(f + 16, UINT64_MAX);
+    std::memcpy(f + 28, "qem2", 4);
+    formats::store_be64(f + 40, 1 << 20);
+    formats::store_be64(f + 48, 1 << 20);
+    formats::store_be16(f + 56, 20);
+    f[58] = 16;
+    f[59] = 63;
+    formats::store_be32(f + 60, 2);
+    uint32_t sum = 0;
+    for (int i = 0; i < 512; ++i) sum += f[i];
+    formats::store_be32(f + 64, ~sum);
+    return d;
+}
+
+// qemu-img create -b fixed.vhd -F vpc opens it; without -F qemu's probe
+// takes it for raw (its footer is not at the start).
+TEST(Detect, FixedVpcByName) {
+    Probe p = detect(fixed_vpc(), abi::BackingFormat::vpc);
+    ASSERT_EQ(p.status, formats::kOk);
+    EXPECT_EQ(p.found.format, abi::BackingFormat::vpc);
+    EXPECT_EQ(p.found.info.virtual_size, uint64_t(1) << 20);
+
+    p = detect(fixed_vpc(), abi::BackingFormat::none);
+    ASSERT_EQ(p.status, formats::kOk);
+    EXPECT_EQ(p.found.format, abi::BackingFormat::raw);
+
+    EXPECT_EQ(detect(fixed_vpc(), abi::BackingFormat::qcow2).status, Status::image_format_mismatch);
+    EXPECT_EQ(detect(odd_raw(), abi::BackingFormat::vpc).status, Status::image_format_mismatch);
+    std::vector<uint8_t> bad = fixed_vpc();
+    bad[(1 << 20) + 64] ^= 1;  // checksum
+    EXPECT_EQ(detect(bad, abi::BackingFormat::vpc).status, Status::image_format_mismatch);
 }
 
 }  // namespace
