@@ -53,7 +53,7 @@ std::string mismatch_text(abi::BackingFormat f, const std::string& name) {
     case abi::BackingFormat::qcow2: return "Image is not in qcow2 format";
     case abi::BackingFormat::vmdk: return "invalid VMDK image descriptor";
     case abi::BackingFormat::vpc: return "invalid VPC image";
-    case abi::BackingFormat::vhdx: return "Could not open '" + name + "': Invalid argument";
+    case abi::BackingFormat::vhdx: return "Could not open '" + info_error_name(name) + "': Invalid argument";
     default: return "Image is not in the requested format";
     }
 }
@@ -93,7 +93,8 @@ void inspect(int fd, uint64_t size, abi::BackingFormat requested, const InfoArgs
     try {
         output = in_child ? run_guest_in_child(run) : run_guest(run);
     } catch (const GuestFailed& e) {
-        throw Error("Could not open '" + image.filename + "': " + guest_failure_text(e, requested, image.filename));
+        throw Error("Could not open '" + info_error_name(image.filename) + "': " +
+                    guest_failure_text(e, requested, image.filename));
     }
     image.info = output.result_as<abi::InfoResult>("info");
     image.snapshots = records_as<abi::InfoSnapshot>(output.records[0]);
@@ -140,9 +141,9 @@ void run_info(const InfoArgs& args) {
     int fd = top.fd;
     for (;;) {
         struct stat st;
-        if (fstat(fd, &st) < 0) throw_errno("Could not open '" + name + "'", errno);
+        if (fstat(fd, &st) < 0) throw_errno("Could not open '" + info_error_name(name) + "'", errno);
         if (!seen.insert({st.st_dev, st.st_ino}).second)
-            throw Error("Backing file '" + name + "' creates an infinite loop");
+            throw Error("Backing file '" + info_error_name(name) + "' creates an infinite loop");
         if (chain.size() == kMaxChainDepth)
             throw Error("backing chain of '" + args.filename + "' is deeper than " + std::to_string(kMaxChainDepth) +
                         " images");
@@ -166,16 +167,18 @@ void run_info(const InfoArgs& args) {
 
         // Follow the backing file: only beneath the allowed directories.
         std::optional<std::string> next_name = info_full_backing_filename(chain.back());
-        if (!next_name) throw Error("Could not open backing file of '" + name + "'");
+        if (!next_name) throw Error("Could not open backing file of '" + info_error_name(name) + "'");
         std::string candidate = (*backing)[0] == '/' ? *backing : real_dir + "/" + *backing;
-        fd = opener->open_read_only(candidate, *backing);
+        fd = opener->open_read_only(candidate, info_error_name(*backing));
         name = *next_name;
         real_dir = real_directory_of(candidate);
         requested = abi::BackingFormat::none;
         if (chain.back().info.flags & abi::kInfoHasBackingFormat) {
             std::string fmt = info_string(chain.back().info.backing_format);
             auto f = format_named(fmt);
-            if (!f) throw Error("Could not open '" + name + "': Unknown driver '" + fmt + "'");
+            if (!f)
+                throw Error("Could not open '" + info_error_name(name) + "': Unknown driver '" +
+                            info_error_name(fmt) + "'");
             requested = *f;
         }
     }

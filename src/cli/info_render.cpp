@@ -291,6 +291,11 @@ QValue snapshot_tree(const abi::InfoSnapshot& s) {
     return d;
 }
 
+// qemu takes the cluster size from BlockDriverInfo, where it is an int: a
+// vpc block size of 2 GiB (the one valid value that does not fit) shows as
+// -2147483648.
+int64_t qemu_cluster_size(const abi::InfoResult& r) { return int32_t(uint32_t(r.cluster_size)); }
+
 QValue image_tree(const InfoImage& img) {
     const abi::InfoResult& r = img.info;
     QValue d;
@@ -299,7 +304,7 @@ QValue image_tree(const InfoImage& img) {
     d.put("dirty-flag", QValue::flag(r.flags & abi::kInfoDirty));
     d.put("actual-size", QValue::num(img.actual_size));
     d.put("virtual-size", QValue::num(r.virtual_size));
-    if (r.flags & abi::kInfoHasClusterSize) d.put("cluster-size", QValue::num(r.cluster_size));
+    if (r.flags & abi::kInfoHasClusterSize) d.put("cluster-size", QValue::num(uint64_t(qemu_cluster_size(r))));
     if (r.flags & abi::kInfoEncrypted) d.put("encrypted", QValue::flag(true));
     if (auto backing = info_backing_file(r)) {
         d.put("backing-filename", QValue::str(*backing));
@@ -418,7 +423,7 @@ std::string human_image(const InfoImage& img) {
     out += "virtual size: " + qemu_size_to_str(r.virtual_size) + " (" + std::to_string(r.virtual_size) + " bytes)\n";
     out += "disk size: " + qemu_size_to_str(img.actual_size) + "\n";
     if (r.flags & abi::kInfoEncrypted) out += "encrypted: yes\n";
-    if (r.flags & abi::kInfoHasClusterSize) out += "cluster_size: " + std::to_string(r.cluster_size) + "\n";
+    if (r.flags & abi::kInfoHasClusterSize) out += "cluster_size: " + std::to_string(qemu_cluster_size(r)) + "\n";
     if (r.flags & abi::kInfoDirty) out += "cleanly shut down: no\n";
     if (auto backing = info_backing_file(r)) {
         out += "backing file: " + escape_untrusted(*backing);
@@ -506,6 +511,8 @@ std::optional<std::string> qemu_full_backing_filename(const std::string& image_f
     if (image_filename.empty() || image_filename.rfind("json:", 0) == 0) return std::nullopt;
     return qemu_path_combine(image_filename, backing);
 }
+
+std::string info_error_name(const std::string& name) { return escape_untrusted(name); }
 
 std::optional<std::string> info_full_backing_filename(const InfoImage& image) {
     auto backing = info_backing_file(image.info);

@@ -105,6 +105,11 @@ std::string qemu_path_combine(const std::string& base, const std::string& name);
 // qemu's size_to_str(): "0 B", "512 B", "0.977 KiB", "1.21 MiB", "16 EiB".
 std::string qemu_size_to_str(uint64_t bytes);
 
+// A file or format name as an error message shows it. With
+// --backing-chain names come from images, and an error is one line of
+// plain text: escaped as in human output.
+std::string info_error_name(const std::string& name);
+
 // "raw", "qcow2", "vmdk", "vpc", "vhdx" for InfoResult::format.
 const char* info_format_name(uint32_t format);
 

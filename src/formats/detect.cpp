@@ -1,5 +1,6 @@
 #include "formats/detect.h"
 
+#include "formats/common/qemu_block_view.h"
 #include "formats/qcow2/qcow2_probe.h"
 #include "formats/vhdx/vhdx_probe.h"
 #include "formats/vmdk/vmdk_probe.h"
@@ -30,7 +31,8 @@ abi::BackingFormat sniff_format(const uint8_t* head, size_t len) {
 }
 
 Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested, DetectedImage& out) {
-    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{src.size(), false, 0}};
+    // qemu counts a raw file in whole sectors.
+    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{qemu_file_length(src), false, 0}};
     if (requested == abi::BackingFormat::raw) return kOk;
 
     auto* head = static_cast<uint8_t*>(arena.alloc(kProbeHeadBytes, 16));
@@ -39,6 +41,14 @@ Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested
     if (!src.read(0, head, kProbeHeadBytes)) return Status::read_failed;
 
     abi::BackingFormat found = sniff_format(head, head_len);
+    if (requested == abi::BackingFormat::vpc && found == abi::BackingFormat::none) {
+        // A fixed vpc image has its only footer at the end, where no probe
+        // looks (qemu's neither: it takes the file for raw), but qemu's vpc
+        // driver, asked for by name, finds it there.
+        out.format = abi::BackingFormat::vpc;
+        Status s = vpc_read_basic(src, arena, out.info);
+        return s == Status::image_invalid ? Status::image_format_mismatch : s;
+    }
     if (requested != abi::BackingFormat::none && requested != found) return Status::image_format_mismatch;
     for (const Prober& p : kProbers) {
         if (p.format != found) continue;

@@ -1,5 +1,6 @@
 #include "formats/info.h"
 
+#include "formats/common/qemu_block_view.h"
 #include "formats/qcow2/qcow2_info.h"
 #include "formats/raw/partition_table.h"
 #include "formats/vhdx/vhdx_info.h"
@@ -11,7 +12,7 @@ namespace {
 
 Status read_raw(ImageSource& src, const uint8_t* head, size_t head_len, bool unknown, abi::InfoResult& out) {
     out.format = uint32_t(abi::BackingFormat::raw);
-    out.virtual_size = src.size();
+    out.virtual_size = qemu_file_length(src);  // qemu counts whole sectors
     if (has_partition_table(head, head_len)) out.flags |= abi::kInfoHasPartitionTable;
     if (unknown) out.flags |= abi::kInfoFormatUnknownAsRaw;
     return kOk;

@@ -116,6 +116,8 @@ def test_force_share_is_accepted(instar, qemu_img, corpus):
 
 
 # --- instar's safety rules -------------------------------------------------
+# (Hostile images, backing loops and chains deeper than 16 are in
+# test_adversarial.py.)
 
 def test_unknown_bytes_are_not_raw(instar, tmp_path):
     (tmp_path / "blob").write_bytes(b"not a disk image at all" * 100)
@@ -153,43 +155,6 @@ def test_format_contradicting_f_is_an_error(instar, qemu_img, corpus):
     ours, theirs = both(instar, qemu_img, d, "-f", "vmdk", "plain.qcow2")
     assert ours.returncode == theirs.returncode == 1
     assert ours.stderr.count("\n") == 1
-
-
-def chain_of(tmp_path, qemu_img, names):
-    """Creates names[0] <- names[1] <- ... (each the backing of the next)."""
-    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", names[0], "1G"], check=True, cwd=tmp_path)
-    for parent, child in zip(names, names[1:]):
-        subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", parent, "-F", "qcow2", child, "1G"],
-                       check=True, cwd=tmp_path)
-
-
-def set_backing(tmp_path, qemu_img, image, backing):
-    subprocess.run([qemu_img, "rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b", backing, image],
-                   check=True, cwd=tmp_path)
-
-
-def test_backing_chain_loop_is_refused(instar, qemu_img, tmp_path):
-    chain_of(tmp_path, qemu_img, ["a.qcow2", "b.qcow2", "c.qcow2"])
-    set_backing(tmp_path, qemu_img, "a.qcow2", "c.qcow2")
-    r = run([instar, "info", "--backing-chain", "c.qcow2"], cwd=tmp_path, timeout=60)
-    assert r.returncode == 1 and "loop" in r.stderr and r.stderr.count("\n") == 1
-
-
-def test_self_loop_is_refused(instar, qemu_img, tmp_path):
-    chain_of(tmp_path, qemu_img, ["a.qcow2"])
-    set_backing(tmp_path, qemu_img, "a.qcow2", "a.qcow2")
-    r = run([instar, "info", "--backing-chain", "a.qcow2"], cwd=tmp_path)
-    assert r.returncode == 1 and "loop" in r.stderr
-
-
-def test_chain_deeper_than_16_is_refused(instar, qemu_img, tmp_path):
-    names = [f"n{i:02}.qcow2" for i in range(17)]
-    chain_of(tmp_path, qemu_img, names)
-    r = run([instar, "info", "--backing-chain", names[-1]], cwd=tmp_path, timeout=120)
-    assert r.returncode == 1 and "16" in r.stderr
-    names16 = names[:16]
-    r = run([instar, "info", "--backing-chain", names16[-1]], cwd=tmp_path, timeout=120)
-    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize("backing", ["../../etc/passwd", "/etc/passwd", "../outside.qcow2"])
@@ -230,17 +195,6 @@ def test_backing_dir_widens_the_allowlist(instar, qemu_img, tmp_path):
     theirs = run(["qemu-img", "info", "--backing-chain", "top.qcow2"], cwd=inner)
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
-
-
-@pytest.mark.parametrize("fmt,size", [("qcow2", 104), ("vmdk", 512), ("vpc", 512), ("vhdx", 65536 * 3)])
-def test_truncated_headers_fail_cleanly(instar, qemu_img, tmp_path, fmt, size):
-    subprocess.run([qemu_img, "create", "-q", "-f", fmt, "full", "1G"], check=True, cwd=tmp_path)
-    data = (tmp_path / "full").read_bytes()
-    for cut in (8, size // 2, size - 1):
-        (tmp_path / "cut").write_bytes(data[:cut])
-        r = run([instar, "info", "-f", fmt, "cut"], cwd=tmp_path, timeout=30)
-        assert r.returncode == 1, (cut, r.stdout)
-        assert r.stderr.startswith("instar: info: ") and r.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("stdout", ["devnull", "terminal"])

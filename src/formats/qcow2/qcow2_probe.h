@@ -12,8 +12,9 @@ namespace instar::formats {
 // the older qcow format, which shares the magic).
 bool qcow2_detect(const uint8_t* head, size_t len);
 
-// Checks the header the way qemu does before it trusts the image and
-// reports the virtual size. Reads the header only.
+// Checks the image the way qemu's open does (header, header extensions,
+// snapshot table: qcow2_read_info's checks) and reports the virtual size.
+// Data tables (L1, L2, refcounts) are not read.
 Status qcow2_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out);
 
 }  // namespace instar::formats

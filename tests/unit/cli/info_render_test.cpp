@@ -530,6 +530,15 @@ TEST(InfoRender, FullBackingFilename) {
     EXPECT_EQ(qemu_path_combine("x.vmdk", "e.vmdk"), "e.vmdk");
 }
 
+// Backing file names reach error messages too (a chain that cannot be
+// followed): an image must not be able to add lines or terminal escapes.
+TEST(InfoRender, ErrorNamesAreOneLineOfPlainText) {
+    EXPECT_EQ(info_error_name("base.qcow2"), "base.qcow2");
+    EXPECT_EQ(info_error_name("a\nfile format: raw\nb"), "a\\x0afile format: raw\\x0ab");
+    EXPECT_EQ(info_error_name("\x1b]0;owned\x07\xff"), "\\x1b]0;owned\\x07\\xff");
+    EXPECT_EQ(info_error_name("a\\b"), "a\\x5cb");
+}
+
 abi::InfoResult minimal_raw() {
     abi::InfoResult r{};
     r.format = uint32_t(abi::BackingFormat::raw);
@@ -548,6 +557,22 @@ TEST(InfoRender, PinnedRawOutput) {
               "{\n    \"virtual-size\": 1048576,\n    \"filename\": \"disk.img\",\n    \"format\": \"raw\",\n"
               "    \"actual-size\": 4096,\n    \"dirty-flag\": false\n}\n");
     EXPECT_EQ(render_info_json({img}, true).substr(0, 6), "[\n    ");
+}
+
+// qemu-img 7.2 prints a dynamic vpc whose block size is 2 GiB with
+// cluster_size -2147483648 (the value passes through an int).
+TEST(InfoRender, VpcBlockSizeOf2GiBIsNegativeAsInQemu) {
+    InfoImage img;
+    img.filename = "img.vpc";
+    img.actual_size = 4096;
+    img.info.format = uint32_t(abi::BackingFormat::vpc);
+    img.info.virtual_size = 67125248;
+    img.info.flags = abi::kInfoHasClusterSize;
+    img.info.cluster_size = uint64_t(1) << 31;
+    EXPECT_NE(render_info_human({img}).find("\ncluster_size: -2147483648\n"), std::string::npos);
+    EXPECT_NE(render_info_json({img}, false).find("\"cluster-size\": -2147483648,"), std::string::npos);
+    img.info.cluster_size = uint64_t(1) << 30;
+    EXPECT_NE(render_info_human({img}).find("\ncluster_size: 1073741824\n"), std::string::npos);
 }
 
 // The CLI renders after the guest ran, inside the seccomp sandbox that

@@ -21,7 +21,7 @@ constexpr uint32_t kQcow2Magic = 0x514649fb;  // "QFI\xfb", as the specification
 
 formats::Status read_basic(std::vector<uint8_t> bytes, formats::BasicImageInfo& info) {
     MemorySource src(std::move(bytes));
-    std::vector<uint8_t> mem(64 * 1024);
+    std::vector<uint8_t> mem(1 << 20);
     formats::Arena arena(mem.data(), mem.size());
     return formats::qcow2_read_basic(src, arena, info);
 }
@@ -160,6 +160,27 @@ std::vector<Damage> damages() {
              set64(b, 64, 0x10010);
          },
          Status::image_invalid},
+        // Past the header: what qemu's open reads before it uses a backing
+        // file (header extensions at 112, then the snapshot table).
+        {"extension_length_overflows", [](std::vector<uint8_t>& b) { set32(b, 116, 0xffffffff); },
+         Status::image_invalid},
+        {"extension_past_cluster", [](std::vector<uint8_t>& b) { set32(b, 116, 0x10000); }, Status::image_invalid},
+        {"backing_format_extension_too_long",
+         [](std::vector<uint8_t>& b) {
+             set32(b, 112, 0xe2792aca);
+             set32(b, 116, 64);
+         },
+         Status::image_invalid},
+        {"snapshot_entry_too_much_extra_data",
+         [](std::vector<uint8_t>& b) {
+             // One snapshot entry at 0x20000 (past the refcount block
+             // qemu-img wrote), its extra data size at 36 too large.
+             b.resize(0x30000, 0);
+             set32(b, 60, 1);
+             set64(b, 64, 0x20000);
+             set32(b, 0x20000 + 36, 0xffffffff);
+         },
+         Status::image_invalid},
     };
 }
 
@@ -233,13 +254,14 @@ TEST(Qcow2Probe, ReadsWhatTheEmitterWrites) {
     }
 }
 
-TEST(Qcow2Probe, ReadsOnlyTheHeader) {
-    // Offsets in the header are not followed: a source that fails every
-    // read past the header must not matter.
+TEST(Qcow2Probe, ReadsNoDataTables) {
+    // The L1 and refcount tables are not followed: a source that fails
+    // every read past the first cluster (header and extensions) must not
+    // matter.
     struct HeaderOnly : MemorySource {
         using MemorySource::MemorySource;
         bool read(uint64_t offset, void* buf, size_t len) override {
-            if (offset + len > 112) return false;
+            if (offset + len > 65536) return false;
             return MemorySource::read(offset, buf, len);
         }
     };
@@ -255,7 +277,7 @@ TEST(Qcow2Probe, ReadsOnlyTheHeader) {
     formats::store_be32(bytes.data() + 96, 4);
     formats::store_be32(bytes.data() + 100, 112);
     HeaderOnly src(bytes);
-    std::vector<uint8_t> mem(4096);
+    std::vector<uint8_t> mem(1 << 20);
     formats::Arena arena(mem.data(), mem.size());
     formats::BasicImageInfo info{};
     ASSERT_EQ(formats::qcow2_read_basic(src, arena, info), formats::kOk);

@@ -1,0 +1,111 @@
+// detect_image (the probe of `create -b`) and read_image_info's raw path:
+// the sizes and verdicts qemu-img 7.2 gives for the same bytes.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "formats/common/endian.h"
+#include "formats/detect.h"
+#include "formats/info.h"
+#include "memory_image.h"
+
+namespace instar::testing {
+namespace {
+
+using formats::Status;
+
+struct Probe {
+    Status status;
+    formats::DetectedImage found;
+};
+
+Probe detect(std::vector<uint8_t> bytes, abi::BackingFormat requested) {
+    MemorySource src(std::move(bytes));
+    std::vector<uint8_t> mem(1 << 20);
+    formats::Arena arena(mem.data(), mem.size());
+    Probe p{};
+    p.status = formats::detect_image(src, arena, requested, p.found);
+    return p;
+}
+
+// A partitioned disk of 1000 bytes: qemu-img info -f raw and create -b
+// -F raw both say 1024 (bdrv_getlength counts whole sectors).
+std::vector<uint8_t> odd_raw() {
+    std::vector<uint8_t> d(1000, 0);
+    d[446 + 4] = 0x83;
+    d[446 + 8] = 1;
+    d[446 + 12] = 1;
+    d[510] = 0x55;
+    d[511] = 0xaa;
+    return d;
+}
+
+TEST(Detect, RawSizeIsWholeSectors) {
+    for (auto requested : {abi::BackingFormat::raw, abi::BackingFormat::none}) {
+        Probe p = detect(odd_raw(), requested);
+        ASSERT_EQ(p.status, formats::kOk);
+        EXPECT_EQ(p.found.format, abi::BackingFormat::raw);
+        EXPECT_EQ(p.found.info.virtual_size, 1024u);
+    }
+    EXPECT_EQ(detect(std::vector<uint8_t>(1024), abi::BackingFormat::raw).found.info.virtual_size, 1024u);
+    EXPECT_EQ(detect({}, abi::BackingFormat::raw).found.info.virtual_size, 0u);
+}
+
+TEST(ReadImageInfo, RawSizeIsWholeSectors) {
+    for (auto requested : {abi::BackingFormat::raw, abi::BackingFormat::none}) {
+        MemorySource src(odd_raw());
+        std::vector<uint8_t> mem(1 << 20);
+        formats::Arena arena(mem.data(), mem.size());
+        abi::InfoResult r;
+        ASSERT_EQ(formats::read_image_info(src, arena, requested, false, r), formats::kOk);
+        EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::raw));
+        EXPECT_EQ(r.virtual_size, 1024u);
+    }
+}
+
+// A fixed VHD: 1 MiB of data, then its only footer (VHD specification:
+// cookie, features, version, data offset all ones, creator "qem2" so the
+// size field counts, geometry, disk type 2, checksum).
+std::vector<uint8_t> fixed_vpc() {
+    std::vector<uint8_t> d((1 << 20) + 512, 0);
+    uint8_t* f = d.data() + (1 << 20);
+    std::memcpy(f, "conectix", 8);
+    formats::store_be32(f + 8, 2);
+    formats::store_be32(f + 12, 0x10000);
+    formats::store_be64(f + 16, UINT64_MAX);
+    std::memcpy(f + 28, "qem2", 4);
+    formats::store_be64(f + 40, 1 << 20);
+    formats::store_be64(f + 48, 1 << 20);
+    formats::store_be16(f + 56, 20);
+    f[58] = 16;
+    f[59] = 63;
+    formats::store_be32(f + 60, 2);
+    uint32_t sum = 0;
+    for (int i = 0; i < 512; ++i) sum += f[i];
+    formats::store_be32(f + 64, ~sum);
+    return d;
+}
+
+// qemu-img create -b fixed.vhd -F vpc opens it; without -F qemu's probe
+// takes it for raw (its footer is not at the start).
+TEST(Detect, FixedVpcByName) {
+    Probe p = detect(fixed_vpc(), abi::BackingFormat::vpc);
+    ASSERT_EQ(p.status, formats::kOk);
+    EXPECT_EQ(p.found.format, abi::BackingFormat::vpc);
+    EXPECT_EQ(p.found.info.virtual_size, uint64_t(1) << 20);
+
+    p = detect(fixed_vpc(), abi::BackingFormat::none);
+    ASSERT_EQ(p.status, formats::kOk);
+    EXPECT_EQ(p.found.format, abi::BackingFormat::raw);
+
+    EXPECT_EQ(detect(fixed_vpc(), abi::BackingFormat::qcow2).status, Status::image_format_mismatch);
+    EXPECT_EQ(detect(odd_raw(), abi::BackingFormat::vpc).status, Status::image_format_mismatch);
+    std::vector<uint8_t> bad = fixed_vpc();
+    bad[(1 << 20) + 64] ^= 1;  // checksum
+    EXPECT_EQ(detect(bad, abi::BackingFormat::vpc).status, Status::image_format_mismatch);
+}
+
+}  // namespace
+}  // namespace instar::testing
