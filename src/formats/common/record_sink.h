@@ -21,4 +21,10 @@ protected:
     ~RecordSink() = default;
 };
 
+// For a caller that needs a parser's checks but not its lists.
+class DiscardRecords final : public RecordSink {
+public:
+    void put(uint32_t, const void*, size_t) override {}
+};
+
 }  // namespace instar::formats

@@ -23,7 +23,8 @@ Status qcow2_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     // (unsupported_feature, once the header passed) qemu opens.
     auto* info = static_cast<abi::InfoResult*>(arena.alloc(sizeof(abi::InfoResult), alignof(abi::InfoResult), false));
     if (!info) return Status::out_of_memory;
-    st = qcow2_read_info(src, arena, *info);
+    DiscardRecords snapshots;
+    st = qcow2_read_info(src, arena, snapshots, *info);
     if (st != kOk && st != Status::unsupported_feature) return st;
     // qemu counts the disk in whole sectors.
     out.virtual_size = h.size & ~(qcow2::kSectorSize - 1);

@@ -59,7 +59,8 @@ TEST(ReadImageInfo, RawSizeIsWholeSectors) {
         std::vector<uint8_t> mem(1 << 20);
         formats::Arena arena(mem.data(), mem.size());
         abi::InfoResult r;
-        ASSERT_EQ(formats::read_image_info(src, arena, requested, false, r), formats::kOk);
+        formats::DiscardRecords records;
+        ASSERT_EQ(formats::read_image_info(src, arena, requested, false, records, r), formats::kOk);
         EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::raw));
         EXPECT_EQ(r.virtual_size, 1024u);
     }
