@@ -377,7 +377,14 @@ void dump_value(std::string& out, const QValue& v, int indent) {
         out += v.boolean ? "true" : "false";
         break;
     case QValue::Kind::list:
-        for (size_t i = 0; i < v.items.size(); ++i) dump_member(out, "[" + std::to_string(i) + "]", v.items[i], indent);
+        for (size_t i = 0; i < v.items.size(); ++i) {
+            // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict,
+            // GCC bug 105329) on "[" + std::to_string(i) + "]".
+            std::string label = "[";
+            label += std::to_string(i);
+            label += ']';
+            dump_member(out, label, v.items[i], indent);
+        }
         break;
     case QValue::Kind::dict:
         for (size_t i : qdict_order(v.keys)) {
