@@ -88,6 +88,7 @@ void inspect(int fd, uint64_t size, abi::BackingFormat requested, const InfoArgs
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
     run.record_kinds = {
         {uint32_t(abi::InfoRecord::snapshot), sizeof(abi::InfoSnapshot), abi::kInfoMaxSnapshots},
+        {uint32_t(abi::InfoRecord::bitmap), sizeof(abi::InfoBitmap), abi::kInfoMaxBitmaps},
     };
     GuestOutput output;
     try {
@@ -100,6 +101,10 @@ void inspect(int fd, uint64_t size, abi::BackingFormat requested, const InfoArgs
     image.snapshots = records_as<abi::InfoSnapshot>(output.records[0]);
     validate_info_result(image.info);
     validate_info_snapshots(image.info, image.snapshots);
+    for (const RecordList& list : output.records)
+        if (list.kind == uint32_t(abi::InfoRecord::bitmap)) image.bitmaps = records_as<abi::InfoBitmap>(list);
+    validate_info_bitmaps(image.info, image.bitmaps);
+    image.encryption = qcow2_encryption_of(image.info);
     if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
         throw Error("guest misbehaved: info result contradicts the requested format");
 }
@@ -153,14 +158,6 @@ void run_info(const InfoArgs& args) {
         image.actual_size = uint64_t(st.st_blocks) * 512;
         inspect(fd, size, requested, args, args.backing_chain, image);
         close(fd);
-        // An encrypted qcow2 the guest can describe is an AES one (LUKS is
-        // refused inside the guest): qemu shows its encryption format.
-        if (image.info.format == uint32_t(abi::BackingFormat::qcow2) && (image.info.flags & abi::kInfoEncrypted))
-        {
-            Qcow2Encryption aes{};
-            aes.format = Qcow2Encryption::Format::aes;
-            image.encryption = aes;
-        }
         chain.push_back(image);
         std::optional<std::string> backing = info_backing_file(chain.back().info);
         if (!args.backing_chain || !backing) break;

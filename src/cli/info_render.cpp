@@ -174,19 +174,46 @@ nlohmann::ordered_json to_json(const QValue& v) {
 
 // The library writes what qemu writes (4-space indent, ": ", ASCII only
 // with the same \b \f \n \r \t shorthands and \u escapes for the rest,
-// DEL included) except that qemu spells the hex digits in upper case.
-// Outside strings the text has no '\\', so this only touches escapes.
+// DEL included) except that qemu spells the hex digits in upper case, and
+// closes every list and dict on a line of its own, even an empty one
+// ("[" newline, indent, "]", where the library writes "[]").
 std::string qemu_json_dump(const nlohmann::ordered_json& j) {
-    std::string text = j.dump(4, ' ', true);
-    for (size_t i = 0; i + 1 < text.size(); ++i) {
-        if (text[i] != '\\') continue;
-        ++i;  // the escaped character: never starts another escape
-        if (text[i] != 'u') continue;
-        for (size_t k = i + 1; k < i + 5 && k < text.size(); ++k)
-            if (text[k] >= 'a' && text[k] <= 'f') text[k] = char(text[k] - 'a' + 'A');
-        i += 4;
+    const std::string text = j.dump(4, ' ', true);
+    std::vector<char> out;
+    out.reserve(text.size() + 64);
+    bool in_string = false;
+    size_t line_start = 0;  // in `out`
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        out.push_back(c);
+        if (in_string) {
+            if (c == '"') {
+                in_string = false;
+            } else if (c == '\\' && i + 1 < text.size()) {
+                const char escaped = text[++i];
+                out.push_back(escaped);
+                if (escaped != 'u') continue;
+                for (size_t k = i + 1; k < i + 5 && k < text.size(); ++k) {
+                    const char h = text[k];
+                    out.push_back(h >= 'a' && h <= 'f' ? char(h - 'a' + 'A') : h);
+                }
+                i += 4;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '\n') {
+            line_start = out.size();
+        } else if ((c == '[' || c == '{') && i + 1 < text.size() && text[i + 1] == (c == '[' ? ']' : '}')) {
+            size_t indent = 0;
+            while (line_start + indent < out.size() && out[line_start + indent] == ' ') ++indent;
+            out.push_back('\n');
+            out.insert(out.end(), indent, ' ');
+            out.push_back(text[++i]);
+        }
     }
-    return text;
+    return std::string(out.begin(), out.end());
 }
 
 // ---- the tree qemu builds ---------------------------------------------------
@@ -235,6 +262,20 @@ QValue qcow2_tree(const InfoImage& img) {
     }
     d.put("refcount-bits", QValue::num(q.refcount_bits));
     if (img.encryption) d.put("encrypt", encryption_tree(*img.encryption));
+    if (!img.bitmaps.empty()) {
+        QValue list = QValue::list();
+        for (const abi::InfoBitmap& b : img.bitmaps) {
+            QValue bitmap;
+            bitmap.put("name", QValue::str(info_string(b.name)));
+            bitmap.put("granularity", QValue::num(b.granularity));
+            QValue flags = QValue::list();
+            if (b.flags & abi::kInfoBitmapInUse) flags.items.push_back(QValue::str("in-use"));
+            if (b.flags & abi::kInfoBitmapAuto) flags.items.push_back(QValue::str("auto"));
+            bitmap.put("flags", std::move(flags));
+            list.items.push_back(std::move(bitmap));
+        }
+        d.put("bitmaps", std::move(list));
+    }
     d.put("compression-type",
           QValue::str(q.compression_type == uint32_t(abi::Qcow2Compression::zstd) ? "zstd" : "zlib"));
     return d;
@@ -330,11 +371,20 @@ QValue image_tree(const InfoImage& img) {
 void validate_image(const InfoImage& img) {
     validate_info_result(img.info);
     validate_info_snapshots(img.info, img.snapshots);
-    const bool encrypted = img.info.flags & abi::kInfoEncrypted;
-    if (encrypted && !img.encryption)
-        throw Error("encrypted qcow2 images are not supported yet (no encryption details from the guest)");
-    if (!encrypted && img.encryption) throw Error("invalid info result: encryption details on an unencrypted image");
-    if (img.encryption) validate_qcow2_encryption(*img.encryption);
+    validate_info_bitmaps(img.info, img.bitmaps);
+    // What the result says qemu shows under "encrypt:", and the details
+    // to show there, must agree.
+    const bool qcow2 = img.info.format == uint32_t(BackingFormat::qcow2);
+    const uint32_t format = qcow2 ? img.info.qcow2.encrypt_format : uint32_t(abi::Qcow2EncryptFormat::none);
+    if (format != uint32_t(abi::Qcow2EncryptFormat::none) && !img.encryption)
+        throw Error("invalid info result: an encrypted qcow2 image without its encryption details");
+    if (img.encryption) {
+        const auto expected = img.encryption->format == Qcow2Encryption::Format::aes ? abi::Qcow2EncryptFormat::aes
+                                                                                     : abi::Qcow2EncryptFormat::luks;
+        if (format != uint32_t(expected))
+            throw Error("invalid info result: encryption details disagree with the image's encryption");
+        validate_qcow2_encryption(*img.encryption);
+    }
 }
 
 // ---- human ------------------------------------------------------------------

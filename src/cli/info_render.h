@@ -19,10 +19,11 @@
 
 namespace instar::cli {
 
-// qemu shows the LUKS header of an encrypted qcow2 under "encrypt:".
-// abi::InfoResult does not carry it yet (see docs/info.md); the CLI fills
-// this once it does. Names are qemu's QAPI enum names ("aes-256", "xts",
-// "plain64", "sha256", ...), checked by validate_qcow2_encryption().
+// qemu shows the encryption of a qcow2 under "encrypt:": the format, and
+// for LUKS what the LUKS header says. The CLI fills this from
+// abi::InfoQcow2 (qcow2_encryption_of() in info_validate.h). Names are
+// qemu's QAPI enum names ("aes-256", "xts", "plain64", "sha256", ...),
+// checked by validate_qcow2_encryption().
 struct LuksSlotInfo {
     bool active = false;
     uint64_t iters = 0;    // shown for active slots only
@@ -52,10 +53,12 @@ struct InfoImage {
     std::string filename;
     abi::InfoResult info{};
     std::vector<abi::InfoSnapshot> snapshots;  // info.snapshot_count of them
+    std::vector<abi::InfoBitmap> bitmaps;      // qcow2: info.qcow2.bitmap_count of them
     // st_blocks * 512 of the file; for vmdk, qemu adds every extent file's
     // (a qcow2 external data file is not counted).
     uint64_t actual_size = 0;
-    std::optional<Qcow2Encryption> encryption;  // required when info says encrypted qcow2
+    // Exactly when info.qcow2.encrypt_format is not none, and of that format.
+    std::optional<Qcow2Encryption> encryption;
 };
 
 // Lines of `qemu-img info` (`--backing-chain` when chain.size() > 1):

@@ -65,6 +65,8 @@ void check_cluster_size(BackingFormat format, uint64_t size, const char* what) {
                " allows");
 }
 
+void check_qcow2_encryption(const abi::InfoResult& r);
+
 void check_qcow2(const abi::InfoResult& r) {
     const abi::InfoQcow2& q = r.qcow2;
     if (q.version != 2 && q.version != 3) refuse("qcow2 version " + std::to_string(q.version));
@@ -76,8 +78,13 @@ void check_qcow2(const abi::InfoResult& r) {
         refuse("qcow2 refcount bits " + std::to_string(q.refcount_bits));
     check_length(q.data_file, "qcow2 data file name");
     if (!(r.flags & abi::kInfoHasClusterSize)) refuse("qcow2 without a cluster size");
-    if (q.flags & abi::kQcow2HasBitmaps)
-        throw Error("qcow2 images with persistent dirty bitmaps are not supported yet");
+    if (q.reserved != 0) refuse("qcow2 reserved field set");
+    if (q.bitmap_count > abi::kInfoMaxBitmaps)
+        refuse("qcow2 bitmap count " + std::to_string(q.bitmap_count) + " (at most " +
+               std::to_string(abi::kInfoMaxBitmaps) + ")");
+    if (((q.flags & abi::kQcow2HasBitmaps) != 0) != (q.bitmap_count != 0))
+        refuse("qcow2 bitmap count disagrees with its flag");
+    check_qcow2_encryption(r);
     if (q.version == 2) {
         // Version 2 has no feature bits, a fixed refcount width and no
         // header extensions for these.
@@ -214,10 +221,95 @@ void validate_info_result(const abi::InfoResult& r) {
 
 namespace {
 
-bool one_of(const std::string& v, std::initializer_list<const char*> names) {
-    for (const char* n : names)
-        if (v == n) return true;
+
+template <typename E>
+struct LuksName {
+    E value;
+    const char* name;
+};
+
+// qemu's names for what a LUKS header can hold (crypto/block-luks.c
+// reads no other ciphers, modes, IV generators or hashes).
+constexpr LuksName<abi::LuksCipherAlg> kCipherAlgs[] = {
+    {abi::LuksCipherAlg::aes_128, "aes-128"},         {abi::LuksCipherAlg::aes_192, "aes-192"},
+    {abi::LuksCipherAlg::aes_256, "aes-256"},         {abi::LuksCipherAlg::cast5_128, "cast5-128"},
+    {abi::LuksCipherAlg::serpent_128, "serpent-128"}, {abi::LuksCipherAlg::serpent_192, "serpent-192"},
+    {abi::LuksCipherAlg::serpent_256, "serpent-256"}, {abi::LuksCipherAlg::twofish_128, "twofish-128"},
+    {abi::LuksCipherAlg::twofish_192, "twofish-192"}, {abi::LuksCipherAlg::twofish_256, "twofish-256"}};
+constexpr LuksName<abi::LuksCipherMode> kCipherModes[] = {{abi::LuksCipherMode::ecb, "ecb"},
+                                                          {abi::LuksCipherMode::cbc, "cbc"},
+                                                          {abi::LuksCipherMode::xts, "xts"},
+                                                          {abi::LuksCipherMode::ctr, "ctr"}};
+constexpr LuksName<abi::LuksIvgenAlg> kIvgenAlgs[] = {
+    {abi::LuksIvgenAlg::plain, "plain"}, {abi::LuksIvgenAlg::plain64, "plain64"}, {abi::LuksIvgenAlg::essiv, "essiv"}};
+constexpr LuksName<abi::LuksHashAlg> kHashAlgs[] = {
+    {abi::LuksHashAlg::md5, "md5"},       {abi::LuksHashAlg::sha1, "sha1"},     {abi::LuksHashAlg::sha224, "sha224"},
+    {abi::LuksHashAlg::sha256, "sha256"}, {abi::LuksHashAlg::sha384, "sha384"}, {abi::LuksHashAlg::sha512, "sha512"},
+    {abi::LuksHashAlg::ripemd160, "ripemd160"}};
+
+// The name of a value the guest reported, or nullptr for none qemu has.
+template <typename E, size_t N>
+const char* luks_name(const LuksName<E> (&table)[N], uint32_t value) {
+    for (const auto& e : table)
+        if (uint32_t(e.value) == value) return e.name;
+    return nullptr;
+}
+
+template <typename E, size_t N>
+bool is_luks_name(const LuksName<E> (&table)[N], const std::string& name) {
+    for (const auto& e : table)
+        if (name == e.name) return true;
     return false;
+}
+
+// LUKS1 counts in 512-byte sectors with 32-bit numbers; key material and
+// payload start after the 4 KiB header; qemu only opens headers with 4000
+// stripes in every slot.
+constexpr uint64_t kLuksSector = 512;
+constexpr uint64_t kLuksFirstSector = 4096 / kLuksSector;
+constexpr uint64_t kLuksStripes = 4000;
+
+bool luks_offset_ok(uint64_t bytes) {
+    return bytes % kLuksSector == 0 && bytes / kLuksSector >= kLuksFirstSector && bytes / kLuksSector <= UINT32_MAX;
+}
+
+void check_luks(const abi::InfoLuks& l) {
+    if (!luks_name(kCipherAlgs, l.cipher_alg)) refuse("LUKS cipher algorithm " + std::to_string(l.cipher_alg));
+    if (!luks_name(kCipherModes, l.cipher_mode)) refuse("LUKS cipher mode " + std::to_string(l.cipher_mode));
+    if (!luks_name(kIvgenAlgs, l.ivgen_alg)) refuse("LUKS IV generator " + std::to_string(l.ivgen_alg));
+    if (!luks_name(kHashAlgs, l.hash_alg)) refuse("LUKS hash algorithm " + std::to_string(l.hash_alg));
+    // qemu shows the IV generator's hash with ESSIV, and only then.
+    const bool essiv = l.ivgen_alg == uint32_t(abi::LuksIvgenAlg::essiv);
+    if (essiv != (l.ivgen_hash_alg != 0)) refuse("LUKS IV generator hash disagrees with the IV generator");
+    if (essiv && !luks_name(kHashAlgs, l.ivgen_hash_alg))
+        refuse("LUKS IV generator hash " + std::to_string(l.ivgen_hash_alg));
+    check_length(l.uuid, "LUKS uuid");
+    if (l.reserved != 0) refuse("LUKS reserved field set");
+    if (l.master_key_iters == 0) refuse("LUKS master key iterations 0");
+    if (!luks_offset_ok(l.payload_offset)) refuse("LUKS payload offset " + std::to_string(l.payload_offset));
+    for (uint32_t i = 0; i < abi::kInfoLuksSlots; ++i) {
+        const abi::InfoLuksSlot& s = l.slots[i];
+        std::string which = "LUKS key slot " + std::to_string(i);
+        if (s.active > 1) refuse(which + " active " + std::to_string(s.active));
+        if (s.reserved != 0) refuse(which + " reserved field set");
+        if (!luks_offset_ok(s.key_offset)) refuse(which + " key offset " + std::to_string(s.key_offset));
+        if (s.active && (s.iters == 0 || s.stripes != kLuksStripes)) refuse(which + " iterations or stripes");
+        if (!s.active && (s.iters != 0 || s.stripes != 0)) refuse(which + " inactive with iterations or stripes");
+    }
+}
+
+void check_qcow2_encryption(const abi::InfoResult& r) {
+    const abi::InfoQcow2& q = r.qcow2;
+    if (q.encrypt_format > uint32_t(abi::Qcow2EncryptFormat::luks))
+        refuse("qcow2 encryption format " + std::to_string(q.encrypt_format));
+    const bool encrypted = (r.flags & abi::kInfoEncrypted) != 0;
+    if (encrypted != (q.encrypt_format != uint32_t(abi::Qcow2EncryptFormat::none)))
+        refuse("qcow2 encryption format disagrees with the encrypted flag");
+    if (q.encrypt_format == uint32_t(abi::Qcow2EncryptFormat::luks)) {
+        check_luks(q.luks);
+    } else if (!all_zero(q.luks)) {
+        refuse("LUKS details on a qcow2 without LUKS encryption");
+    }
 }
 
 }  // namespace
@@ -230,25 +322,64 @@ void validate_qcow2_encryption(const Qcow2Encryption& e) {
         return;
     }
     if (e.format != Qcow2Encryption::Format::luks) refuse("unknown qcow2 encryption format");
-    // qemu 7.2's QCryptoCipherAlgorithm, QCryptoCipherMode,
-    // QCryptoIVGenAlgorithm and QCryptoHashAlgorithm names.
-    if (!one_of(e.cipher_alg, {"aes-128", "aes-192", "aes-256", "des", "3des", "cast5-128", "serpent-128",
-                               "serpent-192", "serpent-256", "twofish-128", "twofish-192", "twofish-256"}))
-        refuse("LUKS cipher algorithm");
-    if (!one_of(e.cipher_mode, {"ecb", "cbc", "xts", "ctr"})) refuse("LUKS cipher mode");
-    if (!one_of(e.ivgen_alg, {"plain", "plain64", "essiv"})) refuse("LUKS IV generator");
-    auto is_hash = [](const std::string& h) {
-        return one_of(h, {"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160"});
-    };
-    if (!is_hash(e.hash_alg)) refuse("LUKS hash algorithm");
-    if (e.ivgen_hash_alg && !is_hash(*e.ivgen_hash_alg)) refuse("LUKS IV generator hash");
-    if (e.uuid.size() > 40) refuse("LUKS uuid longer than its 40 header bytes");
+    if (!is_luks_name(kCipherAlgs, e.cipher_alg)) refuse("LUKS cipher algorithm");
+    if (!is_luks_name(kCipherModes, e.cipher_mode)) refuse("LUKS cipher mode");
+    if (!is_luks_name(kIvgenAlgs, e.ivgen_alg)) refuse("LUKS IV generator");
+    if (!is_luks_name(kHashAlgs, e.hash_alg)) refuse("LUKS hash algorithm");
+    if (e.ivgen_hash_alg && !is_luks_name(kHashAlgs, *e.ivgen_hash_alg)) refuse("LUKS IV generator hash");
+    if (e.uuid.size() > abi::kInfoLuksUuidMax) refuse("LUKS uuid longer than its 40 header bytes");
     if (e.payload_offset > kInt64Max || e.master_key_iters > UINT32_MAX) refuse("LUKS payload offset or iterations");
-    if (e.slots.size() != 8) refuse("LUKS with " + std::to_string(e.slots.size()) + " key slots (8)");
+    if (e.slots.size() != abi::kInfoLuksSlots) refuse("LUKS with " + std::to_string(e.slots.size()) + " key slots (8)");
     for (const LuksSlotInfo& s : e.slots) {
         if (s.iters > UINT32_MAX || s.stripes > UINT32_MAX || s.key_offset > kInt64Max)
             refuse("LUKS key slot out of range");
         if (!s.active && (s.iters || s.stripes)) refuse("inactive LUKS key slot with iterations or stripes");
+    }
+}
+
+std::optional<Qcow2Encryption> qcow2_encryption_of(const abi::InfoResult& r) {
+    if (r.format != uint32_t(BackingFormat::qcow2)) return std::nullopt;
+    const abi::InfoQcow2& q = r.qcow2;
+    Qcow2Encryption e;
+    switch (abi::Qcow2EncryptFormat(q.encrypt_format)) {
+    case abi::Qcow2EncryptFormat::none:
+        return std::nullopt;
+    case abi::Qcow2EncryptFormat::aes:
+        e.format = Qcow2Encryption::Format::aes;
+        return e;
+    case abi::Qcow2EncryptFormat::luks:
+        break;
+    default:
+        refuse("qcow2 encryption format " + std::to_string(q.encrypt_format));
+    }
+    check_luks(q.luks);
+    const abi::InfoLuks& l = q.luks;
+    e.format = Qcow2Encryption::Format::luks;
+    e.cipher_alg = luks_name(kCipherAlgs, l.cipher_alg);
+    e.cipher_mode = luks_name(kCipherModes, l.cipher_mode);
+    e.ivgen_alg = luks_name(kIvgenAlgs, l.ivgen_alg);
+    if (l.ivgen_hash_alg != 0) e.ivgen_hash_alg = luks_name(kHashAlgs, l.ivgen_hash_alg);
+    e.hash_alg = luks_name(kHashAlgs, l.hash_alg);
+    e.payload_offset = l.payload_offset;
+    e.master_key_iters = l.master_key_iters;
+    e.uuid = info_string(l.uuid);
+    for (const abi::InfoLuksSlot& s : l.slots) e.slots.push_back({s.active != 0, s.iters, s.stripes, s.key_offset});
+    return e;
+}
+
+void validate_info_bitmaps(const abi::InfoResult& r, const std::vector<abi::InfoBitmap>& bitmaps) {
+    const uint32_t counted = r.format == uint32_t(BackingFormat::qcow2) ? r.qcow2.bitmap_count : 0;
+    if (bitmaps.size() != counted)
+        refuse(std::to_string(bitmaps.size()) + " bitmap records for a bitmap count of " + std::to_string(counted));
+    constexpr uint32_t kKnownBitmapFlags = abi::kInfoBitmapInUse | abi::kInfoBitmapAuto;
+    for (size_t i = 0; i < bitmaps.size(); ++i) {
+        const abi::InfoBitmap& b = bitmaps[i];
+        std::string which = "bitmap " + std::to_string(i);
+        if (b.flags & ~kKnownBitmapFlags) refuse(which + " has unknown flags " + std::to_string(b.flags));
+        // qemu's granularities: 512 B to 2 GiB.
+        if (!is_power_of_two(b.granularity) || b.granularity < 512)
+            refuse(which + " granularity " + std::to_string(b.granularity));
+        check_length(b.name, (which + " name").c_str());
     }
 }
 

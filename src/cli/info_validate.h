@@ -3,6 +3,7 @@
 // give in qemu-img 7.2, before anything is rendered from it.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "abi/ops/info.h"
@@ -20,5 +21,14 @@ void validate_info_snapshots(const abi::InfoResult& info, const std::vector<abi:
 
 // The same for the LUKS/AES details shown under "encrypt:".
 void validate_qcow2_encryption(const Qcow2Encryption& enc);
+
+// The bitmap records that came with a validated qcow2 `info`: as many as
+// it counts, each with known flags, a granularity qemu allows and a name
+// within its bound. Throws like the above.
+void validate_info_bitmaps(const abi::InfoResult& info, const std::vector<abi::InfoBitmap>& bitmaps);
+
+// What a validated result says qemu shows under "encrypt:" (qemu's names
+// for the LUKS algorithms), or nothing for an unencrypted image.
+std::optional<Qcow2Encryption> qcow2_encryption_of(const abi::InfoResult& info);
 
 }  // namespace instar::cli

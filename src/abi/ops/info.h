@@ -47,7 +47,48 @@ inline constexpr uint32_t kQcow2Corrupt = 1u << 1;
 inline constexpr uint32_t kQcow2ExtendedL2 = 1u << 2;
 inline constexpr uint32_t kQcow2HasDataFile = 1u << 3;
 inline constexpr uint32_t kQcow2DataFileRaw = 1u << 4;
-inline constexpr uint32_t kQcow2HasBitmaps = 1u << 5;  // persistent dirty bitmaps (not rendered yet: host refuses)
+inline constexpr uint32_t kQcow2HasBitmaps = 1u << 5;  // persistent dirty bitmaps: bitmap_count records
+
+// What qemu shows under "encrypt:" of an encrypted qcow2 (InfoQcow2.encrypt_format).
+enum class Qcow2EncryptFormat : uint32_t { none = 0, aes = 1, luks = 2 };
+
+// The LUKS header's algorithms as qemu names them (QCryptoCipherAlgorithm,
+// QCryptoCipherMode, QCryptoIVGenAlgorithm, QCryptoHashAlgorithm): only the
+// values qemu 7.2 can read from a LUKS header. 0 is never a valid value
+// (ivgen_hash_alg: none).
+enum class LuksCipherAlg : uint32_t {
+    aes_128 = 1, aes_192, aes_256, cast5_128,
+    serpent_128, serpent_192, serpent_256,
+    twofish_128, twofish_192, twofish_256,
+};
+enum class LuksCipherMode : uint32_t { ecb = 1, cbc, xts, ctr };
+enum class LuksIvgenAlg : uint32_t { plain = 1, plain64, essiv };
+enum class LuksHashAlg : uint32_t { md5 = 1, sha1, sha224, sha256, sha384, sha512, ripemd160 };
+
+inline constexpr uint32_t kInfoLuksSlots = 8;
+inline constexpr uint32_t kInfoLuksUuidMax = 40;  // the header's uuid field
+
+struct InfoLuksSlot {
+    uint32_t active;   // 0 or 1
+    uint32_t iters;    // active slots only (else 0)
+    uint32_t stripes;  // active slots only (else 0)
+    uint32_t reserved;
+    uint64_t key_offset;  // bytes
+};
+
+// What qemu-img shows of a LUKS header (QCryptoBlockInfoLUKS).
+struct InfoLuks {
+    uint32_t cipher_alg;      // LuksCipherAlg
+    uint32_t cipher_mode;     // LuksCipherMode
+    uint32_t ivgen_alg;       // LuksIvgenAlg
+    uint32_t ivgen_hash_alg;  // LuksHashAlg with essiv, else 0 (qemu shows it only then)
+    uint32_t hash_alg;        // LuksHashAlg
+    uint32_t master_key_iters;
+    uint64_t payload_offset;  // bytes
+    InfoString<kInfoLuksUuidMax> uuid;  // up to the first NUL
+    uint32_t reserved;
+    InfoLuksSlot slots[kInfoLuksSlots];
+};
 
 struct InfoQcow2 {
     uint32_t version;           // 2 (compat 0.10) or 3 (compat 1.1)
@@ -55,11 +96,17 @@ struct InfoQcow2 {
     uint32_t refcount_bits;
     uint32_t flags;             // kQcow2*
     InfoString<kInfoPathMax> data_file;
+    uint32_t bitmap_count;    // InfoRecord::bitmap records sent (with kQcow2HasBitmaps)
+    uint32_t encrypt_format;  // Qcow2EncryptFormat; none unless InfoResult says encrypted
+    uint32_t reserved;
+    InfoLuks luks;            // encrypt_format == luks
 };
 
 // Lists come as records (abi::RecordsMessage) before the InfoResult.
 enum class InfoRecord : uint32_t {
     snapshot = 1,  // InfoSnapshot, InfoResult::snapshot_count of them
+    // 2 is another format's
+    bitmap = 3,    // InfoBitmap, InfoQcow2::bitmap_count of them
 };
 
 // qemu's own limit on a qcow2 snapshot table (QCOW_MAX_SNAPSHOTS).
@@ -74,6 +121,19 @@ struct InfoSnapshot {
     uint64_t icount;  // UINT64_MAX when the snapshot has none (qemu prints "--"? see renderer)
     uint32_t has_icount;
     uint32_t reserved;
+};
+
+// qemu's limits on a qcow2 bitmap directory (QCOW2_MAX_BITMAPS,
+// BME_MAX_NAME_SIZE).
+inline constexpr uint32_t kInfoMaxBitmaps = 65535;
+inline constexpr uint32_t kInfoBitmapNameMax = 1023;
+// InfoBitmap.flags, as qemu lists them ("in-use", "auto").
+inline constexpr uint32_t kInfoBitmapInUse = 1u << 0;
+inline constexpr uint32_t kInfoBitmapAuto = 1u << 1;
+struct InfoBitmap {
+    uint32_t flags;        // kInfoBitmap*
+    uint32_t granularity;  // bytes: a power of two, 512 to 2 GiB
+    InfoString<kInfoBitmapNameMax> name;  // up to the first NUL
 };
 
 // InfoVmdkExtent.flags
@@ -119,11 +179,18 @@ namespace instar::abi {
 static_assert(sizeof(InfoString<kInfoPathMax>) == 4 + kInfoPathMax);
 static_assert(sizeof(InfoSnapshot) == 336);
 static_assert(offsetof(InfoSnapshot, vm_state_size) == 296);
-static_assert(sizeof(InfoQcow2) == 1044);
+static_assert(sizeof(InfoLuksSlot) == 24);
+static_assert(offsetof(InfoLuks, uuid) == 32);
+static_assert(offsetof(InfoLuks, slots) == 80);
+static_assert(sizeof(InfoLuks) == 272);
+static_assert(offsetof(InfoQcow2, bitmap_count) == 1044);
+static_assert(offsetof(InfoQcow2, luks) == 1056);
+static_assert(sizeof(InfoQcow2) == 1328);
+static_assert(sizeof(InfoBitmap) == 1036);
 static_assert(sizeof(InfoVmdkExtent) == 320);
 static_assert(offsetof(InfoVmdk, extents) == 56);
 static_assert(sizeof(InfoVmdk) == 5176);
 static_assert(offsetof(InfoResult, backing_file) == 24);
 static_assert(offsetof(InfoResult, qcow2) == 1096);
-static_assert(sizeof(InfoResult) == 7320);
+static_assert(sizeof(InfoResult) == 7600);
 }  // namespace instar::abi

@@ -1,62 +1,17 @@
 #include "qcow2_info.h"
 
 #include "../common/endian.h"
+#include "qcow2_bitmaps_info.h"
+#include "qcow2_info_strings.h"
 #include "qcow2_layout.h"
+#include "qcow2_luks_info.h"
 #include "qcow2_open.h"
+#include "qcow2_window.h"
 
 namespace instar::formats {
 namespace {
 
 using namespace qcow2;
-
-// Header extensions and snapshot entries are small and many reads may be
-// needed to walk them; a hostile file can make them tiny. Serving them
-// from one window of the file keeps the device reads few.
-class WindowReader {
-public:
-    static constexpr size_t kWindowBytes = 64 * 1024;
-
-    WindowReader(ImageSource& src, uint8_t* buf) : src_(src), buf_(buf) {}
-
-    // Callers check read_allowed() first, so offsets stay far from
-    // overflowing.
-    bool read(uint64_t offset, uint8_t* dst, size_t len) {
-        while (len > 0) {
-            if (!valid_ || offset < start_ || offset - start_ >= kWindowBytes) {
-                start_ = offset & ~uint64_t(kWindowBytes - 1);
-                if (!src_.read(start_, buf_, kWindowBytes)) return false;
-                valid_ = true;
-            }
-            const size_t at = size_t(offset - start_);
-            const size_t n = len < kWindowBytes - at ? len : kWindowBytes - at;
-            __builtin_memcpy(dst, buf_ + at, n);
-            dst += n;
-            offset += n;
-            len -= n;
-        }
-        return true;
-    }
-
-private:
-    ImageSource& src_;
-    uint8_t* buf_;
-    uint64_t start_ = 0;
-    bool valid_ = false;
-};
-
-size_t until_nul(const uint8_t* p, size_t len) {
-    size_t n = 0;
-    while (n < len && p[n] != 0) ++n;
-    return n;
-}
-
-template <uint32_t N>
-bool set_string(abi::InfoString<N>& s, const uint8_t* p, size_t len) {
-    if (len > N) return false;
-    __builtin_memcpy(s.bytes, p, len);
-    s.length = uint32_t(len);
-    return true;
-}
 
 struct Extensions {
     uint8_t backing_format[kBackingFormatMax];
@@ -64,11 +19,13 @@ struct Extensions {
     bool has_data_file = false;
     bool data_file_too_long = false;
     bool has_bitmaps = false;
+    BitmapDirectory bitmaps{};
+    bool has_luks = false;  // the LUKS header, read: out.qcow2.luks
 };
 
 // qcow2_read_extensions: every extension must end before the backing file
 // name (or the end of the first cluster); unknown ones are skipped.
-Status read_extensions(const Header& h, WindowReader& r, abi::InfoResult& out, Extensions& ext) {
+Status read_extensions(const Header& h, ImageSource& src, WindowReader& r, abi::InfoResult& out, Extensions& ext) {
     const uint64_t end = extensions_end(h);
     uint64_t offset = h.header_length;
     // Each step moves on by at least 8 bytes within the first cluster.
@@ -95,7 +52,13 @@ Status read_extensions(const Header& h, WindowReader& r, abi::InfoResult& out, E
             if (h.crypt_method != kCryptLuks || len != kCryptoHeaderExtBytes) return Status::image_invalid;
             uint8_t ch[kCryptoHeaderExtBytes];
             if (!r.read(offset, ch, sizeof(ch))) return Status::read_failed;
-            if (load_be64(ch) & (h.cluster_size - 1)) return Status::image_invalid;
+            const uint64_t luks_offset = load_be64(ch + kCryptoExtOffset);
+            if (luks_offset & (h.cluster_size - 1)) return Status::image_invalid;
+            // qemu opens the LUKS header right here, each time the
+            // extension appears; the last one stays.
+            const Status st = read_luks_info(src, luks_offset, load_be64(ch + kCryptoExtLength), out.qcow2.luks);
+            if (st != kOk) return st;
+            ext.has_luks = true;
             break;
         }
         case kExtBitmaps: {
@@ -105,11 +68,14 @@ Status read_extensions(const Header& h, WindowReader& r, abi::InfoResult& out, E
             if (!(h.autoclear_features & kAutoclearBitmaps)) break;
             uint8_t bm[kBitmapsExtBytes];
             if (!r.read(offset, bm, sizeof(bm))) return Status::read_failed;
-            const uint32_t count = load_be32(bm);
-            if (load_be32(bm + 4) != 0) return Status::image_invalid;
-            if (count == 0 || count > kMaxBitmaps) return Status::image_invalid;
-            if (load_be64(bm + 16) & (h.cluster_size - 1)) return Status::image_invalid;
-            if (load_be64(bm + 8) > kMaxBitmapDirectorySize) return Status::image_invalid;
+            BitmapDirectory& dir = ext.bitmaps;
+            dir.count = load_be32(bm + kBitmapsExtCount);
+            dir.size = load_be64(bm + kBitmapsExtDirSize);
+            dir.offset = load_be64(bm + kBitmapsExtDirOffset);
+            if (load_be32(bm + kBitmapsExtReserved) != 0) return Status::image_invalid;
+            if (dir.count == 0 || dir.count > kMaxBitmaps) return Status::image_invalid;
+            if (dir.offset & (h.cluster_size - 1)) return Status::image_invalid;
+            if (dir.size > kMaxBitmapDirectorySize) return Status::image_invalid;
             ext.has_bitmaps = true;
             break;
         }
@@ -214,7 +180,7 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi:
     WindowReader r(src, window);
 
     Extensions ext;
-    st = read_extensions(h, r, out, ext);
+    st = read_extensions(h, src, r, out, ext);
     if (st != kOk) return st;
 
     // Where qemu refuses nothing but the result cannot say what it shows,
@@ -223,7 +189,6 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi:
     bool unsupported = false;
     const bool data_file_bit = (h.incompatible_features & kIncompatDataFile) != 0;
     if (ext.has_data_file != data_file_bit || ext.data_file_too_long) unsupported = true;
-    if (h.crypt_method == kCryptLuks) unsupported = true;
 
     if (h.backing_file_offset != 0) {
         uint8_t name[kBackingNameMax];
@@ -241,6 +206,15 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi:
 
     st = read_snapshots(h, r, !data_file_bit, records, out, unsupported);
     if (st != kOk) return st;
+    // qemu-img 7.2 crashes on a LUKS image without its LUKS header (it
+    // opens it without a decryption context, then uses one).
+    if (h.crypt_method == kCryptLuks && !ext.has_luks) return Status::image_invalid;
+    // qemu loads the bitmaps while it opens the image, and lists them
+    // again for `info`.
+    if (ext.has_bitmaps) {
+        st = read_bitmaps_info(src, arena, ext.bitmaps, h.cluster_size, h.size & ~(kSectorSize - 1), records);
+        if (st != kOk) return st;
+    }
     if (unsupported) return Status::unsupported_feature;
 
     out.format = static_cast<uint32_t>(abi::BackingFormat::qcow2);
@@ -248,6 +222,9 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi:
     out.cluster_size = h.cluster_size;
     out.flags |= abi::kInfoHasClusterSize;
     if (h.crypt_method != kCryptNone) out.flags |= abi::kInfoEncrypted;
+    // out.qcow2.luks was filled while the extensions were read.
+    if (h.crypt_method == kCryptAes) out.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes);
+    if (h.crypt_method == kCryptLuks) out.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::luks);
     if (h.incompatible_features & kIncompatDirty) out.flags |= abi::kInfoDirty;
 
     abi::InfoQcow2& q = out.qcow2;
@@ -262,7 +239,10 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi:
         q.flags |= abi::kQcow2HasDataFile;
         if (h.autoclear_features & kAutoclearDataFileRaw) q.flags |= abi::kQcow2DataFileRaw;
     }
-    if (ext.has_bitmaps) q.flags |= abi::kQcow2HasBitmaps;
+    if (ext.has_bitmaps) {
+        q.flags |= abi::kQcow2HasBitmaps;
+        q.bitmap_count = ext.bitmaps.count;
+    }
     return kOk;
 }
 

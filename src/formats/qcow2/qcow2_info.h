@@ -11,12 +11,13 @@
 namespace instar::formats {
 
 // Fills `out` (cleared first) for a qcow2 v2 or v3 image, and sends each
-// listed snapshot to `records` (abi::InfoRecord::snapshot). Refuses with
-// image_invalid what qemu refuses to open, and with unsupported_feature a
-// valid image the result cannot describe: LUKS encryption, a snapshot id
-// longer than
-// abi::kInfoShortMax, a data file name longer than abi::kInfoPathMax, an
-// external data file extension without its feature bit or the reverse.
+// listed snapshot (abi::InfoRecord::snapshot) and each persistent dirty
+// bitmap (abi::InfoRecord::bitmap) to `records`. Refuses with
+// image_invalid what qemu refuses to open (or crashes on: a LUKS image
+// without its LUKS header), and with unsupported_feature a valid image the
+// result cannot describe: a snapshot id longer than abi::kInfoShortMax, a
+// data file name longer than abi::kInfoPathMax, an external data file
+// extension without its feature bit or the reverse.
 //
 // Strings are as qemu shows them: cut at the first NUL, snapshot ids at
 // 127 bytes and names at 255. The backing format is reported only with a

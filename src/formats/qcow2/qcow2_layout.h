@@ -69,7 +69,32 @@ inline constexpr size_t kExtAlign = 8;
 // Fixed payload sizes of two extensions: crypto header (offset, length);
 // bitmaps (count, reserved, directory size, directory offset).
 inline constexpr uint32_t kCryptoHeaderExtBytes = 16;
+inline constexpr size_t kCryptoExtOffset = 0;
+inline constexpr size_t kCryptoExtLength = 8;
 inline constexpr uint32_t kBitmapsExtBytes = 24;
+inline constexpr size_t kBitmapsExtCount = 0;
+inline constexpr size_t kBitmapsExtReserved = 4;
+inline constexpr size_t kBitmapsExtDirSize = 8;
+inline constexpr size_t kBitmapsExtDirOffset = 16;
+
+// Bitmap directory entries: a fixed part (big-endian), extra data, the
+// name, the next entry starting on a multiple of 8.
+inline constexpr size_t kBmeTableOffset = 0;
+inline constexpr size_t kBmeTableSize = 8;  // 8-byte entries
+inline constexpr size_t kBmeFlags = 12;
+inline constexpr size_t kBmeType = 16;
+inline constexpr size_t kBmeGranularityBits = 17;
+inline constexpr size_t kBmeNameSize = 18;
+inline constexpr size_t kBmeExtraDataSize = 20;
+inline constexpr size_t kBmeHeaderBytes = 24;
+inline constexpr uint32_t kBmeFlagInUse = 1u << 0;
+inline constexpr uint32_t kBmeFlagAuto = 1u << 1;
+inline constexpr uint32_t kBmeReservedFlags = ~(kBmeFlagInUse | kBmeFlagAuto);
+inline constexpr uint8_t kBmeTypeDirtyTracking = 1;
+// Bitmap table entries: a data cluster's offset, or "all ones" without one.
+inline constexpr uint64_t kBmeTableEntryReserved = 0xff000000000001feull;
+inline constexpr uint64_t kBmeTableEntryOffset = 0x00fffffffffffe00ull;
+inline constexpr uint64_t kBmeTableEntryAllOnes = 1;
 
 // Feature-name table entries: type byte, bit number byte, 46 name bytes.
 inline constexpr size_t kFeatureEntryBytes = 48;
@@ -108,6 +133,15 @@ inline constexpr uint64_t kMaxSnapshotsSize = 1024ull * kMaxSnapshots;  // QCOW_
 inline constexpr size_t kBackingFormatMax = 15;             // bytes (bs->backing_format is 16 with the NUL)
 inline constexpr uint32_t kMaxBitmaps = 65535;              // QCOW2_MAX_BITMAPS
 inline constexpr uint64_t kMaxBitmapDirectorySize = 1024ull * kMaxBitmaps;
+// qemu's limits on one bitmap (block/qcow2-bitmap.c, BME_*).
+inline constexpr uint32_t kBmeMinGranularityBits = 9;
+inline constexpr uint32_t kBmeMaxGranularityBits = 31;
+inline constexpr uint32_t kBmeMaxNameSize = 1023;
+inline constexpr uint32_t kBmeMaxTableSize = 0x8000000;     // entries
+inline constexpr uint64_t kBmeMaxPhysSize = 0x20000000;     // bytes of bitmap data
+// Bits qemu's in-memory bitmap can have on a 64-bit host (an assertion
+// in hbitmap_alloc ends qemu-img beyond it).
+inline constexpr uint64_t kHbitmapMaxBits = 1ull << 41;
 // What `qemu-img info` shows of a snapshot's id and name: they pass
 // through QEMUSnapshotInfo's id_str[128] and name[256].
 inline constexpr size_t kSnapshotIdShownMax = 127;

@@ -23,6 +23,7 @@
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
 #include "cli/info_render.h"
+#include "cli/info_validate.h"
 #include "host/error.h"
 #include "host/escape.h"
 #include "host/seccomp_filter.h"
@@ -83,27 +84,50 @@ std::string directory_of(const std::string& filename) {
     return slash == std::string::npos ? "" : filename.substr(0, slash + 1);
 }
 
-Qcow2Encryption encryption_of(const nlohmann::json& e) {
-    Qcow2Encryption enc;
-    if (e.at("format") == "aes") return enc;
-    enc.format = Qcow2Encryption::Format::luks;
-    enc.cipher_alg = e.at("cipher-alg");
-    enc.cipher_mode = e.at("cipher-mode");
-    enc.ivgen_alg = e.at("ivgen-alg");
-    if (e.contains("ivgen-hash-alg")) enc.ivgen_hash_alg = e.at("ivgen-hash-alg").get<std::string>();
-    enc.hash_alg = e.at("hash-alg");
-    enc.payload_offset = e.at("payload-offset");
-    enc.master_key_iters = e.at("master-key-iters");
-    enc.uuid = e.at("uuid");
-    for (const auto& s : e.at("slots")) {
-        LuksSlotInfo slot;
-        slot.active = s.at("active");
-        slot.iters = s.value("iters", uint64_t(0));
-        slot.stripes = s.value("stripes", uint64_t(0));
-        slot.key_offset = s.at("key-offset");
-        enc.slots.push_back(slot);
+// qemu's name -> the value the guest reports (its position in the list,
+// from 1).
+uint32_t luks_value(const std::string& name, std::initializer_list<const char*> names) {
+    uint32_t i = 1;
+    for (const char* n : names) {
+        if (name == n) return i;
+        ++i;
     }
-    return enc;
+    ADD_FAILURE() << "LUKS name " << name;
+    return 0;
+}
+
+uint32_t luks_hash(const std::string& name) {
+    return luks_value(name, {"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160"});
+}
+
+// What the guest reports of the "encrypt" member of qemu's JSON; the
+// renderer gets the names back from the CLI (qcow2_encryption_of).
+void encryption_of(const nlohmann::json& e, abi::InfoQcow2& q) {
+    if (e.at("format") == "aes") {
+        q.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes);
+        return;
+    }
+    ASSERT_EQ(e.at("format"), "luks");
+    q.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::luks);
+    abi::InfoLuks& l = q.luks;
+    l.cipher_alg = luks_value(e.at("cipher-alg"), {"aes-128", "aes-192", "aes-256", "cast5-128", "serpent-128",
+                                                   "serpent-192", "serpent-256", "twofish-128", "twofish-192",
+                                                   "twofish-256"});
+    l.cipher_mode = luks_value(e.at("cipher-mode"), {"ecb", "cbc", "xts", "ctr"});
+    l.ivgen_alg = luks_value(e.at("ivgen-alg"), {"plain", "plain64", "essiv"});
+    if (e.contains("ivgen-hash-alg")) l.ivgen_hash_alg = luks_hash(e.at("ivgen-hash-alg"));
+    l.hash_alg = luks_hash(e.at("hash-alg"));
+    l.payload_offset = e.at("payload-offset");
+    l.master_key_iters = e.at("master-key-iters");
+    set_string(l.uuid, e.at("uuid"));
+    ASSERT_EQ(e.at("slots").size(), abi::kInfoLuksSlots);
+    for (uint32_t i = 0; i < abi::kInfoLuksSlots; ++i) {
+        const auto& s = e.at("slots")[i];
+        l.slots[i].active = s.at("active").get<bool>();
+        l.slots[i].iters = s.value("iters", 0u);
+        l.slots[i].stripes = s.value("stripes", 0u);
+        l.slots[i].key_offset = s.at("key-offset");
+    }
 }
 
 InfoImage image_of(const nlohmann::json& j) {
@@ -158,7 +182,24 @@ InfoImage image_of(const nlohmann::json& j) {
             q.flags |= abi::kQcow2HasDataFile;
             if (data.at("data-file-raw").get<bool>()) q.flags |= abi::kQcow2DataFileRaw;
         }
-        if (data.contains("encrypt")) img.encryption = encryption_of(data.at("encrypt"));
+        if (data.contains("encrypt")) {
+            encryption_of(data.at("encrypt"), q);
+            img.encryption = qcow2_encryption_of(r);
+        }
+        if (data.contains("bitmaps")) {
+            q.flags |= abi::kQcow2HasBitmaps;
+            for (const auto& b : data.at("bitmaps")) {
+                abi::InfoBitmap& out = img.bitmaps.emplace_back();
+                ++q.bitmap_count;
+                set_string(out.name, b.at("name"));
+                out.granularity = b.at("granularity");
+                for (const auto& f : b.at("flags")) {
+                    if (f == "in-use") out.flags |= abi::kInfoBitmapInUse;
+                    else if (f == "auto") out.flags |= abi::kInfoBitmapAuto;
+                    else ADD_FAILURE() << "bitmap flag " << f;
+                }
+            }
+        }
     } else if (r.format == uint32_t(abi::BackingFormat::vmdk)) {
         abi::InfoVmdk& v = r.vmdk;
         v.cid = data.at("cid");
@@ -491,12 +532,22 @@ TEST_F(InfoVsQemu, EncryptedAes) {
 }
 
 TEST_F(InfoVsQemu, EncryptedLuks) {
-    // One image: LUKS set-up benchmarks its key derivation for seconds.
-    must(dir,
-         "qemu-img create --object secret,id=s,data=x -f qcow2 -o encrypt.format=luks,encrypt.key-secret=s,"
-         "encrypt.iter-time=10,encrypt.cipher-alg=twofish-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=essiv,"
-         "encrypt.ivgen-hash-alg=sha256,encrypt.hash-alg=sha1 luks.qcow2 1M >/dev/null");
-    expect_same(dir, "luks.qcow2");
+    // A short iteration time: LUKS set-up otherwise benchmarks its key
+    // derivation for seconds.
+    const std::string create = "qemu-img create --object secret,id=s,data=x -f qcow2 -o "
+                               "encrypt.format=luks,encrypt.key-secret=s,encrypt.iter-time=10";
+    must(dir, create + " default.qcow2 1M >/dev/null && " + create +
+                  ",encrypt.cipher-alg=aes-128,encrypt.hash-alg=sha512 aes128.qcow2 1M >/dev/null && " + create +
+                  ",encrypt.cipher-alg=cast5-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=plain cast5.qcow2 1M "
+                  ">/dev/null && " + create +
+                  ",encrypt.cipher-alg=serpent-256,encrypt.cipher-mode=ctr,encrypt.ivgen-alg=essiv,"
+                  "encrypt.ivgen-hash-alg=md5,encrypt.hash-alg=ripemd160 serpent.qcow2 1M >/dev/null && " + create +
+                  ",encrypt.cipher-alg=twofish-128,encrypt.cipher-mode=cbc,encrypt.ivgen-alg=essiv,"
+                  "encrypt.ivgen-hash-alg=sha256,encrypt.hash-alg=sha1 luks.qcow2 1M >/dev/null && "
+                  "qemu-img bitmap --object secret,id=s,data=x --image-opts "
+                  "driver=qcow2,encrypt.key-secret=s,file.filename=luks.qcow2 --add -g 1M 'bm 0'");
+    for (const char* f : {"default.qcow2", "aes128.qcow2", "cast5.qcow2", "serpent.qcow2", "luks.qcow2"})
+        expect_same(dir, f);
     // Without the ESSIV hash (plain64, the default shape).
     QemuInfo q = qemu_info(dir, "luks.qcow2");
     ASSERT_FALSE(HasFailure());
@@ -510,6 +561,22 @@ TEST_F(InfoVsQemu, EncryptedLuks) {
     q.chain[0].encryption.reset();
     EXPECT_THROW(render_info_human(q.chain), Error);
     EXPECT_THROW(render_info_json(q.chain, false), Error);
+}
+
+TEST_F(InfoVsQemu, Bitmaps) {
+    must(dir,
+         "qemu-img create -f qcow2 one.qcow2 16M >/dev/null && qemu-img bitmap --add one.qcow2 bm0 && "
+         "qemu-img create -f qcow2 -o cluster_size=4k many.qcow2 1G >/dev/null && "
+         "qemu-img bitmap --add many.qcow2 a && qemu-img bitmap --add --disable -g 128k many.qcow2 'b, c' && "
+         "qemu-img bitmap --add -g 512 many.qcow2 " + std::string(1023, 'n') + " && "
+         "qemu-img bitmap --add -g 2G --disable many.qcow2 '\"q\"' && "
+         "qemu-img snapshot -c snap many.qcow2 && "
+         "qemu-img create -f qcow2 inuse.qcow2 16M >/dev/null && qemu-img bitmap --add inuse.qcow2 x && "
+         "qemu-img bitmap --add --disable inuse.qcow2 y");
+    // qemu marks loaded bitmaps in use; a crash leaves them so.
+    sh(dir, "qemu-io -c 'write 0 64k' -c abort inuse.qcow2");
+    for (const char* f : {"one.qcow2", "many.qcow2", "inuse.qcow2", "--backing-chain many.qcow2"})
+        expect_same(dir, f);
 }
 
 // ---- without qemu-img ------------------------------------------------------------

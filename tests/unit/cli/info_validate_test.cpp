@@ -42,6 +42,13 @@ abi::InfoResult qcow2() {
     return r;
 }
 
+abi::InfoResult with_luks(abi::InfoResult r, const abi::InfoLuks& l) {
+    r.flags |= abi::kInfoEncrypted;
+    r.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::luks);
+    r.qcow2.luks = l;
+    return r;
+}
+
 abi::InfoResult vmdk() {
     abi::InfoResult r{};
     r.format = uint32_t(BackingFormat::vmdk);
@@ -74,6 +81,27 @@ abi::InfoResult vhdx() {
     return r;
 }
 
+// What the guest reports for qemu-img's default LUKS header.
+abi::InfoLuks luks_info() {
+    abi::InfoLuks l{};
+    l.cipher_alg = uint32_t(abi::LuksCipherAlg::aes_256);
+    l.cipher_mode = uint32_t(abi::LuksCipherMode::xts);
+    l.ivgen_alg = uint32_t(abi::LuksIvgenAlg::plain64);
+    l.hash_alg = uint32_t(abi::LuksHashAlg::sha256);
+    l.master_key_iters = 1000;
+    l.payload_offset = 2068480;
+    set(l.uuid, "eea7cad6-a94e-47ca-b254-5736046383ac");
+    for (uint32_t i = 0; i < abi::kInfoLuksSlots; ++i) l.slots[i].key_offset = 4096 + i * 258048;
+    l.slots[0].active = 1;
+    l.slots[0].iters = 2000;
+    l.slots[0].stripes = 4000;
+    return l;
+}
+
+abi::InfoResult luks() {
+    return with_luks(qcow2(), luks_info());
+}
+
 struct Case {
     const char* what;
     std::function<abi::InfoResult()> make;
@@ -92,7 +120,9 @@ TEST(InfoValidate, AcceptsValidResults) {
         set(r.backing_format, "qcow2");
         r.snapshot_count = abi::kInfoMaxSnapshots;
         r.qcow2.flags = abi::kQcow2LazyRefcounts | abi::kQcow2Corrupt | abi::kQcow2ExtendedL2 |
-                        abi::kQcow2HasDataFile | abi::kQcow2DataFileRaw;
+                        abi::kQcow2HasDataFile | abi::kQcow2DataFileRaw | abi::kQcow2HasBitmaps;
+        r.qcow2.bitmap_count = abi::kInfoMaxBitmaps;
+        r.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes);
         set(r.qcow2.data_file, "data.raw");
         r.qcow2.compression_type = uint32_t(abi::Qcow2Compression::zstd);
         r.qcow2.refcount_bits = 64;
@@ -101,6 +131,26 @@ TEST(InfoValidate, AcceptsValidResults) {
     EXPECT_NO_THROW(validate_info_result(with(qcow2(), [](auto& r) {
         r.qcow2.version = 2;
         r.cluster_size = 512;
+    })));
+    EXPECT_NO_THROW(validate_info_result(with(qcow2(), [](auto& r) {
+        r.qcow2.version = 2;
+        r.flags |= abi::kInfoEncrypted;
+        r.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes);
+    })));
+    EXPECT_NO_THROW(validate_info_result(luks()));
+    // The most a LUKS header can say: ESSIV with its hash, every slot
+    // active, offsets at the ends of their 32-bit sector counts.
+    EXPECT_NO_THROW(validate_info_result(with(luks(), [](auto& r) {
+        abi::InfoLuks& l = r.qcow2.luks;
+        l.cipher_alg = uint32_t(abi::LuksCipherAlg::twofish_256);
+        l.cipher_mode = uint32_t(abi::LuksCipherMode::ctr);
+        l.ivgen_alg = uint32_t(abi::LuksIvgenAlg::essiv);
+        l.ivgen_hash_alg = uint32_t(abi::LuksHashAlg::ripemd160);
+        l.hash_alg = uint32_t(abi::LuksHashAlg::md5);
+        l.master_key_iters = UINT32_MAX;
+        l.payload_offset = uint64_t(UINT32_MAX) * 512;
+        set(l.uuid, std::string(abi::kInfoLuksUuidMax, 'u'));
+        for (auto& s : l.slots) s = {1, UINT32_MAX, 4000, 0, uint64_t(UINT32_MAX) * 512};
     })));
     EXPECT_NO_THROW(validate_info_result(with(vmdk(), [](auto& r) {
         r.vmdk.extent_count = abi::kInfoMaxVmdkExtents;
@@ -219,7 +269,71 @@ const Case kRefused[] = {
     {"data file without name", [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasDataFile; }); }},
     {"data-file-raw without data file",
      [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2DataFileRaw; }); }},
-    {"bitmaps (not rendered)", [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasBitmaps; }); }},
+    {"bitmaps flag without a count",
+     [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasBitmaps; }); }},
+    {"bitmap count without its flag", [] { return with(qcow2(), [](auto& r) { r.qcow2.bitmap_count = 1; }); }},
+    {"65536 bitmaps",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.flags = abi::kQcow2HasBitmaps;
+             r.qcow2.bitmap_count = abi::kInfoMaxBitmaps + 1;
+         });
+     }},
+    {"v2 with bitmaps",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.qcow2.version = 2;
+             r.qcow2.flags = abi::kQcow2HasBitmaps;
+             r.qcow2.bitmap_count = 1;
+         });
+     }},
+    {"qcow2 reserved", [] { return with(qcow2(), [](auto& r) { r.qcow2.reserved = 1; }); }},
+    {"encrypted without a format", [] { return with(qcow2(), [](auto& r) { r.flags |= abi::kInfoEncrypted; }); }},
+    {"encryption format unencrypted",
+     [] { return with(qcow2(), [](auto& r) { r.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes); }); }},
+    {"encryption format 3",
+     [] {
+         return with(qcow2(), [](auto& r) {
+             r.flags |= abi::kInfoEncrypted;
+             r.qcow2.encrypt_format = 3;
+         });
+     }},
+    {"LUKS details with AES",
+     [] { return with(luks(), [](auto& r) { r.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes); }); }},
+    {"LUKS details unencrypted", [] { return with(qcow2(), [](auto& r) { r.qcow2.luks = luks_info(); }); }},
+    {"LUKS cipher 0", [] { return with(luks(), [](auto& r) { r.qcow2.luks.cipher_alg = 0; }); }},
+    {"LUKS cipher 11", [] { return with(luks(), [](auto& r) { r.qcow2.luks.cipher_alg = 11; }); }},
+    {"LUKS mode 5", [] { return with(luks(), [](auto& r) { r.qcow2.luks.cipher_mode = 5; }); }},
+    {"LUKS ivgen 4", [] { return with(luks(), [](auto& r) { r.qcow2.luks.ivgen_alg = 4; }); }},
+    {"LUKS hash 8", [] { return with(luks(), [](auto& r) { r.qcow2.luks.hash_alg = 8; }); }},
+    {"LUKS essiv without hash",
+     [] { return with(luks(), [](auto& r) { r.qcow2.luks.ivgen_alg = uint32_t(abi::LuksIvgenAlg::essiv); }); }},
+    {"LUKS ivgen hash without essiv",
+     [] { return with(luks(), [](auto& r) { r.qcow2.luks.ivgen_hash_alg = uint32_t(abi::LuksHashAlg::sha1); }); }},
+    {"LUKS essiv hash 8",
+     [] {
+         return with(luks(), [](auto& r) {
+             r.qcow2.luks.ivgen_alg = uint32_t(abi::LuksIvgenAlg::essiv);
+             r.qcow2.luks.ivgen_hash_alg = 8;
+         });
+     }},
+    {"LUKS uuid 41 bytes", [] { return with(luks(), [](auto& r) { r.qcow2.luks.uuid.length = 41; }); }},
+    {"LUKS reserved", [] { return with(luks(), [](auto& r) { r.qcow2.luks.reserved = 1; }); }},
+    {"LUKS master key iterations 0", [] { return with(luks(), [](auto& r) { r.qcow2.luks.master_key_iters = 0; }); }},
+    {"LUKS payload in the header", [] { return with(luks(), [](auto& r) { r.qcow2.luks.payload_offset = 3584; }); }},
+    {"LUKS payload not sectors", [] { return with(luks(), [](auto& r) { r.qcow2.luks.payload_offset += 1; }); }},
+    {"LUKS payload past 32-bit sectors",
+     [] { return with(luks(), [](auto& r) { r.qcow2.luks.payload_offset = uint64_t(1) << 41; }); }},
+    {"LUKS slot active 2", [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[0].active = 2; }); }},
+    {"LUKS slot reserved", [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[3].reserved = 1; }); }},
+    {"LUKS slot in the header", [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[3].key_offset = 512; }); }},
+    {"LUKS slot not sectors", [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[3].key_offset += 8; }); }},
+    {"LUKS active slot 3999 stripes", [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[0].stripes = 3999; }); }},
+    {"LUKS active slot no iterations", [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[0].iters = 0; }); }},
+    {"LUKS inactive slot with iterations",
+     [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[1].iters = 1000; }); }},
+    {"LUKS inactive slot with stripes",
+     [] { return with(luks(), [](auto& r) { r.qcow2.luks.slots[7].stripes = 4000; }); }},
     {"extended L2 with 8K clusters",
      [] {
          return with(qcow2(), [](auto& r) {
@@ -364,7 +478,7 @@ TEST(InfoValidate, SnapshotRecords) {
     }
 }
 
-Qcow2Encryption luks() {
+Qcow2Encryption luks_details() {
     Qcow2Encryption e;
     e.format = Qcow2Encryption::Format::luks;
     e.cipher_alg = "aes-256";
@@ -380,14 +494,15 @@ Qcow2Encryption luks() {
 
 TEST(InfoValidate, Qcow2Encryption) {
     EXPECT_NO_THROW(validate_qcow2_encryption(Qcow2Encryption{}));
-    EXPECT_NO_THROW(validate_qcow2_encryption(luks()));
+    EXPECT_NO_THROW(validate_qcow2_encryption(luks_details()));
     auto refused = [](const char* what, const std::function<void(Qcow2Encryption&)>& change) {
         SCOPED_TRACE(what);
-        Qcow2Encryption e = luks();
+        Qcow2Encryption e = luks_details();
         change(e);
         EXPECT_THROW(validate_qcow2_encryption(e), Error);
     };
     refused("cipher", [](auto& e) { e.cipher_alg = "aes-512"; });
+    refused("cipher LUKS headers cannot name", [](auto& e) { e.cipher_alg = "des"; });
     refused("mode", [](auto& e) { e.cipher_mode = "gcm"; });
     refused("ivgen", [](auto& e) { e.ivgen_alg = "benbi"; });
     refused("hash", [](auto& e) { e.hash_alg = "whirlpool"; });
@@ -401,6 +516,107 @@ TEST(InfoValidate, Qcow2Encryption) {
     Qcow2Encryption aes;
     aes.cipher_alg = "aes-256";
     EXPECT_THROW(validate_qcow2_encryption(aes), Error);
+}
+
+abi::InfoBitmap bitmap(uint32_t flags, uint32_t granularity, const std::string& name) {
+    abi::InfoBitmap b{};
+    b.flags = flags;
+    b.granularity = granularity;
+    set(b.name, name);
+    return b;
+}
+
+TEST(InfoValidate, BitmapRecords) {
+    abi::InfoResult r = with(qcow2(), [](auto& r) {
+        r.qcow2.flags = abi::kQcow2HasBitmaps;
+        r.qcow2.bitmap_count = 3;
+    });
+    const std::vector<abi::InfoBitmap> three{bitmap(0, 512, ""),
+                                             bitmap(abi::kInfoBitmapInUse | abi::kInfoBitmapAuto, 1u << 31,
+                                                    std::string(abi::kInfoBitmapNameMax, 'n')),
+                                             bitmap(abi::kInfoBitmapAuto, 65536, "bm0")};
+    EXPECT_NO_THROW(validate_info_bitmaps(r, three));
+    EXPECT_NO_THROW(validate_info_bitmaps(qcow2(), {}));
+    EXPECT_NO_THROW(validate_info_bitmaps(vmdk(), {}));
+
+    const std::pair<const char*, std::function<void(std::vector<abi::InfoBitmap>&)>> kRefusedBitmaps[] = {
+        {"fewer records than counted", [](auto& v) { v.pop_back(); }},
+        {"more records than counted", [](auto& v) { v.push_back(bitmap(0, 512, "x")); }},
+        {"unknown flag", [](auto& v) { v[0].flags = 1u << 2; }},
+        {"granularity 256", [](auto& v) { v[0].granularity = 256; }},
+        {"granularity 0", [](auto& v) { v[0].granularity = 0; }},
+        {"granularity not a power of two", [](auto& v) { v[0].granularity = 3 * 512; }},
+        {"name too long", [](auto& v) { v[0].name.length = abi::kInfoBitmapNameMax + 1; }},
+    };
+    for (const auto& [what, change] : kRefusedBitmaps) {
+        SCOPED_TRACE(what);
+        std::vector<abi::InfoBitmap> v = three;
+        change(v);
+        try {
+            validate_info_bitmaps(r, v);
+            ADD_FAILURE() << "accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+        }
+    }
+    // Records where the result counts none.
+    EXPECT_THROW(validate_info_bitmaps(vmdk(), three), Error);
+    EXPECT_THROW(validate_info_bitmaps(qcow2(), {three[0]}), Error);
+}
+
+// The names shown under "encrypt:" are qemu's, for every value a LUKS
+// header can give.
+TEST(InfoValidate, EncryptionNames) {
+    EXPECT_FALSE(qcow2_encryption_of(qcow2()));
+    EXPECT_FALSE(qcow2_encryption_of(vmdk()));
+    auto aes = qcow2_encryption_of(with(qcow2(), [](auto& r) {
+        r.flags |= abi::kInfoEncrypted;
+        r.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes);
+    }));
+    ASSERT_TRUE(aes);
+    EXPECT_EQ(aes->format, Qcow2Encryption::Format::aes);
+    EXPECT_NO_THROW(validate_qcow2_encryption(*aes));
+
+    const char* const kCiphers[] = {"aes-128",     "aes-192",     "aes-256",     "cast5-128",   "serpent-128",
+                                    "serpent-192", "serpent-256", "twofish-128", "twofish-192", "twofish-256"};
+    const char* const kModes[] = {"ecb", "cbc", "xts", "ctr"};
+    const char* const kIvgens[] = {"plain", "plain64", "essiv"};
+    const char* const kHashes[] = {"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "ripemd160"};
+    for (uint32_t i = 0; i < 10; ++i) {
+        abi::InfoLuks l = luks_info();
+        l.cipher_alg = i + 1;
+        l.cipher_mode = i % 4 + 1;
+        l.ivgen_alg = i % 3 + 1;
+        l.ivgen_hash_alg = l.ivgen_alg == uint32_t(abi::LuksIvgenAlg::essiv) ? 7 - i % 7 : 0;
+        l.hash_alg = i % 7 + 1;
+        auto e = qcow2_encryption_of(with_luks(qcow2(), l));
+        ASSERT_TRUE(e);
+        EXPECT_EQ(e->format, Qcow2Encryption::Format::luks);
+        EXPECT_EQ(e->cipher_alg, kCiphers[i]);
+        EXPECT_EQ(e->cipher_mode, kModes[i % 4]);
+        EXPECT_EQ(e->ivgen_alg, kIvgens[i % 3]);
+        EXPECT_EQ(e->hash_alg, kHashes[i % 7]);
+        if (l.ivgen_hash_alg) {
+            ASSERT_TRUE(e->ivgen_hash_alg);
+            EXPECT_EQ(*e->ivgen_hash_alg, kHashes[6 - i % 7]);
+        } else {
+            EXPECT_FALSE(e->ivgen_hash_alg);
+        }
+        EXPECT_NO_THROW(validate_qcow2_encryption(*e));
+    }
+    auto e = qcow2_encryption_of(luks());
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->uuid, "eea7cad6-a94e-47ca-b254-5736046383ac");
+    EXPECT_EQ(e->payload_offset, 2068480u);
+    EXPECT_EQ(e->master_key_iters, 1000u);
+    ASSERT_EQ(e->slots.size(), 8u);
+    EXPECT_TRUE(e->slots[0].active);
+    EXPECT_EQ(e->slots[0].iters, 2000u);
+    EXPECT_EQ(e->slots[0].stripes, 4000u);
+    EXPECT_EQ(e->slots[7].key_offset, 4096u + 7 * 258048);
+    EXPECT_FALSE(e->slots[7].active);
+    // A value qemu has no name for is refused, not shown.
+    EXPECT_THROW(qcow2_encryption_of(with(luks(), [](auto& r) { r.qcow2.luks.hash_alg = 0; })), Error);
 }
 
 }  // namespace
