@@ -338,6 +338,30 @@ TEST(Qcow2LuksInfo, HeaderBytesLikeQemu) {
     }
 }
 
+// The qcow2 header and the crypto header extension of a LUKS image, each
+// byte changed in turn (the method, the version, the extension walk).
+TEST(Qcow2LuksInfo, QcowHeaderBytesLikeQemu) {
+    REQUIRE_QEMU();
+    ASSERT_FALSE(luks_image().empty());
+    const std::vector<uint8_t>& base = luks_image();
+    const size_t ext = find_ext(base, kExtCrypto);
+    std::vector<size_t> offsets;
+    for (size_t off = 0; off < 112; ++off) offsets.push_back(off);
+    for (size_t off = 0; off < 24; ++off) offsets.push_back(ext + off);
+    TempDir dir;
+    const std::string path = dir.file("flip.qcow2");
+    for (size_t off : offsets) {
+        for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80)}) {
+            std::vector<uint8_t> b = base;
+            b[off] ^= mask;
+            SCOPED_TRACE("byte " + std::to_string(off) + " ^ " + std::to_string(mask));
+            ASSERT_TRUE(write_file(path, b));
+            const bool undescribable = (get64(b, 72) & 4) && get32(b, 4) == 3 && get32(b, 0) == 0x514649fb;
+            expect_like_qemu(path, undescribable);
+        }
+    }
+}
+
 // Cut anywhere in the LUKS header: what is left reads as zeroes.
 TEST(Qcow2LuksInfo, TruncatedLikeQemu) {
     REQUIRE_QEMU();
