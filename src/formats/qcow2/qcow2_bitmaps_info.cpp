@@ -193,13 +193,13 @@ Status check_names(ImageSource& src, Arena& arena, Entry* entries, uint32_t coun
     heap_sort(entries, count, [](const Entry& a, const Entry& b) {
         return a.hash != b.hash ? a.hash < b.hash : a.index < b.index;
     });
-    // Distinct names met within one run of equal hashes; beyond a few (an
-    // image would need a SipHash multi-collision) they are read again.
+    // Distinct names met within one run of equal hashes. More than a few
+    // would take a SipHash multi-collision (far beyond any computer); such
+    // an image is refused as unsupported rather than compared slowly.
     constexpr uint32_t kCached = 16;
     auto* cache = static_cast<uint8_t*>(arena.alloc(kCached * kBmeMaxNameSize, 16, false));
     if (!cache) return Status::out_of_memory;
     uint8_t name[kBmeMaxNameSize];
-    uint8_t other[kBmeMaxNameSize];
     for (uint32_t run = 0; run < count;) {
         uint32_t end = run + 1;
         while (end < count && entries[end].hash == entries[run].hash) ++end;
@@ -207,7 +207,6 @@ Status check_names(ImageSource& src, Arena& arena, Entry* entries, uint32_t coun
         // entry of the run has.
         uint32_t reps[kCached];
         uint32_t rep_count = 0;
-        uint32_t uncached_first = end;  // where representatives stop being cached
         for (uint32_t i = run; i < end; ++i) {
             const Entry& e = entries[i];
             bool seen = false;
@@ -218,19 +217,10 @@ Status check_names(ImageSource& src, Arena& arena, Entry* entries, uint32_t coun
                     seen = rep.name_len == e.name_len &&
                            __builtin_memcmp(cache + k * kBmeMaxNameSize, name, e.name_len) == 0;
                 }
-                // Past the cache, every earlier entry is compared: one equal
-                // to a duplicate is equal to its representative too.
-                for (uint32_t j = uncached_first; j < i && !seen; ++j) {
-                    const Entry& rep = entries[j];
-                    if (rep.name_len != e.name_len) continue;
-                    if (!src.read(rep.name_at, other, rep.name_len)) return Status::read_failed;
-                    seen = __builtin_memcmp(other, name, e.name_len) == 0;
-                }
-                if (!seen && rep_count < kCached) {
+                if (!seen) {
+                    if (rep_count == kCached) return Status::unsupported_feature;
                     __builtin_memcpy(cache + rep_count * kBmeMaxNameSize, name, e.name_len);
                     reps[rep_count++] = i;
-                } else if (!seen && uncached_first == end) {
-                    uncached_first = i;
                 }
             }
             if (seen && !e.in_use) return Status::image_invalid;

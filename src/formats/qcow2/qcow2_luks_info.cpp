@@ -37,10 +37,12 @@ constexpr uint64_t kSectorBytes = 512;
 // Key material starts after the first 4 KiB (the header and its padding).
 constexpr uint32_t kHeaderSectors = 4096 / kSectorBytes;
 
+// digest_bytes: hashes only (ESSIV keys a cipher with the digest).
 template <typename E>
 struct Named {
     const char* name;
     E value;
+    uint32_t digest_bytes = 0;
 };
 
 using abi::LuksCipherAlg;
@@ -53,22 +55,9 @@ constexpr Named<LuksCipherMode> kModes[] = {
 constexpr Named<LuksIvgenAlg> kIvgens[] = {
     {"plain", LuksIvgenAlg::plain}, {"plain64", LuksIvgenAlg::plain64}, {"essiv", LuksIvgenAlg::essiv}};
 constexpr Named<LuksHashAlg> kHashes[] = {
-    {"md5", LuksHashAlg::md5},       {"sha1", LuksHashAlg::sha1},     {"sha224", LuksHashAlg::sha224},
-    {"sha256", LuksHashAlg::sha256}, {"sha384", LuksHashAlg::sha384}, {"sha512", LuksHashAlg::sha512},
-    {"ripemd160", LuksHashAlg::ripemd160}};
-
-uint32_t digest_bytes(LuksHashAlg h) {
-    switch (h) {
-    case LuksHashAlg::md5: return 16;
-    case LuksHashAlg::sha1: return 20;
-    case LuksHashAlg::sha224: return 28;
-    case LuksHashAlg::sha256: return 32;
-    case LuksHashAlg::sha384: return 48;
-    case LuksHashAlg::sha512: return 64;
-    case LuksHashAlg::ripemd160: return 20;
-    }
-    return 0;
-}
+    {"md5", LuksHashAlg::md5, 16},       {"sha1", LuksHashAlg::sha1, 20},     {"sha224", LuksHashAlg::sha224, 28},
+    {"sha256", LuksHashAlg::sha256, 32}, {"sha384", LuksHashAlg::sha384, 48}, {"sha512", LuksHashAlg::sha512, 64},
+    {"ripemd160", LuksHashAlg::ripemd160, 20}};
 
 // The cipher families a LUKS header may name, by key size. cast5 has one.
 struct Family {
@@ -95,14 +84,10 @@ struct Text {
 };
 
 template <typename E, size_t N>
-bool lookup(const Named<E> (&table)[N], Text t, E& out) {
-    for (const Named<E>& e : table) {
-        if (t.is(e.name)) {
-            out = e.value;
-            return true;
-        }
-    }
-    return false;
+const Named<E>* lookup(const Named<E> (&table)[N], Text t) {
+    for (const Named<E>& e : table)
+        if (t.is(e.name)) return &e;
+    return nullptr;
 }
 
 // A name field as qemu reads it: a C string that must end inside the field.
@@ -175,10 +160,9 @@ bool cipher_alg(Text name, LuksCipherMode mode, uint32_t key_bytes, LuksCipherAl
 
 // qcrypto_block_luks_essiv_cipher: ESSIV keys a cipher with the hash's
 // digest, so some cipher of the family must take a key of that size.
-bool essiv_possible(LuksCipherAlg alg, LuksHashAlg hash) {
-    const uint32_t digest = digest_bytes(hash);
-    if (alg == LuksCipherAlg::cast5_128) return digest == 16;
-    return digest == 16 || digest == 24 || digest == 32;
+bool essiv_possible(LuksCipherAlg alg, uint32_t digest_bytes) {
+    if (alg == LuksCipherAlg::cast5_128) return digest_bytes == 16;
+    return digest_bytes == 16 || digest_bytes == 24 || digest_bytes == 32;
 }
 
 // qcrypto_block_luks_parse_header: "<mode>-<ivgen>[:<ivhash>]", the cipher
@@ -193,33 +177,33 @@ bool algorithms(const uint8_t* h, abi::InfoLuks& out) {
     Text ivgen_name{spec.p + dash + 1, spec.len - dash - 1};
     size_t colon = 0;
     while (colon < ivgen_name.len && ivgen_name.p[colon] != ':') ++colon;
-    const bool has_ivhash = colon < ivgen_name.len;
-    LuksHashAlg ivhash{};
-    if (has_ivhash) {
+    const Named<LuksHashAlg>* ivhash = nullptr;
+    if (colon < ivgen_name.len) {
         // Parsed (and refused when unknown) for every IV generator, though
         // only ESSIV uses it.
-        if (!lookup(kHashes, Text{ivgen_name.p + colon + 1, ivgen_name.len - colon - 1}, ivhash)) return false;
+        ivhash = lookup(kHashes, Text{ivgen_name.p + colon + 1, ivgen_name.len - colon - 1});
+        if (!ivhash) return false;
         ivgen_name.len = colon;
     }
-    LuksCipherMode mode{};
-    if (!lookup(kModes, mode_name, mode)) return false;
+    const Named<LuksCipherMode>* mode = lookup(kModes, mode_name);
+    if (!mode) return false;
     Text cipher_name;
     name_field(h, kHdrCipherName, cipher_name);
     LuksCipherAlg alg{};
-    if (!cipher_alg(cipher_name, mode, load_be32(h + kHdrKeyBytes), alg)) return false;
+    if (!cipher_alg(cipher_name, mode->value, load_be32(h + kHdrKeyBytes), alg)) return false;
     Text hash_name;
     name_field(h, kHdrHashSpec, hash_name);
-    LuksHashAlg hash{};
-    if (!lookup(kHashes, hash_name, hash)) return false;
-    LuksIvgenAlg ivgen{};
-    if (!lookup(kIvgens, ivgen_name, ivgen)) return false;
-    if (ivgen == LuksIvgenAlg::essiv && (!has_ivhash || !essiv_possible(alg, ivhash))) return false;
+    const Named<LuksHashAlg>* hash = lookup(kHashes, hash_name);
+    const Named<LuksIvgenAlg>* ivgen = lookup(kIvgens, ivgen_name);
+    if (!hash || !ivgen) return false;
+    const bool essiv = ivgen->value == LuksIvgenAlg::essiv;
+    if (essiv && (!ivhash || !essiv_possible(alg, ivhash->digest_bytes))) return false;
 
     out.cipher_alg = uint32_t(alg);
-    out.cipher_mode = uint32_t(mode);
-    out.ivgen_alg = uint32_t(ivgen);
-    out.ivgen_hash_alg = ivgen == LuksIvgenAlg::essiv ? uint32_t(ivhash) : 0;
-    out.hash_alg = uint32_t(hash);
+    out.cipher_mode = uint32_t(mode->value);
+    out.ivgen_alg = uint32_t(ivgen->value);
+    out.ivgen_hash_alg = essiv ? uint32_t(ivhash->value) : 0;
+    out.hash_alg = uint32_t(hash->value);
     return true;
 }
 

@@ -147,6 +147,9 @@ std::vector<LuksDamage> luks_damages() {
         {"essiv_md5", [](auto& b, size_t h) { put_name(b, h + kLCipherMode, "xts-essiv:md5"); }, ok},
         {"essiv_sha1", [](auto& b, size_t h) { put_name(b, h + kLCipherMode, "xts-essiv:sha1"); }, bad},
         {"essiv_sha512", [](auto& b, size_t h) { put_name(b, h + kLCipherMode, "xts-essiv:sha512"); }, bad},
+        {"essiv_sha224", [](auto& b, size_t h) { put_name(b, h + kLCipherMode, "xts-essiv:sha224"); }, bad},
+        {"essiv_sha384", [](auto& b, size_t h) { put_name(b, h + kLCipherMode, "xts-essiv:sha384"); }, bad},
+        {"essiv_ripemd160", [](auto& b, size_t h) { put_name(b, h + kLCipherMode, "xts-essiv:ripemd160"); }, bad},
         {"essiv_cast5_md5",
          [](auto& b, size_t h) {
              put_name(b, h + kLCipherName, "cast5");
