@@ -204,6 +204,8 @@ void inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat 
         image.info = output.result_as<abi::InfoResult>("info");
         validate_vmdk_extent_names(records_as<abi::InfoVmdkExtent>(output.records[kExtents]), names);
     }
+    if (output.records[kExtentFiles].count() != 0)
+        throw Error("invalid info result from the guest: extent file names with a final answer");
     image.snapshots = records_as<abi::InfoSnapshot>(output.records[kSnapshots]);
     image.extents = records_as<abi::InfoVmdkExtent>(output.records[kExtents]);
     validate_info_result(image.info);
