@@ -302,7 +302,8 @@ void add_info_command(CLI::App& app) {
     cmd->add_flag("-U,--force-share", args->force_share, "Accepted for compatibility; changes nothing");
     cmd->add_flag("--unsafe-quirks", args->unsafe_quirks, "Treat unrecognised bytes as raw, as qemu-img does");
     cmd->add_option("--backing-dir", args->backing_dirs,
-                    "Directory backing files may be opened in (repeatable; default: the image's directory)");
+                    "Directory backing files and vmdk extent files may be opened in (repeatable; default: the "
+                    "image's directory)");
     add_sandbox_options(*cmd, args->sandbox);
     cmd->callback([args] { run_info(*args); });
 }
