@@ -30,14 +30,15 @@ inline constexpr uint64_t kGdtBase = 0x1000;
 inline constexpr uint64_t kPageTablesBase = 0x2000;
 inline constexpr uint64_t kPageTablesEnd = 0x30000;
 
-// Host-written boot configuration, read-only to the guest.
+// Host-written boot configuration, read-only to the guest: the device table
+// (16 bytes per device) and the op's config.
 inline constexpr uint64_t kBootConfigBase = 0x30000;
-inline constexpr uint64_t kBootConfigSize = 0x8000;
+inline constexpr uint64_t kBootConfigSize = 0xd000;
 
 // Host-owned, not mapped: the paravirtual "virtual interrupt flag" page
 // that PVM hosts (KVM without VMX/SVM, see ARCHITECTURE.md) require before
 // they run a ring-0 guest natively. Only the hypervisor touches it.
-inline constexpr uint64_t kParavirtPageBase = 0x3a000;
+inline constexpr uint64_t kParavirtPageBase = 0x3e000;
 
 // Stack used by the CPU for exceptions (TSS IST1), so that a fault caused
 // by an overflowing main stack can still be reported.
@@ -60,15 +61,21 @@ inline constexpr uint64_t kHeapEnd = kGuestRamSize - kPageSize;
 
 // virtio-mmio devices sit right above RAM, one 4 KiB window each, mapped
 // (no-execute) so the guest can reach them; accesses exit to the host.
-// Device 0..15 are inputs (read-only), kOutputDeviceIndex is the output.
+// Devices 0 .. kMaxInputDevices-1 are inputs (read-only), kOutputDeviceIndex
+// is the output. Inputs are many because a vmdk descriptor may name one
+// extent file per 2 GiB of disk (`info`: the descriptor and up to 2047
+// extents, a 4 TiB twoGbMaxExtent* image). An absent or unused window costs
+// nothing: the guest initialises only the devices it reads.
 inline constexpr uint64_t kMmioBase = kGuestRamSize;
 inline constexpr uint64_t kMmioWindow = 0x1000;
-inline constexpr uint32_t kMaxInputDevices = 16;
+inline constexpr uint32_t kMaxInputDevices = 2048;
 inline constexpr uint32_t kOutputDeviceIndex = kMaxInputDevices;
 inline constexpr uint32_t kMaxDevices = kMaxInputDevices + 1;
 
-// The page tables cover [0, kAddressSpaceEnd): RAM plus the MMIO windows.
-inline constexpr uint64_t kAddressSpaceEnd = kMmioBase + (2ull << 20);
+// The page tables cover [0, kAddressSpaceEnd): RAM plus the MMIO windows,
+// rounded up to whole 2 MiB page tables.
+inline constexpr uint64_t kAddressSpaceEnd =
+    kMmioBase + (uint64_t(kMaxDevices) * kMmioWindow + (2ull << 20) - 1) / (2ull << 20) * (2ull << 20);
 static_assert(kMmioBase + kMaxDevices * kMmioWindow <= kAddressSpaceEnd);
 
 constexpr uint64_t mmio_base_of(uint32_t device_index) {

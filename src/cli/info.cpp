@@ -1,5 +1,6 @@
 #include "cli/info.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,31 +79,141 @@ std::string real_directory_of(const std::string& path) {
     return out;
 }
 
-// One image of the chain: run the `info` guest on an open file and fill
-// in what it reports, checked.
-void inspect(int fd, uint64_t size, abi::BackingFormat requested, const InfoArgs& args, bool in_child,
-             InfoImage& image) {
+// The directories files an image names may be opened in: --backing-dir,
+// or the top image's directory. Made when first needed.
+class Allowlist {
+public:
+    explicit Allowlist(const InfoArgs& args) : args_(args) {}
+
+    const ConfinedOpener& opener() {
+        if (!opener_) {
+            std::vector<std::string> roots = args_.backing_dirs;
+            if (roots.empty()) roots.push_back(real_directory_of(args_.filename));
+            opener_ = std::make_unique<ConfinedOpener>(roots);
+        }
+        return *opener_;
+    }
+
+private:
+    const InfoArgs& args_;
+    std::unique_ptr<ConfinedOpener> opener_;
+};
+
+// The files a vmdk descriptor's extents live in, open for the guest.
+class ExtentFiles {
+public:
+    ExtentFiles() = default;
+    ExtentFiles(const ExtentFiles&) = delete;
+    ExtentFiles& operator=(const ExtentFiles&) = delete;
+    ~ExtentFiles() {
+        for (const Disk& d : disks) close(d.fd);
+    }
+
+    std::vector<Disk> disks;
+    uint64_t allocated = 0;  // st_blocks * 512, summed over the extents
+};
+
+// A descriptor may name a file per 2 GiB of disk: one descriptor (of the
+// up to 17 of a chain) at a time holds that many open. The soft limit is
+// often 1024; the hard one is the system's to set.
+void allow_open_files(size_t count) {
+    constexpr rlim_t kHeadroom = 64;  // stdio, KVM, pipes, the chain's images
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    const rlim_t want = rlim_t(count) + kHeadroom;
+    if (limit.rlim_cur >= want) return;
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY || limit.rlim_max > want ? want : limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);  // when it fails, opening says so
+}
+
+// Opens each extent file as qemu does: a name relative to the directory of
+// the descriptor (`image_path`, as opened), beneath the allowlist only;
+// errors name the file as qemu does, relative to how the image was named.
+void open_extent_files(const std::vector<std::string>& names, const InfoImage& image, const std::string& image_path,
+                       Allowlist& allowlist, ExtentFiles& out) {
+    const std::string dir = real_directory_of(image_path);
+    allow_open_files(names.size());
+    for (const std::string& name : names) {
+        // Names come from the image: escaped in every message.
+        const std::string shown = info_error_name(qemu_path_combine(image.filename, name));
+        const std::string path = name[0] == '/' ? name : dir + "/" + name;
+        const int fd = allowlist.opener().open_read_only(path, shown);
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            const int e = errno;
+            close(fd);
+            throw_errno("Could not open '" + shown + "'", e);
+        }
+        // qemu opens an extent with its file driver, or its host_device
+        // driver for a block device.
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+            close(fd);
+            throw Error("'file' driver requires '" + shown + "' to be a regular file");
+        }
+        uint64_t size = uint64_t(st.st_size);
+        if (S_ISBLK(st.st_mode)) {
+            const off_t end = lseek(fd, 0, SEEK_END);
+            size = end > 0 ? uint64_t(end) : 0;
+        }
+        out.disks.push_back(Disk{fd, size, size, 512});
+        out.allocated += uint64_t(st.st_blocks) * 512;
+    }
+}
+
+GuestOutput run_info_guest(const GuestRun& run, bool in_child, abi::BackingFormat requested,
+                           const std::string& filename) {
+    try {
+        return in_child ? run_guest_in_child(run) : run_guest(run);
+    } catch (const GuestFailed& e) {
+        throw Error("Could not open '" + info_error_name(filename) + "': " + guest_failure_text(e, requested, filename));
+    }
+}
+
+// One image of the chain: run the `info` guest on an open file (`path`:
+// how it was opened) and fill in what it reports, checked. A vmdk
+// descriptor takes two runs: the first names the extent files, the second
+// reads them. Only the last run may be in this process (`in_child` false):
+// run_guest confines the process, and the first may ask for more files.
+void inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat requested, const InfoArgs& args,
+             bool in_child, Allowlist& allowlist, InfoImage& image) {
     GuestRun run = make_guest_run(args.sandbox, abi::OpId::info, "info");
     run.inputs.push_back(Disk{fd, size, size, 512});
     abi::InfoRequest req{uint32_t(requested), args.unsafe_quirks ? abi::kInfoUnsafeQuirks : 0u};
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
+    // GuestOutput::records holds one list per kind, in this order.
+    enum : size_t { kSnapshots, kExtents, kExtentFiles, kBitmaps };
     run.record_kinds = {
         {uint32_t(abi::InfoRecord::snapshot), sizeof(abi::InfoSnapshot), abi::kInfoMaxSnapshots},
+        {uint32_t(abi::InfoRecord::vmdk_extent), sizeof(abi::InfoVmdkExtent), abi::kInfoMaxVmdkExtents},
+        {uint32_t(abi::InfoRecord::vmdk_extent_file), sizeof(abi::InfoVmdkExtentFile), abi::kInfoMaxVmdkExtents},
         {uint32_t(abi::InfoRecord::bitmap), sizeof(abi::InfoBitmap), abi::kInfoMaxBitmaps},
     };
-    GuestOutput output;
-    try {
-        output = in_child ? run_guest_in_child(run) : run_guest(run);
-    } catch (const GuestFailed& e) {
-        throw Error("Could not open '" + info_error_name(image.filename) + "': " +
-                    guest_failure_text(e, requested, image.filename));
-    }
+    GuestOutput output = run_info_guest(run, true, requested, image.filename);
     image.info = output.result_as<abi::InfoResult>("info");
-    image.snapshots = records_as<abi::InfoSnapshot>(output.records[0]);
+
+    ExtentFiles extents;
+    if (image.info.flags & abi::kInfoNeedsExtentFiles) {
+        std::vector<std::string> names;
+        try {
+            names = validate_vmdk_extent_files(image.info, records_as<abi::InfoVmdkExtentFile>(output.records[kExtentFiles]));
+            open_extent_files(names, image, path, allowlist, extents);
+        } catch (const Error& e) {
+            throw Error("Could not open '" + info_error_name(image.filename) + "': " + e.what());
+        }
+        image.actual_size += extents.allocated;
+        run.inputs.insert(run.inputs.end(), extents.disks.begin(), extents.disks.end());
+        output = run_info_guest(run, in_child, requested, image.filename);
+        image.info = output.result_as<abi::InfoResult>("info");
+        validate_vmdk_extent_names(records_as<abi::InfoVmdkExtent>(output.records[kExtents]), names);
+    }
+    if (output.records[kExtentFiles].count() != 0)
+        throw Error("invalid info result from the guest: extent file names with a final answer");
+    image.snapshots = records_as<abi::InfoSnapshot>(output.records[kSnapshots]);
+    image.extents = records_as<abi::InfoVmdkExtent>(output.records[kExtents]);
     validate_info_result(image.info);
     validate_info_snapshots(image.info, image.snapshots);
-    for (const RecordList& list : output.records)
-        if (list.kind == uint32_t(abi::InfoRecord::bitmap)) image.bitmaps = records_as<abi::InfoBitmap>(list);
+    validate_info_vmdk_extents(image.info, image.extents);
+    image.bitmaps = records_as<abi::InfoBitmap>(output.records[kBitmaps]);
     validate_info_bitmaps(image.info, image.bitmaps);
     image.encryption = qcow2_encryption_of(image.info);
     if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
@@ -134,15 +245,10 @@ void run_info(const InfoArgs& args) {
 
     std::vector<InfoImage> chain;
     std::set<std::pair<dev_t, ino_t>> seen;
-    std::unique_ptr<ConfinedOpener> opener;
-    if (args.backing_chain) {
-        std::vector<std::string> roots = args.backing_dirs;
-        if (roots.empty()) roots.push_back(real_directory_of(args.filename));
-        opener = std::make_unique<ConfinedOpener>(roots);
-    }
+    Allowlist allowlist(args);
 
-    std::string name = args.filename;      // as qemu-img prints it
-    std::string real_dir = args.backing_chain ? real_directory_of(args.filename) : "";
+    std::string name = args.filename;  // as qemu-img prints it
+    std::string path = args.filename;  // as opened
     int fd = top.fd;
     for (;;) {
         struct stat st;
@@ -156,7 +262,7 @@ void run_info(const InfoArgs& args) {
         InfoImage image;
         image.filename = name;
         image.actual_size = uint64_t(st.st_blocks) * 512;
-        inspect(fd, size, requested, args, args.backing_chain, image);
+        inspect(fd, size, path, requested, args, args.backing_chain, allowlist, image);
         close(fd);
         chain.push_back(image);
         std::optional<std::string> backing = info_backing_file(chain.back().info);
@@ -165,10 +271,10 @@ void run_info(const InfoArgs& args) {
         // Follow the backing file: only beneath the allowed directories.
         std::optional<std::string> next_name = info_full_backing_filename(chain.back());
         if (!next_name) throw Error("Could not open backing file of '" + info_error_name(name) + "'");
-        std::string candidate = (*backing)[0] == '/' ? *backing : real_dir + "/" + *backing;
-        fd = opener->open_read_only(candidate, info_error_name(*backing));
+        std::string candidate = (*backing)[0] == '/' ? *backing : real_directory_of(path) + "/" + *backing;
+        fd = allowlist.opener().open_read_only(candidate, info_error_name(*backing));
         name = *next_name;
-        real_dir = real_directory_of(candidate);
+        path = candidate;
         requested = abi::BackingFormat::none;
         if (chain.back().info.flags & abi::kInfoHasBackingFormat) {
             std::string fmt = info_string(chain.back().info.backing_format);
@@ -195,7 +301,8 @@ void add_info_command(CLI::App& app) {
     cmd->add_flag("-U,--force-share", args->force_share, "Accepted for compatibility; changes nothing");
     cmd->add_flag("--unsafe-quirks", args->unsafe_quirks, "Treat unrecognised bytes as raw, as qemu-img does");
     cmd->add_option("--backing-dir", args->backing_dirs,
-                    "Directory backing files may be opened in (repeatable; default: the image's directory)");
+                    "Directory backing files and vmdk extent files may be opened in (repeatable; default: the "
+                    "image's directory)");
     add_sandbox_options(*cmd, args->sandbox);
     cmd->callback([args] { run_info(*args); });
 }

@@ -288,8 +288,7 @@ QValue vmdk_tree(const InfoImage& img) {
     d.put("cid", QValue::num(v.cid));
     d.put("parent-cid", QValue::num(v.parent_cid));
     QValue extents = QValue::list();
-    for (uint32_t i = 0; i < v.extent_count; ++i) {
-        const abi::InfoVmdkExtent& e = v.extents[i];
+    for (const abi::InfoVmdkExtent& e : img.extents) {
         // Each extent is shown as an ImageInfo of the file qemu opened for
         // it: the image itself, or the descriptor's name next to it.
         std::string name = info_string(e.filename);
@@ -342,7 +341,9 @@ QValue image_tree(const InfoImage& img) {
     QValue d;
     d.put("filename", QValue::str(img.filename));
     d.put("format", QValue::str(info_format_name(r.format)));
-    d.put("dirty-flag", QValue::flag(r.flags & abi::kInfoDirty));
+    // qemu has no dirty flag when its get_info fails.
+    if (!(r.format == uint32_t(BackingFormat::vmdk) && (r.vmdk.flags & abi::kVmdkMixedExtents)))
+        d.put("dirty-flag", QValue::flag(r.flags & abi::kInfoDirty));
     d.put("actual-size", QValue::num(img.actual_size));
     d.put("virtual-size", QValue::num(r.virtual_size));
     if (r.flags & abi::kInfoHasClusterSize) d.put("cluster-size", QValue::num(uint64_t(qemu_cluster_size(r))));
@@ -371,6 +372,7 @@ QValue image_tree(const InfoImage& img) {
 void validate_image(const InfoImage& img) {
     validate_info_result(img.info);
     validate_info_snapshots(img.info, img.snapshots);
+    validate_info_vmdk_extents(img.info, img.extents);
     validate_info_bitmaps(img.info, img.bitmaps);
     // What the result says qemu shows under "encrypt:", and the details
     // to show there, must agree.

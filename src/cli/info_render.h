@@ -54,8 +54,10 @@ struct InfoImage {
     abi::InfoResult info{};
     std::vector<abi::InfoSnapshot> snapshots;  // info.snapshot_count of them
     std::vector<abi::InfoBitmap> bitmaps;      // qcow2: info.qcow2.bitmap_count of them
-    // st_blocks * 512 of the file; for vmdk, qemu adds every extent file's
-    // (a qcow2 external data file is not counted).
+    std::vector<abi::InfoVmdkExtent> extents;  // vmdk: info.vmdk.extent_count of them
+    // st_blocks * 512 of the file; for a vmdk descriptor, qemu adds every
+    // extent file's, once per extent (a qcow2 external data file is not
+    // counted).
     uint64_t actual_size = 0;
     // Exactly when info.qcow2.encrypt_format is not none, and of that format.
     std::optional<Qcow2Encryption> encryption;

@@ -103,43 +103,31 @@ void check_qcow2(const abi::InfoResult& r) {
         refuse("qcow2 extended L2 with clusters below 16 KiB");
 }
 
-bool known_extent_format(const std::string& f) {
-    // The descriptor extent types qemu's vmdk driver opens; "" is an
-    // extent that is the image file itself (a sparse file opened by its
-    // header).
-    for (const char* name : {"", "FLAT", "SPARSE", "VMFS", "VMFSSPARSE", "SESPARSE"})
-        if (f == name) return true;
-    return false;
+template <size_t N>
+bool listed_in(const std::string& v, const char* const (&names)[N]) {
+    return std::find(std::begin(names), std::end(names), v) != std::end(names);
+}
+
+// A name as qemu's sscanf reads it from an extent line.
+template <uint32_t N>
+void check_extent_name(const abi::InfoString<N>& s, const std::string& which) {
+    check_length(s, (which + " file name").c_str());
+    if (s.length > abi::kInfoExtentNameLongest)
+        refuse(which + " file name is longer than " + std::to_string(abi::kInfoExtentNameLongest) + " bytes");
+    for (uint32_t i = 0; i < s.length; ++i) {
+        char c = s.bytes[i];
+        if (c == '\0' || c == '\n' || c == '\r' || c == '"')
+            refuse(which + " file name has a byte no extent line can hold");
+    }
 }
 
 void check_vmdk(const abi::InfoResult& r) {
     const abi::InfoVmdk& v = r.vmdk;
-    if (v.reserved != 0) refuse("vmdk reserved field set");
+    if (v.flags & ~abi::kVmdkMixedExtents) refuse("unknown vmdk flags " + std::to_string(v.flags));
     check_length(v.create_type, "vmdk create type");
     if (v.extent_count == 0 || v.extent_count > abi::kInfoMaxVmdkExtents)
         refuse("vmdk extent count " + std::to_string(v.extent_count) + " (1 to " +
                std::to_string(abi::kInfoMaxVmdkExtents) + ")");
-    for (uint32_t i = 0; i < v.extent_count; ++i) {
-        const abi::InfoVmdkExtent& e = v.extents[i];
-        std::string which = "vmdk extent " + std::to_string(i);
-        if (e.flags & ~kKnownExtentFlags)
-            refuse(which + " has unknown flags " + std::to_string(e.flags & ~kKnownExtentFlags));
-        if (e.reserved != 0) refuse(which + " reserved field set");
-        check_length(e.filename, (which + " file name").c_str());
-        check_length(e.format, (which + " format").c_str());
-        if (e.virtual_size > kInt64Max || e.virtual_size % 512 != 0)
-            refuse(which + " virtual size " + std::to_string(e.virtual_size));
-        if (e.flags & abi::kVmdkExtentHasClusterSize) {
-            check_cluster_size(BackingFormat::vmdk, e.cluster_size, (which + " cluster size").c_str());
-        } else {
-            if (e.cluster_size != 0) refuse(which + " cluster size without its flag");
-            if (e.flags & abi::kVmdkExtentCompressed) refuse(which + " compressed without grains");
-        }
-        std::string format = info_string(e.format);
-        if (!known_extent_format(format)) refuse(which + " format is not one qemu opens");
-        if (format.empty() != (e.filename.length == 0))
-            refuse(which + ": a file name goes with a descriptor extent type, and only with one");
-    }
 }
 
 void check_snapshot_count(const abi::InfoResult& r) {
@@ -171,6 +159,7 @@ void validate_info_result(const abi::InfoResult& r) {
     if (r.format < uint32_t(BackingFormat::raw) || r.format > uint32_t(BackingFormat::vhdx))
         refuse("format " + std::to_string(r.format));
     const auto format = BackingFormat(r.format);
+    if (r.flags & abi::kInfoNeedsExtentFiles) refuse("a request for extent files where the answer was due");
     if (r.flags & ~kKnownInfoFlags) refuse("unknown flags " + std::to_string(r.flags & ~kKnownInfoFlags));
     if (r.reserved != 0) refuse("reserved field set");
     if (r.virtual_size > kInt64Max) refuse("virtual size " + std::to_string(r.virtual_size));
@@ -217,6 +206,115 @@ void validate_info_result(const abi::InfoResult& r) {
     } else if (!all_zero(r.vmdk)) {
         refuse("vmdk details on " + std::string(info_format_name(r.format)));
     }
+}
+
+void validate_info_vmdk_extents(const abi::InfoResult& r, const std::vector<abi::InfoVmdkExtent>& extents) {
+    if (r.format != uint32_t(BackingFormat::vmdk)) {
+        if (!extents.empty()) refuse("vmdk extents on " + std::string(info_format_name(r.format)));
+        return;
+    }
+    if (extents.size() != r.vmdk.extent_count)
+        refuse(std::to_string(extents.size()) + " vmdk extent records for an extent count of " +
+               std::to_string(r.vmdk.extent_count));
+    const std::string create_type = info_string(r.vmdk.create_type);
+    uint64_t total = 0;
+    bool any_compressed = false;
+    bool one_shape = true;
+    for (size_t i = 0; i < extents.size(); ++i) {
+        const abi::InfoVmdkExtent& e = extents[i];
+        std::string which = "vmdk extent " + std::to_string(i);
+        if (e.flags & ~kKnownExtentFlags)
+            refuse(which + " has unknown flags " + std::to_string(e.flags & ~kKnownExtentFlags));
+        if (e.reserved != 0) refuse(which + " reserved field set");
+        check_extent_name(e.filename, which);
+        check_length(e.format, (which + " format").c_str());
+        if (e.virtual_size > kInt64Max || e.virtual_size % 512 != 0)
+            refuse(which + " virtual size " + std::to_string(e.virtual_size));
+        if (e.virtual_size > kInt64Max - total) refuse("vmdk extents larger than the disk can be");
+        total += e.virtual_size;
+        const bool grain = e.flags & abi::kVmdkExtentHasClusterSize;
+        if (grain) {
+            check_cluster_size(BackingFormat::vmdk, e.cluster_size, (which + " cluster size").c_str());
+        } else {
+            if (e.cluster_size != 0) refuse(which + " cluster size without its flag");
+            if (e.flags & abi::kVmdkExtentCompressed) refuse(which + " compressed without grains");
+        }
+        any_compressed = any_compressed || (e.flags & abi::kVmdkExtentCompressed);
+
+        std::string format(e.format.bytes, e.format.length);
+        if (format.empty()) {
+            // The sparse image itself: its one and only extent.
+            if (e.filename.length != 0) refuse(which + ": a file name without an extent type");
+            if (extents.size() != 1) refuse("a sparse image's own extent among others");
+            if (!grain) refuse(which + ": a sparse image without grains");
+        } else {
+            if (e.filename.length == 0) refuse(which + ": an extent type without a file name");
+            if (listed_in(format, abi::kVmdkFlatExtentTypes)) {
+                if (grain) refuse(which + ": a flat extent with grains");
+            } else if (listed_in(format, abi::kVmdkSparseExtentTypes)) {
+                if (!grain) refuse(which + ": a sparse extent without grains");
+                if (format == "SESPARSE" && (e.cluster_size != 4096 || (e.flags & abi::kVmdkExtentCompressed)))
+                    refuse(which + ": an seSparse extent is 4 KiB grains, uncompressed");
+            } else {
+                refuse(which + " format is not one qemu opens");
+            }
+        }
+        const abi::InfoVmdkExtent& f = extents.front();
+        if ((e.flags & abi::kVmdkExtentHasClusterSize) != (f.flags & abi::kVmdkExtentHasClusterSize) ||
+            (e.flags & abi::kVmdkExtentCompressed) != (f.flags & abi::kVmdkExtentCompressed) ||
+            e.cluster_size != f.cluster_size)
+            one_shape = false;
+    }
+    if (total != r.virtual_size) refuse("vmdk extents do not add up to the virtual size");
+    // qemu shows a cluster size when all extents have the same grains.
+    const abi::InfoVmdkExtent& f = extents.front();
+    if (one_shape == bool(r.vmdk.flags & abi::kVmdkMixedExtents))
+        refuse("vmdk extents mixed or not, against their flag");
+    const bool shown = one_shape && (f.flags & abi::kVmdkExtentHasClusterSize);
+    if (shown != bool(r.flags & abi::kInfoHasClusterSize) || (shown && r.cluster_size != f.cluster_size))
+        refuse("vmdk cluster size disagrees with its extents");
+    const bool embedded = f.format.length == 0;
+    if (any_compressed != (create_type == "streamOptimized"))
+        refuse("vmdk create type " + create_type + " disagrees with its extents' compression");
+    if (!any_compressed && (embedded ? create_type != "monolithicSparse" : !listed_in(create_type, abi::kVmdkDescriptorFileTypes)))
+        refuse("vmdk create type " + create_type + " for its extents");
+}
+
+std::vector<std::string> validate_vmdk_extent_files(const abi::InfoResult& r,
+                                                    const std::vector<abi::InfoVmdkExtentFile>& files) {
+    if (r.format != uint32_t(BackingFormat::vmdk) || r.flags != abi::kInfoNeedsExtentFiles)
+        refuse("a request for extent files that is not a vmdk descriptor's");
+    abi::InfoResult rest = r;
+    rest.format = 0;
+    rest.flags = 0;
+    rest.vmdk.extent_count = 0;
+    if (!all_zero(rest)) refuse("a request for extent files with other details");
+    const uint32_t count = r.vmdk.extent_count;
+    if (count == 0) refuse("a request for no extent files");
+    if (count > abi::kInfoMaxVmdkExtents) {
+        if (!files.empty()) refuse("extent file names beyond the limit");
+        throw Error("the descriptor names " + std::to_string(count) + " extent files, more than instar can attach (" +
+                    std::to_string(abi::kInfoMaxVmdkExtents) + ")");
+    }
+    if (files.size() != count)
+        refuse(std::to_string(files.size()) + " extent file names for a count of " + std::to_string(count));
+    std::vector<std::string> names;
+    for (size_t i = 0; i < files.size(); ++i) {
+        std::string which = "extent file " + std::to_string(i);
+        check_extent_name(files[i].name, which);
+        if (files[i].name.length == 0) refuse(which + " has no name");
+        names.emplace_back(files[i].name.bytes, files[i].name.length);
+    }
+    return names;
+}
+
+void validate_vmdk_extent_names(const std::vector<abi::InfoVmdkExtent>& extents,
+                                const std::vector<std::string>& names) {
+    if (extents.size() != names.size())
+        refuse(std::to_string(extents.size()) + " vmdk extents for " + std::to_string(names.size()) + " extent files");
+    for (size_t i = 0; i < extents.size(); ++i)
+        if (std::string(extents[i].filename.bytes, extents[i].filename.length) != names[i])
+            refuse("vmdk extent " + std::to_string(i) + " is not in the file attached for it");
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "abi/ops/info.h"
@@ -18,6 +19,22 @@ void validate_info_result(const abi::InfoResult& info);
 // The snapshot records that came with a validated `info`: as many as it
 // counts, each field in range. Throws like the above.
 void validate_info_snapshots(const abi::InfoResult& info, const std::vector<abi::InfoSnapshot>& snapshots);
+
+// The vmdk extent records that came with a validated `info` (none for
+// other formats): as many as it counts, each one a vmdk file can have, and
+// agreeing with the image's size, cluster size and create type.
+void validate_info_vmdk_extents(const abi::InfoResult& info, const std::vector<abi::InfoVmdkExtent>& extents);
+
+// A first answer for a vmdk descriptor (abi::kInfoNeedsExtentFiles): the
+// names of the files to attach, each one qemu could read from an extent
+// line (1 to 511 bytes, no NUL, CR, LF or '"'). A descriptor naming more
+// than abi::kInfoMaxVmdkExtents files is refused with a message saying so.
+std::vector<std::string> validate_vmdk_extent_files(const abi::InfoResult& info,
+                                                    const std::vector<abi::InfoVmdkExtentFile>& files);
+
+// The extents of the second answer are those files, in order.
+void validate_vmdk_extent_names(const std::vector<abi::InfoVmdkExtent>& extents,
+                                const std::vector<std::string>& names);
 
 // The same for the LUKS/AES details shown under "encrypt:".
 void validate_qcow2_encryption(const Qcow2Encryption& enc);

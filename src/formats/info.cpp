@@ -21,7 +21,7 @@ Status read_raw(ImageSource& src, const uint8_t* head, size_t head_len, bool unk
 }  // namespace
 
 Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,
-                       RecordSink& records, abi::InfoResult& out) {
+                       VmdkExtentFiles& vmdk_extent_files, RecordSink& records, abi::InfoResult& out) {
     out = abi::InfoResult{};
     auto* head = static_cast<uint8_t*>(arena.alloc(kProbeHeadBytes, 16));
     if (!head) return Status::out_of_memory;
@@ -32,7 +32,7 @@ Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat reques
     if (format == abi::BackingFormat::none) format = sniff_format(head, head_len);
     switch (format) {
     case abi::BackingFormat::qcow2: return qcow2_read_info(src, arena, records, out);
-    case abi::BackingFormat::vmdk: return vmdk_read_info(src, arena, out);
+    case abi::BackingFormat::vmdk: return vmdk_read_info(src, arena, vmdk_extent_files, records, out);
     case abi::BackingFormat::vpc: return vpc_read_info(src, arena, out);
     case abi::BackingFormat::vhdx: return vhdx_read_info(src, arena, out);
     case abi::BackingFormat::raw: return read_raw(src, head, head_len, false, out);

@@ -9,13 +9,16 @@
 #include "formats/common/record_sink.h"
 #include "formats/common/status.h"
 #include "formats/detect.h"
+#include "formats/vmdk/vmdk_info.h"
 
 namespace instar::formats {
 
 // requested == none: detect. Bytes that match no format are raw only with
 // a partition table, or with `unsafe_quirks` (qemu's behaviour); otherwise
 // Status::image_format_unknown. Lists (abi::InfoRecord) go to `records`.
+// `vmdk_extent_files`: the files a vmdk descriptor's extents live in, once
+// the host has attached them (see vmdk_read_info).
 Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,
-                       RecordSink& records, abi::InfoResult& out);
+                       VmdkExtentFiles& vmdk_extent_files, RecordSink& records, abi::InfoResult& out);
 
 }  // namespace instar::formats

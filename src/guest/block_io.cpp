@@ -6,15 +6,12 @@
 
 namespace instar::guest {
 namespace v = abi::virtio;
-namespace {
-
-// Bounce buffer size: a multiple of every block size the output allows.
-constexpr uint32_t kBounceBytes = 1u << 20;
-
-}  // namespace
 
 DeviceSource::DeviceSource(VirtioBlk& device, uint64_t size)
-    : device_(device), size_(size), buffer_(static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false))) {}
+    : DeviceSource(device, size, static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false))) {}
+
+DeviceSource::DeviceSource(VirtioBlk& device, uint64_t size, uint8_t* bounce)
+    : device_(device), size_(size), buffer_(bounce) {}
 
 bool DeviceSource::read(uint64_t offset, void* buf, size_t len) {
     auto* out = static_cast<uint8_t*>(buf);

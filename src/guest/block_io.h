@@ -12,10 +12,16 @@
 
 namespace instar::guest {
 
+// Bounce buffer size: a multiple of every block size the output allows.
+inline constexpr uint32_t kBounceBytes = 1u << 20;
+
 class DeviceSource : public formats::ImageSource {
 public:
     // `size` is the file's exact length from the boot config.
     DeviceSource(VirtioBlk& device, uint64_t size);
+    // With a bounce buffer (kBounceBytes) shared by sources read one after
+    // another (the many extent files of one vmdk).
+    DeviceSource(VirtioBlk& device, uint64_t size, uint8_t* bounce);
     bool ok() const { return buffer_ != nullptr; }
     uint64_t size() const override { return size_; }
     bool read(uint64_t offset, void* buf, size_t len) override;

@@ -48,7 +48,9 @@ int ConfinedOpener::open_read_only(const std::string& path, const std::string& n
         std::string below = full.substr(prefix.size());
         if (below.empty()) continue;
         open_how how{};
-        how.flags = O_RDONLY | O_CLOEXEC;
+        // O_NONBLOCK: a FIFO an image names must not hang the open (it
+        // changes nothing for regular files and block devices).
+        how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
         how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
         long fd = syscall(SYS_openat2, r.fd, below.c_str(), &how, sizeof how);
         if (fd >= 0) return int(fd);

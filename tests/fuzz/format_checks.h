@@ -204,6 +204,29 @@ inline const char* check_vmdk_descriptor(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < n; ++i)
         if (t[i] == '\0') return "descriptor_length went past a NUL";
     if (n < size && t[n] != '\0') return "descriptor_length stopped before the end without a NUL";
+
+    size_t start = 0, length = 0;
+    if (formats::vmdk::find_create_type(t, size, start, length) &&
+        (start > size || length > size - start || length > formats::vmdk::kCreateTypeLongest))
+        return "find_create_type answered outside the text";
+    // Extent lines: each within the text, as qemu reads them; at most one
+    // per line.
+    formats::vmdk::ExtentLineReader lines(t, size);
+    size_t count = 0;
+    for (;;) {
+        formats::vmdk::ExtentLine line{};
+        bool done = false;
+        if (lines.next(line, done) != formats::kOk || done) break;
+        if (++count > size) return "more extent lines than lines";
+        if (line.sectors == 0 || line.sectors > uint64_t(INT64_MAX)) return "extent size out of range";
+        if (line.name_length == 0 || line.name_length > formats::vmdk::kNameLongest || line.name_start > size ||
+            line.name_length > size - line.name_start)
+            return "extent name outside the text";
+        for (size_t i = 0; i < line.name_length; ++i) {
+            const char c = t[line.name_start + i];
+            if (c == '\n' || c == '\r' || c == '"') return "extent name holds a byte qemu stops at";
+        }
+    }
     return nullptr;
 }
 

@@ -44,3 +44,24 @@ def test_hostile_guest_ends_cleanly(instar, test_guests_dir, tmp_path, case):
     assert elapsed < 10
     after = {p.name: p.read_bytes() for p in work.iterdir()}
     assert after == before, "a file was created, changed or left behind"
+
+
+INFO_CASES = {
+    "newline": "invalid info result from the guest: extent file 0 file name has a byte no extent line can hold",
+    "many": "guest misbehaved: more records than the operation allows",
+    "lie": "invalid info result from the guest: vmdk extent 0 is not in the file attached for it",
+    "again": "invalid info result from the guest: 0 vmdk extents for 1 extent files",
+}
+
+
+@pytest.mark.parametrize("case", sorted(INFO_CASES))
+def test_hostile_info_guest_and_extent_files(instar, test_guests_dir, tmp_path, case):
+    """The host opens only the files a first run names, checked, once: a
+    guest cannot make it open more, or take an answer about other files."""
+    (tmp_path / "img.vmdk").write_bytes(case.encode() + b"\0" * 512)
+    (tmp_path / "x.raw").write_bytes(b"\0" * 4096)
+    env = dict(os.environ, INSTAR_GUEST_DIR=str(test_guests_dir / "info_extent_files"))
+    r = run([instar, "info", "--timeout", "5", "img.vmdk"], cwd=tmp_path, env=env, timeout=30)
+    assert r.returncode == 1 and r.stdout == ""
+    assert INFO_CASES[case] in r.stderr, r.stderr
+    assert r.stderr.startswith("instar: info: ") and r.stderr.count("\n") == 1

@@ -80,6 +80,22 @@ def build_corpus(d, qemu_img):
     # them so.
     subprocess.run(["qemu-io", "-c", "write 0 64k", "-c", "abort", in_use], cwd=d, capture_output=True)
     images[in_use] = "qcow2"
+    # vmdk images whose data lives in other files: a descriptor naming
+    # extent files beside it (one per 2 GiB for twoGbMaxExtent*).
+    images[mk("flat.vmdk", "vmdk", "-o", "subformat=monolithicFlat", size="100M")] = "vmdk"
+    images[mk("split.vmdk", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", size="5G")] = "vmdk"
+    images[mk("splitflat.vmdk", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", size="5G")] = "vmdk"
+    images[mk("splitchild.vmdk", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-b", "plain.vmdk", "-F", "vmdk",
+              size="1G")] = "vmdk"
+    subprocess.run([qemu_img, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse",
+                    "src.raw", "splitdata.vmdk"], check=True, cwd=d)
+    qemu_io(d / "splitdata.vmdk", "vmdk", "write -P 0x33 30M 1M")
+    images["splitdata.vmdk"] = "vmdk"
+    # Extents of several kinds in one descriptor, written by hand.
+    (d / "mixed.vmdk").write_text('# Disk DescriptorFile\nversion=1\nCID=5eed\nparentCID=ffffffff\n'
+                                  'createType="vmfs"\nRW 2048 FLAT "flat-flat.vmdk" 0\nRW 100 ZERO "none"\n'
+                                  'RW 1 SPARSE "split-s003.vmdk"\nRW 64 VMFS "src.raw"\n')
+    images["mixed.vmdk"] = "vmdk"
     return images
 
 
@@ -125,6 +141,20 @@ def test_backing_chain(instar, qemu_img, corpus, output):
     ours, theirs = both(instar, qemu_img, d, "--backing-chain", f"--output={output}", "top.qcow2")
     assert ours.returncode == theirs.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("output", ["human", "json"])
+def test_backing_chain_of_vmdk_descriptors(instar, qemu_img, corpus, output):
+    """A vmdk child whose parent is named by a descriptor file, under a
+    qcow2 overlay: every image's extents are read."""
+    d, _ = corpus
+    if not (d / "over-split.qcow2").exists():
+        subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-b", "splitchild.vmdk", "-F", "vmdk",
+                        "over-split.qcow2"], check=True, cwd=d)
+    for name in ("splitchild.vmdk", "over-split.qcow2"):
+        ours, theirs = both(instar, qemu_img, d, "--backing-chain", f"--output={output}", name)
+        assert ours.returncode == theirs.returncode == 0, ours.stderr
+        assert ours.stdout == theirs.stdout, name
 
 
 def test_images_made_by_instar(instar, qemu_img, tmp_path):
@@ -277,6 +307,159 @@ def test_many_bitmaps_of_one_name(instar, qemu_img, tmp_path):
         ours, theirs = both(instar, qemu_img, tmp_path, f"--output={output}", "img.qcow2")
         assert ours.returncode == theirs.returncode == 0, ours.stderr
         assert ours.stdout == theirs.stdout
+
+
+# --- vmdk extent files: opened only beneath the allowlist -------------------
+
+def descriptor(extents, create_type="monolithicFlat"):
+    return ('# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n'
+            f'createType="{create_type}"\n\n# Extent description\n{extents}\n')
+
+
+def flat_image(directory, qemu_img, name="img.vmdk", size="1M"):
+    subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", name, size],
+                   check=True, cwd=directory)
+
+
+def stderr_text(r, prog):
+    """The error line without the program's prefix."""
+    assert r.stderr.startswith(prog + ": "), r.stderr
+    return r.stderr[len(prog) + 2:].removeprefix("info: ")
+
+
+@pytest.mark.parametrize("layout", ["missing flat", "missing sparse", "missing in subdirectory"])
+def test_missing_extent_file_as_qemu_says(instar, qemu_img, tmp_path, layout):
+    if layout == "missing flat":
+        flat_image(tmp_path, qemu_img)
+        (tmp_path / "img-flat.vmdk").unlink()
+        name = "img.vmdk"
+    elif layout == "missing sparse":
+        subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse",
+                        "img.vmdk", "5G"], check=True, cwd=tmp_path)
+        (tmp_path / "img-s002.vmdk").unlink()
+        name = "img.vmdk"
+    else:
+        (tmp_path / "sub").mkdir()
+        flat_image(tmp_path / "sub", qemu_img)
+        (tmp_path / "sub" / "img-flat.vmdk").unlink()
+        name = "sub/img.vmdk"
+    for output in ("human", "json"):
+        ours, theirs = both(instar, qemu_img, tmp_path, f"--output={output}", name)
+        assert ours.returncode == theirs.returncode == 1
+        assert ours.stdout == theirs.stdout == ""
+        assert stderr_text(ours, "instar") == stderr_text(theirs, "qemu-img")
+        assert "No such file or directory" in ours.stderr and ours.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("extent", ["/etc/passwd", "../outside.vmdk", "../" * 16 + "etc/passwd", "link.vmdk",
+                                    "sub/../../outside.vmdk"])
+def test_extent_outside_allowlist_is_refused(instar, qemu_img, tmp_path, extent):
+    inner = tmp_path / "images"
+    inner.mkdir()
+    (inner / "sub").mkdir()
+    flat_image(tmp_path, qemu_img, "outside-src.vmdk")
+    (tmp_path / "outside-src-flat.vmdk").rename(tmp_path / "outside.vmdk")
+    (inner / "link.vmdk").symlink_to(tmp_path / "outside.vmdk")
+    (inner / "link.vmdk.nope").symlink_to(tmp_path / "outside.vmdk.nope")  # dangling, out of the directory
+    (inner / "img.vmdk").write_text(descriptor(f'RW 2048 FLAT "{extent}" 0'))
+    # qemu-img opens it (and shows the outside file); instar does not.
+    assert run([qemu_img, "info", "img.vmdk"], cwd=inner).returncode == 0
+    r = run([instar, "info", "img.vmdk"], cwd=inner)
+    assert r.returncode == 1 and r.stdout == ""
+    assert "not in an allowed directory" in r.stderr and r.stderr.count("\n") == 1
+    # The same message whether or not the file exists.
+    (inner / "img.vmdk").write_text(descriptor(f'RW 2048 FLAT "{extent}.nope" 0'))
+    r2 = run([instar, "info", "img.vmdk"], cwd=inner)
+    assert r2.stderr.replace(".nope", "") == r.stderr
+    # A sparse extent is refused the same way, and so is one of a backing
+    # image's.
+    (inner / "img.vmdk").write_text(descriptor(f'RW 1 SPARSE "{extent}"', "twoGbMaxExtentSparse"))
+    assert run([instar, "info", "img.vmdk"], cwd=inner).stderr == r.stderr
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", "img.vmdk", "-F", "vmdk", "top.qcow2", "1M"],
+                   check=True, cwd=inner)
+    r3 = run([instar, "info", "--backing-chain", "top.qcow2"], cwd=inner)
+    assert r3.returncode == 1 and "not in an allowed directory" in r3.stderr
+
+
+def test_backing_dir_widens_the_allowlist_for_extents(instar, qemu_img, tmp_path):
+    inner = tmp_path / "images"
+    inner.mkdir()
+    flat_image(tmp_path, qemu_img, "outside-src.vmdk")
+    (inner / "img.vmdk").write_text(descriptor('RW 2048 FLAT "../outside-src-flat.vmdk" 0'))
+    assert run([instar, "info", "img.vmdk"], cwd=inner).returncode == 1
+    for output in ("human", "json"):
+        ours = run([instar, "info", "--backing-dir", tmp_path, f"--output={output}", "img.vmdk"], cwd=inner)
+        theirs = run([qemu_img, "info", f"--output={output}", "img.vmdk"], cwd=inner)
+        assert ours.returncode == 0, ours.stderr
+        assert ours.stdout == theirs.stdout
+
+
+def test_extent_that_is_not_a_file(instar, qemu_img, tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "d.vmdk").write_text(descriptor('RW 2048 FLAT "dir" 0'))
+    ours, theirs = both(instar, qemu_img, tmp_path, "d.vmdk")
+    assert ours.returncode == theirs.returncode == 1
+    assert stderr_text(ours, "instar") == stderr_text(theirs, "qemu-img")
+    # A FIFO: qemu-img blocks opening it forever; instar refuses it at once.
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "f.vmdk").write_text(descriptor('RW 2048 FLAT "fifo" 0'))
+    r = run([instar, "info", "f.vmdk"], cwd=tmp_path, timeout=30)
+    assert r.returncode == 1 and "regular file" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_more_extents_than_the_limit(instar, qemu_img, tmp_path):
+    """One device per extent file: 2047 extents besides the descriptor are
+    read (here as qemu shows them), more are refused with a clear error."""
+    subprocess.run(["truncate", "-s", "1M", tmp_path / "x.raw"], check=True)
+    limit = 2047
+    for count in (limit, limit + 1):
+        lines = "".join('RW 8 FLAT "x.raw" 0\n' for _ in range(count))
+        (tmp_path / f"n{count}.vmdk").write_text(descriptor(lines, "twoGbMaxExtentFlat"))
+    ours, theirs = both(instar, qemu_img, tmp_path, f"n{limit}.vmdk")
+    assert ours.returncode == theirs.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    r = run([instar, "info", f"n{limit + 1}.vmdk"], cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert f"{limit + 1} extent files" in r.stderr and f"({limit})" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_many_sparse_extents_under_a_low_open_file_limit(instar, qemu_img, tmp_path):
+    """Each extent is an open file and a device the guest sets up: a
+    soft limit of 1024 open files is raised as far as the hard limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"hard open-file limit {hard}")
+    subprocess.run([qemu_img, "create", "-q", "-f", "vmdk", "s.vmdk", "1M"], check=True, cwd=tmp_path)
+    (tmp_path / "many.vmdk").write_text(descriptor("".join('RW 1 SPARSE "s.vmdk"\n' for _ in range(1100)),
+                                                   "twoGbMaxExtentSparse"))
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    ours = subprocess.run([str(instar), "info", "many.vmdk"], cwd=tmp_path, capture_output=True, text=True,
+                          preexec_fn=low_limit, timeout=120)
+    theirs = run([qemu_img, "info", "many.vmdk"], cwd=tmp_path)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+
+
+def test_descriptor_qemu_img_aborts_on_is_refused(instar, tmp_path):
+    """No extent at all: qemu-img 7.2 fails an assertion; instar refuses."""
+    (tmp_path / "e.vmdk").write_text(descriptor('RW 100 ZERO "z"'))
+    r = run([instar, "info", "e.vmdk"], cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith("instar: info: ") and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt,size", [("qcow2", 104), ("vmdk", 512), ("vpc", 512), ("vhdx", 65536 * 3)])
+def test_truncated_headers_fail_cleanly(instar, qemu_img, tmp_path, fmt, size):
+    subprocess.run([qemu_img, "create", "-q", "-f", fmt, "full", "1G"], check=True, cwd=tmp_path)
+    data = (tmp_path / "full").read_bytes()
+    for cut in (8, size // 2, size - 1):
+        (tmp_path / "cut").write_bytes(data[:cut])
+        r = run([instar, "info", "-f", fmt, "cut"], cwd=tmp_path, timeout=30)
+        assert r.returncode == 1, (cut, r.stdout)
+        assert r.stderr.startswith("instar: info: ") and r.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("stdout", ["devnull", "terminal"])

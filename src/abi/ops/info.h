@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../memory_map.h"
 #include "create.h"
 
 namespace instar::abi {
@@ -29,7 +30,7 @@ struct InfoString {
 };
 
 inline constexpr uint32_t kInfoPathMax = 1024;  // backing and data file names
-inline constexpr uint32_t kInfoNameMax = 256;   // snapshot names, extent file names
+inline constexpr uint32_t kInfoNameMax = 256;   // snapshot names
 inline constexpr uint32_t kInfoShortMax = 32;   // backing format, snapshot id, create type, extent format
 
 // InfoResult.flags
@@ -40,6 +41,10 @@ inline constexpr uint32_t kInfoHasBacking = 1u << 3;
 inline constexpr uint32_t kInfoHasBackingFormat = 1u << 4;
 inline constexpr uint32_t kInfoFormatUnknownAsRaw = 1u << 5;  // raw because nothing matched (qemu's fallback)
 inline constexpr uint32_t kInfoHasPartitionTable = 1u << 6;   // raw with an MBR or GPT
+// A vmdk descriptor file whose extents live in other files: the answer is
+// only the InfoRecord::vmdk_extent_file list (vmdk.extent_count names), and
+// the host runs the guest again with those files attached (see InfoVmdk).
+inline constexpr uint32_t kInfoNeedsExtentFiles = 1u << 7;
 
 // InfoQcow2.flags
 inline constexpr uint32_t kQcow2LazyRefcounts = 1u << 0;
@@ -104,9 +109,10 @@ struct InfoQcow2 {
 
 // Lists come as records (abi::RecordsMessage) before the InfoResult.
 enum class InfoRecord : uint32_t {
-    snapshot = 1,  // InfoSnapshot, InfoResult::snapshot_count of them
-    // 2 is another format's
-    bitmap = 3,    // InfoBitmap, InfoQcow2::bitmap_count of them
+    snapshot = 1,          // InfoSnapshot, InfoResult::snapshot_count of them
+    vmdk_extent = 2,       // InfoVmdkExtent, InfoVmdk::extent_count of them
+    bitmap = 3,            // InfoBitmap, InfoQcow2::bitmap_count of them
+    vmdk_extent_file = 4,  // InfoVmdkExtentFile, with kInfoNeedsExtentFiles
 };
 
 // qemu's own limit on a qcow2 snapshot table (QCOW_MAX_SNAPSHOTS).
@@ -140,23 +146,55 @@ struct InfoBitmap {
 inline constexpr uint32_t kVmdkExtentCompressed = 1u << 0;
 inline constexpr uint32_t kVmdkExtentHasClusterSize = 1u << 1;
 
-inline constexpr uint32_t kInfoMaxVmdkExtents = 16;
+// InfoVmdk.flags
+// Extents of different kinds (flat and sparse, or grains or compression
+// that differ): qemu's get_info fails, so it shows no cluster size and no
+// "dirty-flag".
+inline constexpr uint32_t kVmdkMixedExtents = 1u << 0;
+
+// A descriptor's extent file name as qemu reads it (sscanf "%511[^\n\r\"]"):
+// 1 to 511 bytes, none of them NUL, CR, LF or '"'.
+inline constexpr uint32_t kInfoExtentNameMax = 512;
+inline constexpr uint32_t kInfoExtentNameLongest = kInfoExtentNameMax - 1;
+
+// InfoVmdkExtent::format of a descriptor's extent, qemu's names for the
+// types it opens: flat extents are raw data, the others have a header
+// qemu reads (and a grain).
+inline constexpr const char* kVmdkFlatExtentTypes[] = {"FLAT", "VMFS"};
+inline constexpr const char* kVmdkSparseExtentTypes[] = {"SPARSE", "VMFSSPARSE", "SESPARSE"};
+// InfoVmdk::create_type of a descriptor file: the createType values qemu
+// opens one with ("streamOptimized" instead when an extent is compressed).
+inline constexpr const char* kVmdkDescriptorFileTypes[] = {"monolithicFlat",       "vmfs",
+                                                           "vmfsSparse",           "seSparse",
+                                                           "twoGbMaxExtentSparse", "twoGbMaxExtentFlat"};
+
+// Extents of one vmdk image: one per device the host can attach besides
+// the descriptor itself. A descriptor naming more is refused (docs/info.md).
+inline constexpr uint32_t kInfoMaxVmdkExtents = kMaxInputDevices - 1;
+
 struct InfoVmdkExtent {
     uint64_t virtual_size;
     uint64_t cluster_size;
     uint32_t flags;
     uint32_t reserved;
-    InfoString<kInfoNameMax> filename;  // as the descriptor names it
-    InfoString<kInfoShortMax> format;   // qemu's "format" field ("" for sparse, "FLAT", ...)
+    InfoString<kInfoExtentNameMax> filename;  // as the descriptor names it; empty for the image itself
+    InfoString<kInfoShortMax> format;         // qemu's "format" field ("" for the image itself, "FLAT", ...)
+};
+
+// First run on a descriptor file: the files its extents live in, in the
+// descriptor's order. The host opens each (beneath the allowlist, relative
+// to the descriptor's directory) and runs the guest again with the
+// descriptor as device 0 and file i as device i + 1.
+struct InfoVmdkExtentFile {
+    InfoString<kInfoExtentNameMax> name;
 };
 
 struct InfoVmdk {
     uint32_t cid;
     uint32_t parent_cid;
     InfoString<kInfoShortMax> create_type;
-    uint32_t extent_count;
-    uint32_t reserved;
-    InfoVmdkExtent extents[kInfoMaxVmdkExtents];
+    uint32_t extent_count;  // InfoRecord::vmdk_extent records (or, with kInfoNeedsExtentFiles, file names)
+    uint32_t flags;         // kVmdk*
 };
 
 struct InfoResult {
@@ -187,10 +225,11 @@ static_assert(offsetof(InfoQcow2, bitmap_count) == 1044);
 static_assert(offsetof(InfoQcow2, luks) == 1056);
 static_assert(sizeof(InfoQcow2) == 1328);
 static_assert(sizeof(InfoBitmap) == 1036);
-static_assert(sizeof(InfoVmdkExtent) == 320);
-static_assert(offsetof(InfoVmdk, extents) == 56);
-static_assert(sizeof(InfoVmdk) == 5176);
+static_assert(sizeof(InfoVmdkExtent) == 576);
+static_assert(sizeof(InfoVmdkExtentFile) == 516);
+static_assert(sizeof(InfoVmdk) == 52);
 static_assert(offsetof(InfoResult, backing_file) == 24);
 static_assert(offsetof(InfoResult, qcow2) == 1096);
-static_assert(sizeof(InfoResult) == 7600);
+static_assert(offsetof(InfoResult, vmdk) == 2424);
+static_assert(sizeof(InfoResult) == 2480);
 }  // namespace instar::abi

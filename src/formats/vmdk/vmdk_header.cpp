@@ -42,4 +42,11 @@ bool has_sparse_magic(const uint8_t* p) {
     return true;
 }
 
+bool has_cowd_magic(const uint8_t* p) {
+    for (size_t i = 0; i < kMagicBytes; ++i) {
+        if (p[i] != kCowdMagic[i]) return false;
+    }
+    return true;
+}
+
 }  // namespace instar::formats::vmdk

@@ -29,4 +29,7 @@ void decode_sparse_header(const uint8_t* p, SparseHeader& h);
 
 bool has_sparse_magic(const uint8_t* p);
 
+// VMDK3 (ESX 2.x "COWD") sparse extents.
+bool has_cowd_magic(const uint8_t* p);
+
 }  // namespace instar::formats::vmdk

@@ -79,7 +79,7 @@ Status vmdk_read_basic(ImageSource& src, Arena& arena, BasicImageInfo& out) {
     if (s != kOk) return s;
     out.virtual_size = opened.header.capacity * vmdk::kSectorSize;
     out.has_cid = true;
-    out.cid = opened.cid;
+    out.cid = opened.keys.cid;
     return kOk;
 }
 

@@ -10,16 +10,6 @@ namespace instar::formats::vmdk {
 
 namespace {
 
-// Reads [offset, offset+len) without asking the source for anything past
-// its end; those bytes read as zero, as they do for qemu.
-bool read_in_file(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
-    for (size_t i = 0; i < len; ++i) buf[i] = 0;
-    const uint64_t size = src.size();
-    if (offset >= size) return true;
-    const uint64_t avail = size - offset;
-    return src.read(offset, buf, avail < len ? size_t(avail) : len);
-}
-
 uint64_t sectors_covering(uint64_t bytes) { return bytes / kSectorSize + (bytes % kSectorSize != 0); }
 
 bool is_marker(const uint8_t* m, uint32_t type) {
@@ -27,14 +17,14 @@ bool is_marker(const uint8_t* m, uint32_t type) {
 }
 
 // A stream with its grain directory at the end carries the real header in
-// a footer: marker sector, header sector, end-of-stream marker, located
-// from the end of the file rounded up to whole sectors.
-Status read_footer_header(ImageSource& src, Arena& arena, SparseHeader& h) {
-    const uint64_t file_bytes = qemu_file_length(src);
-    if (file_bytes < kFooterAreaBytes) return Status::image_invalid;
+// a footer: marker sector, header sector, end-of-stream marker, in the
+// 1536 bytes before `base`.
+Status read_footer_header(ImageSource& src, Arena& arena, uint64_t base, SparseHeader& h) {
+    // Before the start of the file the read fails.
+    if (base < kFooterAreaBytes) return Status::image_invalid;
     auto* footer = static_cast<uint8_t*>(arena.alloc(kFooterAreaBytes));
     if (footer == nullptr) return Status::out_of_memory;
-    if (!read_in_file(src, file_bytes - kFooterAreaBytes, footer, kFooterAreaBytes)) return Status::read_failed;
+    if (!read_in_file(src, base - kFooterAreaBytes, footer, kFooterAreaBytes)) return Status::read_failed;
     const uint8_t* copy = footer + kSectorSize;
     // qemu checks the value field of the end-of-stream marker only.
     const uint8_t* eos = footer + 2 * kSectorSize;
@@ -75,12 +65,21 @@ Status check_header(const SparseHeader& h, uint64_t file_size) {
     return kOk;
 }
 
-Status read_descriptor(ImageSource& src, Arena& arena, OpenedSparse& out) {
+}  // namespace
+
+bool read_in_file(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
+    for (size_t i = 0; i < len; ++i) buf[i] = 0;
+    const uint64_t size = src.size();
+    if (offset >= size) return true;
+    const uint64_t avail = size - offset;
+    return src.read(offset, buf, avail < len ? size_t(avail) : len);
+}
+
+Status read_descriptor_keys(ImageSource& src, Arena& arena, uint64_t offset, DescriptorKeys& out) {
+    out = DescriptorKeys{};
     auto* buf = static_cast<uint8_t*>(arena.alloc(kDescriptorBytes));
     if (buf == nullptr) return Status::out_of_memory;
-    // qemu reads the descriptor of a sparse file from sector 1 whatever
-    // desc_offset says.
-    if (!read_in_file(src, kDescriptorSector * kSectorSize, buf, kDescriptorBytes)) return Status::read_failed;
+    if (!read_in_file(src, offset, buf, kDescriptorBytes)) return Status::read_failed;
     const char* text = reinterpret_cast<const char*>(buf);
     // qemu terminates the buffer at its last byte when reading CIDs, one
     // byte past it when reading the parent hint.
@@ -96,7 +95,17 @@ Status read_descriptor(ImageSource& src, Arena& arena, OpenedSparse& out) {
     return kOk;
 }
 
-}  // namespace
+Status open_kdmv(ImageSource& src, Arena& arena, const uint8_t* first, uint64_t footer_base, SparseHeader& h) {
+    decode_sparse_header(first, h);
+    // qemu takes a zero capacity with a descriptor offset for a descriptor
+    // file in disguise, which then names separate extent files.
+    if (h.capacity == 0 && h.desc_offset != 0) return Status::unsupported_feature;
+    if (h.gd_offset == kGdAtEnd) {
+        const Status s = read_footer_header(src, arena, footer_base, h);
+        if (s != kOk) return s;
+    }
+    return check_header(h, src.size());
+}
 
 Status open_sparse_file(ImageSource& src, Arena& arena, OpenedSparse& out) {
     out = OpenedSparse{};
@@ -113,19 +122,18 @@ Status open_sparse_file(ImageSource& src, Arena& arena, OpenedSparse& out) {
         return vmdk_detect(first, head_len) ? Status::unsupported_feature : Status::image_invalid;
     }
 
+    return open_sparse_file_after_magic(src, arena, first, out);
+}
+
+Status open_sparse_file_after_magic(ImageSource& src, Arena& arena, const uint8_t* first, OpenedSparse& out) {
+    out = OpenedSparse{};
     SparseHeader& h = out.header;
-    decode_sparse_header(first, h);
-    // qemu takes a zero capacity with a descriptor offset for a descriptor
-    // file in disguise, which then names separate extent files.
-    if (h.capacity == 0 && h.desc_offset != 0) return Status::unsupported_feature;
-    if (h.gd_offset == kGdAtEnd) {
-        const Status s = read_footer_header(src, arena, h);
-        if (s != kOk) return s;
-    }
-    Status s = check_header(h, size);
+    Status s = open_kdmv(src, arena, first, qemu_file_length(src), h);
     if (s != kOk) return s;
 
-    s = read_descriptor(src, arena, out);
+    // qemu reads the descriptor of a sparse file from sector 1 whatever
+    // desc_offset says.
+    s = read_descriptor_keys(src, arena, kDescriptorSector * kSectorSize, out.keys);
     if (s != kOk) return s;
 
     // The block layer's last word: the disk must fit its length limit.

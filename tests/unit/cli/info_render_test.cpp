@@ -142,7 +142,14 @@ InfoImage image_of(const nlohmann::json& j) {
         r.cluster_size = j.at("cluster-size");
     }
     if (j.value("encrypted", false)) r.flags |= abi::kInfoEncrypted;
-    if (j.at("dirty-flag").get<bool>()) r.flags |= abi::kInfoDirty;
+    // qemu has no dirty flag when its get_info fails (vmdk extents of
+    // different kinds).
+    if (!j.contains("dirty-flag")) {
+        EXPECT_EQ(j.at("format"), "vmdk");
+        r.vmdk.flags |= abi::kVmdkMixedExtents;
+    } else if (j.at("dirty-flag").get<bool>()) {
+        r.flags |= abi::kInfoDirty;
+    }
     if (j.contains("backing-filename")) {
         r.flags |= abi::kInfoHasBacking;
         set_string(r.backing_file, j.at("backing-filename"));
@@ -206,7 +213,8 @@ InfoImage image_of(const nlohmann::json& j) {
         v.parent_cid = data.at("parent-cid");
         set_string(v.create_type, data.at("create-type"));
         for (const auto& e : data.at("extents")) {
-            abi::InfoVmdkExtent& x = v.extents[v.extent_count++];
+            abi::InfoVmdkExtent& x = img.extents.emplace_back();
+            ++v.extent_count;
             x.virtual_size = e.at("virtual-size");
             if (e.contains("cluster-size")) {
                 x.flags |= abi::kVmdkExtentHasClusterSize;
@@ -506,9 +514,17 @@ TEST_F(InfoVsQemu, Vmdk) {
          "mkdir d && qemu-img create -f vmdk -o subformat=twoGbMaxExtentSparse d/split.vmdk 3G >/dev/null && "
          // An extent name with a colon is a path, not a protocol, for vmdk.
          "qemu-img create -f vmdk -o subformat=monolithicFlat d/colon.vmdk 1M >/dev/null && "
-         "mv d/colon-flat.vmdk d/a:b.vmdk && sed -i 's/\"colon-flat.vmdk\"/\"a:b.vmdk\"/' d/colon.vmdk");
+         "mv d/colon-flat.vmdk d/a:b.vmdk && sed -i 's/\"colon-flat.vmdk\"/\"a:b.vmdk\"/' d/colon.vmdk && "
+         // More extents than a result struct could hold.
+         "qemu-img create -f vmdk -o subformat=twoGbMaxExtentFlat many.vmdk 40G >/dev/null && "
+         "qemu-img create -f vmdk -o subformat=twoGbMaxExtentSparse -b sparse.vmdk -F vmdk child.vmdk >/dev/null && "
+         // Extents of different kinds: qemu shows no cluster size and no
+         // dirty flag.
+         "printf 'CID=1\\nparentCID=ffffffff\\ncreateType=\"vmfs\"\\nRW 64 SPARSE \"split-s001.vmdk\"\\n"
+         "RW 2048 FLAT \"flat-flat.vmdk\" 0\\nRW 8 VMFS \"data.raw\"\\n' > mixed.vmdk");
     for (const char* f : {"sparse.vmdk", "flat.vmdk", "split.vmdk", "splitflat.vmdk", "stream.vmdk", "z.vmdk",
-                          "d/split.vmdk", "./d/split.vmdk", "--backing-chain d/split.vmdk", "d/colon.vmdk"})
+                          "d/split.vmdk", "./d/split.vmdk", "--backing-chain d/split.vmdk", "d/colon.vmdk",
+                          "many.vmdk", "--backing-chain child.vmdk", "mixed.vmdk", "-f vmdk mixed.vmdk"})
         expect_same(dir, f);
 }
 

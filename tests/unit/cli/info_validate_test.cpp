@@ -6,6 +6,8 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
@@ -57,9 +59,6 @@ abi::InfoResult vmdk() {
     r.cluster_size = 65536;
     set(r.vmdk.create_type, "monolithicSparse");
     r.vmdk.extent_count = 1;
-    r.vmdk.extents[0].virtual_size = 1 << 30;
-    r.vmdk.extents[0].flags = abi::kVmdkExtentHasClusterSize;
-    r.vmdk.extents[0].cluster_size = 65536;
     return r;
 }
 
@@ -154,13 +153,7 @@ TEST(InfoValidate, AcceptsValidResults) {
     })));
     EXPECT_NO_THROW(validate_info_result(with(vmdk(), [](auto& r) {
         r.vmdk.extent_count = abi::kInfoMaxVmdkExtents;
-        for (auto& e : r.vmdk.extents) {
-            e.virtual_size = 512;
-            e.flags = abi::kVmdkExtentHasClusterSize | abi::kVmdkExtentCompressed;
-            e.cluster_size = 3 * 512;  // qemu takes any grain up to 1 GiB
-            set(e.filename, "x-s001.vmdk");
-            set(e.format, "SPARSE");
-        }
+        r.vmdk.flags = abi::kVmdkMixedExtents;
         r.flags |= abi::kInfoHasBacking | abi::kInfoHasBackingFormat;
         set(r.backing_file, "parent.vmdk");
         set(r.backing_format, "vmdk");
@@ -176,7 +169,8 @@ TEST(InfoValidate, AcceptsValidResults) {
 const Case kRefused[] = {
     {"format none", [] { return with(raw(), [](auto& r) { r.format = 0; }); }},
     {"format past vhdx", [] { return with(raw(), [](auto& r) { r.format = 6; }); }},
-    {"unknown flag", [] { return with(raw(), [](auto& r) { r.flags = 1u << 7; }); }},
+    {"unknown flag", [] { return with(raw(), [](auto& r) { r.flags = 1u << 9; }); }},
+    {"asks for extent files", [] { return with(vmdk(), [](auto& r) { r.flags |= abi::kInfoNeedsExtentFiles; }); }},
     {"reserved", [] { return with(raw(), [](auto& r) { r.reserved = 1; }); }},
     {"virtual size past int64", [] { return with(raw(), [](auto& r) { r.virtual_size = uint64_t(1) << 63; }); }},
     {"raw cluster size",
@@ -384,45 +378,9 @@ const Case kRefused[] = {
     {"vmdk no extents", [] { return with(vmdk(), [](auto& r) { r.vmdk.extent_count = 0; }); }},
     {"vmdk too many extents",
      [] { return with(vmdk(), [](auto& r) { r.vmdk.extent_count = abi::kInfoMaxVmdkExtents + 1; }); }},
-    {"vmdk reserved", [] { return with(vmdk(), [](auto& r) { r.vmdk.reserved = 1; }); }},
+    {"vmdk unknown flag", [] { return with(vmdk(), [](auto& r) { r.vmdk.flags = 2; }); }},
     {"vmdk create type too long",
      [] { return with(vmdk(), [](auto& r) { r.vmdk.create_type.length = abi::kInfoShortMax + 1; }); }},
-    {"extent unknown flag", [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].flags |= 1u << 2; }); }},
-    {"extent reserved", [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].reserved = 1; }); }},
-    {"extent file name too long",
-     [] {
-         return with(vmdk(), [](auto& r) {
-             set(r.vmdk.extents[0].format, "SPARSE");
-             r.vmdk.extents[0].filename.length = abi::kInfoNameMax + 1;
-         });
-     }},
-    {"extent format too long",
-     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].format.length = abi::kInfoShortMax + 1; }); }},
-    {"extent size not sectors", [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].virtual_size = 1000; }); }},
-    {"extent size past int64",
-     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].virtual_size = uint64_t(1) << 63; }); }},
-    {"extent grain 1 GiB + 512",
-     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].cluster_size = (1u << 30) + 512; }); }},
-    {"flat extent with a grain",
-     [] { return with(vmdk(), [](auto& r) { r.vmdk.extents[0].flags = 0; }); }},
-    {"flat extent compressed",
-     [] {
-         return with(vmdk(), [](auto& r) {
-             r.vmdk.extents[0].flags = abi::kVmdkExtentCompressed;
-             r.vmdk.extents[0].cluster_size = 0;
-         });
-     }},
-    {"extent type unknown",
-     [] {
-         return with(vmdk(), [](auto& r) {
-             set(r.vmdk.extents[0].format, "sparse");
-             set(r.vmdk.extents[0].filename, "x.vmdk");
-         });
-     }},
-    {"descriptor extent without file",
-     [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].format, "FLAT"); }); }},
-    {"file without descriptor extent type",
-     [] { return with(vmdk(), [](auto& r) { set(r.vmdk.extents[0].filename, "x.vmdk"); }); }},
 };
 
 TEST(InfoValidate, RefusesEachFieldOutOfRange) {
@@ -476,6 +434,201 @@ TEST(InfoValidate, SnapshotRecords) {
             EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
         }
     }
+}
+
+// ---- vmdk extents -------------------------------------------------------------
+
+abi::InfoVmdkExtent extent(const std::string& format, const std::string& name, uint64_t size,
+                           uint64_t cluster = 0, bool compressed = false) {
+    abi::InfoVmdkExtent e{};
+    e.virtual_size = size;
+    set(e.format, format);
+    set(e.filename, name);
+    if (cluster) {
+        e.flags = abi::kVmdkExtentHasClusterSize | (compressed ? abi::kVmdkExtentCompressed : 0u);
+        e.cluster_size = cluster;
+    }
+    return e;
+}
+
+struct VmdkImage {
+    abi::InfoResult info;
+    std::vector<abi::InfoVmdkExtent> extents;
+};
+
+// As the guest reports a monolithicSparse file, a twoGbMaxExtentSparse
+// descriptor, and a descriptor with extents of every kind.
+VmdkImage sparse_image() { return {vmdk(), {extent("", "", 1 << 30, 65536)}}; }
+
+VmdkImage split_image() {
+    VmdkImage v{vmdk(), {}};
+    set(v.info.vmdk.create_type, "twoGbMaxExtentSparse");
+    v.info.virtual_size = 5ull << 30;
+    v.info.vmdk.extent_count = 3;
+    v.extents = {extent("SPARSE", "t-s001.vmdk", 2ull << 30, 65536), extent("SPARSE", "t-s002.vmdk", 2ull << 30, 65536),
+                 extent("SPARSE", "t-s003.vmdk", 1ull << 30, 65536)};
+    return v;
+}
+
+VmdkImage mixed_image() {
+    VmdkImage v{vmdk(), {}};
+    set(v.info.vmdk.create_type, "vmfs");
+    v.info.flags = 0;
+    v.info.cluster_size = 0;
+    v.info.vmdk.flags = abi::kVmdkMixedExtents;
+    v.extents = {extent("FLAT", "f.raw", 1 << 20), extent("VMFS", "f.raw", 512),
+                 extent("SPARSE", "s.vmdk", 512, 512), extent("VMFSSPARSE", "c.vmdk", 1 << 20, 3 * 512),
+                 extent("SESPARSE", "se.vmdk", 4096, 4096),
+                 extent("SPARSE", std::string(abi::kInfoExtentNameLongest, 'n'), 512, 1u << 30)};
+    v.info.virtual_size = 0;
+    for (const auto& e : v.extents) v.info.virtual_size += e.virtual_size;
+    v.info.vmdk.extent_count = uint32_t(v.extents.size());
+    return v;
+}
+
+TEST(InfoValidate, VmdkExtents) {
+    for (auto make : {sparse_image, split_image, mixed_image}) {
+        VmdkImage v = make();
+        EXPECT_NO_THROW(validate_info_result(v.info));
+        EXPECT_NO_THROW(validate_info_vmdk_extents(v.info, v.extents));
+    }
+    VmdkImage stream = split_image();
+    set(stream.info.vmdk.create_type, "streamOptimized");
+    for (auto& e : stream.extents) e.flags |= abi::kVmdkExtentCompressed;
+    EXPECT_NO_THROW(validate_info_vmdk_extents(stream.info, stream.extents));
+    // Other formats have none.
+    EXPECT_NO_THROW(validate_info_vmdk_extents(qcow2(), {}));
+
+    using Change = std::function<void(VmdkImage&)>;
+    const std::tuple<const char*, VmdkImage (*)(), Change> kRefusedExtents[] = {
+        {"extents on qcow2", sparse_image, [](auto& v) { v.info = qcow2(); }},
+        {"fewer records than counted", split_image, [](auto& v) { v.extents.pop_back(); }},
+        {"more records than counted", sparse_image, [](auto& v) { v.extents.push_back(v.extents[0]); }},
+        {"unknown flag", sparse_image, [](auto& v) { v.extents[0].flags |= 1u << 2; }},
+        {"reserved", sparse_image, [](auto& v) { v.extents[0].reserved = 1; }},
+        {"file name too long", split_image, [](auto& v) { v.extents[0].filename.length = abi::kInfoExtentNameMax + 1; }},
+        {"file name of 512 bytes", split_image,
+         [](auto& v) { set(v.extents[0].filename, std::string(abi::kInfoExtentNameMax, 'n')); }},
+        {"file name with a quote", split_image, [](auto& v) { set(v.extents[0].filename, "a\"b"); }},
+        {"file name with a NUL", split_image, [](auto& v) { set(v.extents[0].filename, std::string("a\0b", 3)); }},
+        {"file name with a newline", split_image, [](auto& v) { set(v.extents[0].filename, "a\nb"); }},
+        {"format too long", sparse_image, [](auto& v) { v.extents[0].format.length = abi::kInfoShortMax + 1; }},
+        {"format unknown", split_image, [](auto& v) { set(v.extents[0].format, "sparse"); }},
+        {"format ZERO", split_image, [](auto& v) { set(v.extents[0].format, "ZERO"); }},
+        {"size not sectors", sparse_image, [](auto& v) { v.extents[0].virtual_size = 1000; }},
+        {"size past int64", sparse_image, [](auto& v) { v.extents[0].virtual_size = uint64_t(1) << 63; }},
+        {"sizes add past int64", split_image,
+         [](auto& v) {
+             for (auto& e : v.extents) e.virtual_size = uint64_t(1) << 62;
+         }},
+        {"sizes do not add up", split_image, [](auto& v) { v.extents[2].virtual_size = 512; }},
+        {"grain 1 GiB + 512", sparse_image,
+         [](auto& v) {
+             v.extents[0].cluster_size = (1u << 30) + 512;
+             v.info.cluster_size = (1u << 30) + 512;
+         }},
+        {"grain without its flag", split_image, [](auto& v) { v.extents[0].flags = 0; }},
+        {"compressed without grains", mixed_image, [](auto& v) { v.extents[0].flags = abi::kVmdkExtentCompressed; }},
+        {"flat extent with grains", mixed_image, [](auto& v) { v.extents[0] = extent("FLAT", "f", 1 << 20, 512); }},
+        {"sparse extent without grains", mixed_image, [](auto& v) { v.extents[2] = extent("SPARSE", "s", 512); }},
+        {"seSparse grain not 4 KiB", mixed_image, [](auto& v) { v.extents[4].cluster_size = 8192; }},
+        {"seSparse compressed", mixed_image,
+         [](auto& v) { v.extents[4].flags |= abi::kVmdkExtentCompressed; }},
+        {"descriptor extent without a file", split_image, [](auto& v) { set(v.extents[0].filename, ""); }},
+        {"file without an extent type", sparse_image, [](auto& v) { set(v.extents[0].filename, "x.vmdk"); }},
+        {"the image's own extent among others", split_image,
+         [](auto& v) { v.extents[0] = extent("", "", 2ull << 30, 65536); }},
+        {"cluster size missing", split_image, [](auto& v) { v.info.flags &= ~abi::kInfoHasClusterSize; }},
+        {"cluster size not the extents'", split_image, [](auto& v) { v.info.cluster_size = 4096; }},
+        {"cluster size on mixed extents", mixed_image,
+         [](auto& v) {
+             v.info.flags |= abi::kInfoHasClusterSize;
+             v.info.cluster_size = 512;
+         }},
+        {"mixed flag on one kind", split_image, [](auto& v) { v.info.vmdk.flags = abi::kVmdkMixedExtents; }},
+        {"no mixed flag on mixed extents", mixed_image, [](auto& v) { v.info.vmdk.flags = 0; }},
+        {"grains differ without the flag", split_image, [](auto& v) { v.extents[1].cluster_size = 4096; }},
+        {"stream without compression", split_image, [](auto& v) { set(v.info.vmdk.create_type, "streamOptimized"); }},
+        {"compression without stream", split_image,
+         [](auto& v) {
+             for (auto& e : v.extents) e.flags |= abi::kVmdkExtentCompressed;
+         }},
+        {"descriptor type on a sparse image", sparse_image,
+         [](auto& v) { set(v.info.vmdk.create_type, "twoGbMaxExtentSparse"); }},
+        {"sparse type on a descriptor", split_image, [](auto& v) { set(v.info.vmdk.create_type, "monolithicSparse"); }},
+        {"unknown create type", split_image, [](auto& v) { set(v.info.vmdk.create_type, "custom"); }},
+    };
+    for (const auto& [what, make, change] : kRefusedExtents) {
+        SCOPED_TRACE(what);
+        VmdkImage v = make();
+        change(v);
+        try {
+            validate_info_vmdk_extents(v.info, v.extents);
+            ADD_FAILURE() << "accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+        }
+    }
+}
+
+abi::InfoResult asking_for(uint32_t count) {
+    abi::InfoResult r{};
+    r.format = uint32_t(BackingFormat::vmdk);
+    r.flags = abi::kInfoNeedsExtentFiles;
+    r.vmdk.extent_count = count;
+    return r;
+}
+
+std::vector<abi::InfoVmdkExtentFile> files(const std::vector<std::string>& names) {
+    std::vector<abi::InfoVmdkExtentFile> out(names.size());
+    for (size_t i = 0; i < names.size(); ++i) set(out[i].name, names[i]);
+    return out;
+}
+
+TEST(InfoValidate, VmdkExtentFileRequests) {
+    const std::vector<std::string> names = {"t-s001.vmdk", "/abs/x", "../up", std::string(511, 'n'), "a b:c\\\t"};
+    EXPECT_EQ(validate_vmdk_extent_files(asking_for(5), files(names)), names);
+    std::vector<std::string> most(abi::kInfoMaxVmdkExtents, "x");
+    EXPECT_EQ(validate_vmdk_extent_files(asking_for(abi::kInfoMaxVmdkExtents), files(most)).size(),
+              abi::kInfoMaxVmdkExtents);
+
+    // Beyond the limit: a message that says so, naming the count.
+    try {
+        validate_vmdk_extent_files(asking_for(abi::kInfoMaxVmdkExtents + 1), {});
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(std::to_string(abi::kInfoMaxVmdkExtents + 1) + " extent files"),
+                  std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find(std::to_string(abi::kInfoMaxVmdkExtents)), std::string::npos);
+    }
+
+    const std::tuple<const char*, abi::InfoResult, std::vector<std::string>> kRefusedRequests[] = {
+        {"no files", asking_for(0), {}},
+        {"fewer names than counted", asking_for(2), {"a"}},
+        {"more names than counted", asking_for(1), {"a", "b"}},
+        {"names beyond the limit", asking_for(abi::kInfoMaxVmdkExtents + 1), {"a"}},
+        {"empty name", asking_for(1), {""}},
+        {"name of 512 bytes", asking_for(1), {std::string(512, 'n')}},
+        {"name with a quote", asking_for(1), {"a\"b"}},
+        {"name with a carriage return", asking_for(1), {"a\rb"}},
+        {"name with a NUL", asking_for(1), {std::string("a\0b", 3)}},
+        {"not vmdk", with(asking_for(1), [](auto& r) { r.format = uint32_t(BackingFormat::qcow2); }), {"a"}},
+        {"other flags", with(asking_for(1), [](auto& r) { r.flags |= abi::kInfoHasClusterSize; }), {"a"}},
+        {"other details", with(asking_for(1), [](auto& r) { r.vmdk.cid = 1; }), {"a"}},
+        {"a backing file", with(asking_for(1), [](auto& r) { set(r.backing_file, "b"); }), {"a"}},
+    };
+    for (const auto& [what, info, request] : kRefusedRequests) {
+        SCOPED_TRACE(what);
+        EXPECT_THROW(validate_vmdk_extent_files(info, files(request)), Error);
+    }
+}
+
+TEST(InfoValidate, VmdkExtentsAreTheFilesAttached) {
+    VmdkImage v = split_image();
+    EXPECT_NO_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s002.vmdk", "t-s003.vmdk"}));
+    EXPECT_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s003.vmdk", "t-s002.vmdk"}), Error);
+    EXPECT_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s002.vmdk"}), Error);
 }
 
 Qcow2Encryption luks_details() {

@@ -9,6 +9,7 @@
 #include "formats/common/endian.h"
 #include "formats/detect.h"
 #include "formats/info.h"
+#include "formats/vmdk/vmdk_info.h"
 #include "memory_image.h"
 
 namespace instar::testing {
@@ -60,7 +61,8 @@ TEST(ReadImageInfo, RawSizeIsWholeSectors) {
         formats::Arena arena(mem.data(), mem.size());
         abi::InfoResult r;
         formats::DiscardRecords records;
-        ASSERT_EQ(formats::read_image_info(src, arena, requested, false, records, r), formats::kOk);
+        formats::NoVmdkExtentFiles no_extents;
+        ASSERT_EQ(formats::read_image_info(src, arena, requested, false, no_extents, records, r), formats::kOk);
         EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::raw));
         EXPECT_EQ(r.virtual_size, 1024u);
     }

@@ -50,6 +50,18 @@ TEST_F(ConfinedOpenTest, OpensFilesBeneathTheRoot) {
     EXPECT_EQ(error_of(j, base + "/allowed/inside"), "") << "a symlink that stays inside";
 }
 
+// A FIFO named by an image (a backing or extent file) must not block the
+// open: nothing would ever end it, the guest's deadline has not started.
+TEST_F(ConfinedOpenTest, AFifoDoesNotBlockTheOpen) {
+    ASSERT_EQ(mkfifo((base + "/allowed/fifo").c_str(), 0644), 0);
+    ConfinedOpener j({base + "/allowed"});
+    const int fd = j.open_read_only(base + "/allowed/fifo", "NAME");
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    close(fd);
+}
+
 TEST_F(ConfinedOpenTest, RefusesEscapesWithoutRevealingExistence) {
     ConfinedOpener j({base + "/allowed"});
     const std::string refused = "Could not open 'NAME': not in an allowed directory (see --backing-dir)";
