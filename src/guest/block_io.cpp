@@ -1,11 +1,22 @@
 #include "guest/block_io.h"
 
+#include "abi/memory_map.h"
 #include "abi/virtio.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
 
 namespace instar::guest {
 namespace v = abi::virtio;
+namespace {
+
+// The device may write into heap memory (the host accepts any guest-writable
+// RAM as a buffer; the heap is the part format code hands out).
+bool device_can_fill(const void* p, size_t len) {
+    uint64_t a = reinterpret_cast<uint64_t>(p);
+    return a >= abi::kHeapBase && a <= abi::kHeapEnd && len <= abi::kHeapEnd - a;
+}
+
+}  // namespace
 
 DeviceSource::DeviceSource(VirtioBlk& device, uint64_t size)
     : DeviceSource(device, size, static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false))) {}
@@ -20,6 +31,21 @@ bool DeviceSource::read(uint64_t offset, void* buf, size_t len) {
         if (offset >= device_.capacity_bytes()) {
             memset(out, 0, len);
             return true;
+        }
+        // Whole sectors go straight into the caller's buffer: no copy, and
+        // no first touch of bounce pages (each one a costly fault in the
+        // guest).
+        if (offset % v::kSectorSize == 0 && len >= v::kSectorSize && device_can_fill(out, len)) {
+            uint64_t most = device_.max_request_bytes() / v::kSectorSize * v::kSectorSize;
+            if (most < v::kSectorSize) most = v::kSectorSize;
+            uint64_t bytes = len / v::kSectorSize * v::kSectorSize;
+            if (bytes > device_.capacity_bytes() - offset) bytes = device_.capacity_bytes() - offset;
+            if (bytes > most) bytes = most;
+            if (!device_.transfer(v::kBlkTIn, offset / v::kSectorSize, out, uint32_t(bytes))) return false;
+            out += bytes;
+            offset += bytes;
+            len -= size_t(bytes);
+            continue;
         }
         uint64_t start = offset / v::kSectorSize * v::kSectorSize;
         uint64_t skip = offset - start;

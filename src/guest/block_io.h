@@ -1,7 +1,8 @@
 // Byte-addressed access to the block devices for format code: ImageSource
 // over an input device, ImageSink over the output. Both turn arbitrary
 // offsets and lengths into whole-sector (input) or whole-block (output)
-// requests through a bounce buffer.
+// requests through a bounce buffer; reads of whole sectors into heap memory
+// skip it.
 #pragma once
 
 #include <stddef.h>

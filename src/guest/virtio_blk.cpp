@@ -52,8 +52,9 @@ bool VirtioBlk::init(uint32_t index) {
     if (size_max_ == 0 || size_max_ > v::kBlkSizeMax) size_max_ = v::kBlkSizeMax;
     if (block_size_ < 512 || (block_size_ & (block_size_ - 1))) return false;
 
+    // The reset above cleared QueueReady (virtio 1.1, 4.2.2.1): no need to
+    // read it back. Every register access is a VM exit.
     mmio_write32(reg(v::kRegQueueSel), 0);
-    if (mmio_read32(reg(v::kRegQueueReady)) != 0) return false;
     uint32_t max = mmio_read32(reg(v::kRegQueueNumMax));
     if (max < kDescPerRequest) return false;
     queue_size_ = uint16_t(max < kQueueSizeWanted ? max : kQueueSizeWanted);
@@ -78,12 +79,12 @@ bool VirtioBlk::init(uint32_t index) {
     set64(v::kRegQueueDeviceLow, used_);
     mmio_write32(reg(v::kRegQueueReady), 1);
     mmio_write32(reg(v::kRegStatus), status | v::kStatusDriverOk);
-    return (mmio_read32(reg(v::kRegStatus)) & v::kStatusFailed) == 0;
+    return true;
 }
 
-bool VirtioBlk::submit(BlkRequest* requests, uint32_t count) {
+bool VirtioBlk::start(BlkRequest* requests, uint32_t count) {
+    if (pending_ || count > max_batch()) return false;
     if (count == 0) return true;
-    if (count > max_batch()) return false;
     for (uint32_t i = 0; i < count; ++i) {
         BlkRequest& r = requests[i];
         uint16_t d = uint16_t(i * kDescPerRequest);
@@ -108,12 +109,26 @@ bool VirtioBlk::submit(BlkRequest* requests, uint32_t count) {
     avail_[1] = next_avail_;
     compiler_barrier();
     mmio_write32(base_ + v::kRegQueueNotify, 0);
+    pending_ = requests;
+    pending_count_ = count;
+    return true;
+}
 
-    // instar's device completes a batch before the vCPU resumes; the bound
-    // only keeps a broken device from hanging the guest forever.
-    uint16_t expected = uint16_t(last_used_ + count);
-    for (uint32_t spins = 0; used_[1] != expected; ++spins)
-        if (spins > (1u << 20)) return false;
+bool VirtioBlk::finish() {
+    if (!pending_) return true;
+    BlkRequest* requests = pending_;
+    const uint32_t count = pending_count_;
+    pending_ = nullptr;
+    pending_count_ = 0;
+    // instar's device has either run the batch before the vCPU resumed, or
+    // completes it before answering any register read: one read waits,
+    // without spinning. Incomplete after that, the device is broken.
+    const uint16_t expected = uint16_t(last_used_ + count);
+    if (used_[1] != expected) {
+        (void)mmio_read32(base_ + v::kRegInterruptStatus);
+        compiler_barrier();
+        if (used_[1] != expected) return false;
+    }
     compiler_barrier();
     last_used_ = expected;
     bool all_ok = true;
@@ -123,6 +138,8 @@ bool VirtioBlk::submit(BlkRequest* requests, uint32_t count) {
     }
     return all_ok;
 }
+
+bool VirtioBlk::submit(BlkRequest* requests, uint32_t count) { return start(requests, count) && finish(); }
 
 bool VirtioBlk::transfer(uint32_t type, uint64_t sector, void* buffer, uint32_t length) {
     BlkRequest r{type, sector, buffer, length, 0xff};

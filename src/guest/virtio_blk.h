@@ -35,6 +35,13 @@ public:
     // it ended.
     bool submit(BlkRequest* requests, uint32_t count);
 
+    // submit() in two halves, for a device with an I/O thread: start()
+    // posts the batch and returns while the device works on it (the
+    // requests and their buffers must stay untouched); finish() waits for
+    // it and sets the statuses, with submit()'s result. One batch at a time.
+    bool start(BlkRequest* requests, uint32_t count);
+    bool finish();
+
     // One request.
     bool transfer(uint32_t type, uint64_t sector, void* buffer, uint32_t length);
 
@@ -55,6 +62,8 @@ private:
     uint16_t last_used_ = 0;
     abi::virtio::BlkRequestHeader* headers_ = nullptr;
     uint8_t* statuses_ = nullptr;
+    BlkRequest* pending_ = nullptr;  // the batch start() posted
+    uint32_t pending_count_ = 0;
 };
 
 }  // namespace instar::guest

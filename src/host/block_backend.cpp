@@ -137,7 +137,7 @@ uint8_t write_zeroes(BlockBackend& b, const IoList& data) {
     v::BlkWriteZeroes wz;
     uint8_t* dst = reinterpret_cast<uint8_t*>(&wz);
     for (int i = 0; i < data.count; dst += data.iov[i].iov_len, ++i)
-        std::memcpy(dst, data.iov[i].iov_base, data.iov[i].iov_len);
+        copy_from_guest(dst, data.iov[i].iov_base, data.iov[i].iov_len);
     if (wz.flags & ~v::kBlkWriteZeroesUnmap) return v::kBlkSUnsupp;
     if (wz.sector > b.capacity_sectors || wz.num_sectors > b.capacity_sectors - wz.sector)
         throw GuestFault("write-zeroes request beyond the device's capacity");
@@ -200,7 +200,7 @@ uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain) {
     uint64_t writable = total(chain.writable, chain.writable_count);
     if (writable == 0) throw GuestFault("block request without a status byte");
     for (int i = 0, at = 0; i < head.count; at += int(head.iov[i].iov_len), ++i)
-        std::memcpy(reinterpret_cast<uint8_t*>(&header) + at, head.iov[i].iov_base, head.iov[i].iov_len);
+        copy_from_guest(reinterpret_cast<uint8_t*>(&header) + at, head.iov[i].iov_base, head.iov[i].iov_len);
 
     // The status byte is the last device-writable byte; data sits between.
     IoList status = slice(chain.writable, chain.writable_count, writable - 1, 1);

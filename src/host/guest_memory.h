@@ -5,9 +5,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace instar {
+
+// Copies bytes out of guest memory exactly once. With a device I/O thread
+// the guest runs while the host reads its rings and request headers, so it
+// can change them at any time: the value checked must be the value used,
+// and the barrier keeps the compiler from reading guest memory again in
+// place of the copy.
+inline void copy_from_guest(void* dst, const void* src, size_t n) {
+    std::memcpy(dst, src, n);
+    asm volatile("" ::: "memory");
+}
 
 struct GuestRange {
     uint64_t start;

@@ -131,6 +131,9 @@ GuestOutput run_loop(Vm& vm, const GuestMemory& memory, std::vector<std::unique_
                 throw GuestFailed(f->code, text);
             } else if (auto* r = std::get_if<GuestResult>(&m)) {
                 if (r->op != uint32_t(run.op)) throw GuestFault("result is for another operation");
+                // A batch still on an I/O thread must end well first.
+                for (auto& dev : devices)
+                    if (dev) dev->settle();
                 return GuestOutput{std::move(r->payload), records.take()};
             } else if (auto* list = std::get_if<GuestRecords>(&m)) {
                 records.add(*list);
@@ -197,7 +200,8 @@ GuestOutput run_guest(const GuestRun& run) {
     for (size_t i = 0; i < run.inputs.size(); ++i)
         devices[i] = std::make_unique<VirtioMmioBlock>(memory, backend_for(run.inputs[i], true));
     if (run.output)
-        devices[abi::kOutputDeviceIndex] = std::make_unique<VirtioMmioBlock>(memory, backend_for(*run.output, false));
+        devices[abi::kOutputDeviceIndex] =
+            std::make_unique<VirtioMmioBlock>(memory, backend_for(*run.output, false), run.output->io_thread);
 
     install_seccomp(SeccompPolicy{vm.vcpu_fd(), run.commit_dirs});
     try {

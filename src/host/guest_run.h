@@ -25,6 +25,7 @@ struct Disk {
     uint64_t capacity_bytes = 0;  // the device's size: writes beyond it are refused
     uint32_t block_size = 512;    // writes are aligned to it (output)
     bool allocate_by_writing = false;  // output: WRITE_ZEROES writes real zeroes
+    bool io_thread = false;            // output: served on its own thread (see virtio_mmio_block.h)
 };
 
 struct GuestRun {

@@ -1,6 +1,8 @@
-// The guest's 4 KiB identity map. Only the pages of listed regions are
-// present; every other page (guards, page tables, the gap below the image)
-// faults. No page is ever both writable and executable.
+// The guest's identity map. Only the pages of listed regions are present;
+// every other page (guards, page tables, the gap below the image) faults.
+// No page is ever both writable and executable. Pages are 4 KiB, except
+// that an aligned 2 MiB block wholly inside one region (most of the heap)
+// is a single large page with that region's permissions.
 #pragma once
 
 #include <cstdint>

@@ -39,6 +39,9 @@ void install_seccomp(const SeccompPolicy& policy) {
 #endif
     if (!ctx) throw Error("cannot create the seccomp filter");
     scmp_filter_ctx c = ctx.get();
+    // The filter covers every thread of the process, including a block
+    // device's I/O thread, which is started before the filter is loaded.
+    if (seccomp_attr_set(c, SCMP_FLTATR_CTL_TSYNC, 1) < 0) throw Error("cannot build the seccomp filter");
 
     // Running the vCPU and reading its registers for error reports.
     for (unsigned long request : {(unsigned long)KVM_RUN, (unsigned long)KVM_GET_REGS, (unsigned long)KVM_GET_SREGS})

@@ -1,15 +1,76 @@
 #include "host/virtio_mmio_block.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstring>
+#include <utility>
 
 #include "abi/virtio.h"
+#include "host/error.h"
 #include "host/guest_fault.h"
 
 namespace instar {
 namespace v = abi::virtio;
 
-VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend)
-    : memory_(memory), backend_(backend) {}
+VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend, bool io_thread)
+    : memory_(memory), backend_(backend) {
+    if (!io_thread) return;
+    // Signals stay with the vCPU thread: the deadline's SIGALRM must
+    // interrupt KVM_RUN, not land here.
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    try {
+        io_thread_ = std::thread([this] { io_thread_main(); });
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        throw Error("cannot start a block device's I/O thread");
+    }
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    // The C library finishes setting a thread up (rseq, robust futex list)
+    // on the thread itself; that must happen before seccomp is installed.
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return started_; });
+}
+
+VirtioMmioBlock::~VirtioMmioBlock() {
+    if (!io_thread_.joinable()) return;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    io_thread_.join();
+}
+
+void VirtioMmioBlock::io_thread_main() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    started_ = true;
+    changed_.notify_all();
+    for (;;) {
+        changed_.wait(lock, [this] { return busy_ || stopping_; });
+        if (stopping_) return;
+        lock.unlock();
+        std::exception_ptr fault;
+        try {
+            serve_queue();
+        } catch (...) {
+            fault = std::current_exception();
+        }
+        lock.lock();
+        fault_ = fault;
+        busy_ = false;
+        changed_.notify_all();
+    }
+}
+
+void VirtioMmioBlock::settle() {
+    if (!io_thread_.joinable()) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [this] { return !busy_; });
+    if (fault_) std::rethrow_exception(std::exchange(fault_, nullptr));
+}
 
 uint64_t VirtioMmioBlock::device_features() const {
     uint64_t f = v::kFVersion1 | v::kBlkFBlkSize | v::kBlkFFlush | v::kBlkFSegMax | v::kBlkFSizeMax;
@@ -19,6 +80,7 @@ uint64_t VirtioMmioBlock::device_features() const {
 }
 
 uint64_t VirtioMmioBlock::read(uint64_t offset, uint32_t size) {
+    settle();
     if (offset >= v::kRegConfig) {
         v::BlkConfig config{};
         config.capacity = backend_.capacity_sectors;
@@ -53,6 +115,7 @@ uint64_t VirtioMmioBlock::read(uint64_t offset, uint32_t size) {
 }
 
 void VirtioMmioBlock::write(uint64_t offset, uint64_t value, uint32_t size) {
+    settle();
     if (size != 4 || offset >= v::kRegConfig) return;  // config space is read-only
     uint32_t val = uint32_t(value);
     auto set_half = [&](uint64_t& target, bool high) {
@@ -116,6 +179,15 @@ void VirtioMmioBlock::set_queue_ready(uint32_t ready) {
 
 void VirtioMmioBlock::notify() {
     if (!queue_ || !(status_ & v::kStatusDriverOk)) throw GuestFault("block device notified before it was ready");
+    if (!io_thread_.joinable()) return serve_queue();
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        busy_ = true;
+    }
+    changed_.notify_all();
+}
+
+void VirtioMmioBlock::serve_queue() {
     DescriptorChain chain;
     while (queue_->pop(chain)) {
         uint32_t written = execute_block_request(backend_, chain);

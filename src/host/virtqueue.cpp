@@ -30,7 +30,7 @@ bool SplitQueue::pop(DescriptorChain& chain) {
     if (available == 0) return false;
     if (available > size_) throw GuestFault("virtqueue available index ran ahead of the ring");
     uint16_t head;
-    std::memcpy(&head, avail_ + 4 + 2 * (last_avail_ % size_), 2);
+    copy_from_guest(&head, avail_ + 4 + 2 * (last_avail_ % size_), 2);
     ++last_avail_;
 
     chain.head = head;
@@ -40,7 +40,7 @@ bool SplitQueue::pop(DescriptorChain& chain) {
         if (index >= size_) throw GuestFault("descriptor index " + std::to_string(index) + " is out of range");
         if (count == kMaxChainLength || count == size_) throw GuestFault("descriptor chain is too long or loops");
         v::Desc d;
-        std::memcpy(&d, desc_ + 16 * index, sizeof d);
+        copy_from_guest(&d, desc_ + 16 * index, sizeof d);
         if (d.flags & v::kDescFIndirect) throw GuestFault("indirect descriptors were not negotiated");
         uint8_t* buf = memory_.dma(d.addr, d.len);
         if (!buf) throw GuestFault("descriptor buffer lies outside guest memory a device may use");

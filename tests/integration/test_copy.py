@@ -33,6 +33,17 @@ def test_random_data_larger_than_one_batch(instar, tmp_path):
     assert dst.read_bytes() == src.read_bytes()
 
 
+def test_large_copy_written_while_the_next_batch_is_read(instar, tmp_path):
+    # Large enough for the output's I/O thread and several batches in
+    # flight through both buffers; every chunk distinct, so a batch written
+    # from the wrong buffer or twice shows.
+    src = tmp_path / "in.bin"
+    src.write_bytes(os.urandom(100 * 1024 * 1024 + 12345))
+    dst = tmp_path / "out.bin"
+    copy_ok(instar, src, dst)
+    assert dst.read_bytes() == src.read_bytes()
+
+
 def test_output_is_sparse_where_input_has_holes(instar, tmp_path):
     src = tmp_path / "holes.bin"
     with open(src, "wb") as f:

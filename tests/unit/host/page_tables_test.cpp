@@ -70,8 +70,15 @@ TEST_F(PageTablesTest, HostOwnedPagesAreReadOnlyForTheGuest) {
 
 TEST_F(PageTablesTest, StackHeapAndDataAreWritable) {
     EXPECT_TRUE(at(kStackTop - kPageSize).writable);
-    EXPECT_TRUE(at(kHeapBase).writable);
     EXPECT_TRUE(at(kImageBase + 0x3000).writable);
+    // Every heap page, whether it sits in a 2 MiB large page or in the last,
+    // partly covered block before the guard page.
+    for (uint64_t va = kHeapBase; va < kHeapEnd; va += kPageSize) {
+        PageLookup p = at(va);
+        ASSERT_TRUE(p.present && p.writable && !p.executable) << std::hex << va;
+        ASSERT_EQ(p.physical, va);
+    }
+    EXPECT_EQ(at(kHeapEnd - 1).physical, kHeapEnd - 1);
 }
 
 TEST_F(PageTablesTest, DeviceBuffersMayOnlyUseWritableRam) {

@@ -1,5 +1,7 @@
 // `instar copy`: input device 0 to the output device, byte for byte, in
-// batches of large requests: one VM exit reads a batch, one writes it back.
+// batches of large requests: one VM exit reads a batch, one writes it back,
+// and while the host writes one batch (on its I/O thread, for large copies)
+// the guest reads the next into a second buffer.
 // The output device leaves all-zero blocks as holes, so the copy is sparse
 // without the guest looking at the data.
 #include "abi/ops/copy.h"
@@ -35,29 +37,45 @@ void copy_main(const abi::BootConfig& config) {
     uint32_t chunks = kChunksPerBatch;
     if (chunks > in.max_batch()) chunks = in.max_batch();
     if (chunks > out.max_batch()) chunks = out.max_batch();
-    auto* buffer = static_cast<uint8_t*>(heap().alloc(uint64_t(kChunkBytes) * chunks, 4096, false));
-    auto* reqs = static_cast<BlkRequest*>(heap().alloc(sizeof(BlkRequest) * chunks));
-    if (!buffer || !reqs) fail(abi::GuestError::out_of_memory);
-
+    // Two buffers: while one batch is written (on the host's I/O thread),
+    // the next is read into the other.
     const uint64_t batch_bytes = uint64_t(kChunkBytes) * chunks;
-    for (uint64_t start = 0; start < size; start += batch_bytes) {
+    uint8_t* buffers[2] = {static_cast<uint8_t*>(heap().alloc(batch_bytes, 4096, false)),
+                           static_cast<uint8_t*>(heap().alloc(batch_bytes, 4096, false))};
+    BlkRequest* reqs[2] = {static_cast<BlkRequest*>(heap().alloc(sizeof(BlkRequest) * chunks)),
+                           static_cast<BlkRequest*>(heap().alloc(sizeof(BlkRequest) * chunks))};
+    if (!buffers[0] || !buffers[1] || !reqs[0] || !reqs[1]) fail(abi::GuestError::out_of_memory);
+
+    // Reads the batch at `start` into buffers[which]; returns its size in requests.
+    auto read_batch = [&](uint64_t start, int which) {
         uint32_t n = 0;
         for (; n < chunks && start + uint64_t(n) * kChunkBytes < size; ++n) {
             uint64_t off = start + uint64_t(n) * kChunkBytes;
             uint64_t left = size - off;
             uint32_t len = uint32_t(left < kChunkBytes ? round_up(left, v::kSectorSize) : kChunkBytes);
-            reqs[n] = BlkRequest{v::kBlkTIn, off / v::kSectorSize, buffer + uint64_t(n) * kChunkBytes, len, 0};
+            uint8_t* at = buffers[which] + uint64_t(n) * kChunkBytes;
+            reqs[which][n] = BlkRequest{v::kBlkTIn, off / v::kSectorSize, at, len, 0};
         }
-        if (!in.submit(reqs, n)) fail(abi::GuestError::read_failed);
+        if (!in.submit(reqs[which], n)) fail(abi::GuestError::read_failed);
+        return n;
+    };
+
+    uint32_t n = size ? read_batch(0, 0) : 0;
+    int cur = 0;
+    for (uint64_t start = 0; start < size; start += batch_bytes, cur ^= 1) {
         // The input device zero-fills its last partial sector; the output
         // writes whole blocks, so pad the tail with zeroes up to one.
         for (uint32_t i = 0; i < n; ++i) {
-            uint32_t whole = uint32_t(round_up(reqs[i].length, block));
-            memset(buffer + uint64_t(i) * kChunkBytes + reqs[i].length, 0, whole - reqs[i].length);
-            reqs[i].type = v::kBlkTOut;
-            reqs[i].length = whole;
+            BlkRequest& r = reqs[cur][i];
+            uint32_t whole = uint32_t(round_up(r.length, block));
+            memset(buffers[cur] + uint64_t(i) * kChunkBytes + r.length, 0, whole - r.length);
+            r.type = v::kBlkTOut;
+            r.length = whole;
         }
-        if (!out.submit(reqs, n)) fail(abi::GuestError::write_failed);
+        if (!out.start(reqs[cur], n)) fail(abi::GuestError::write_failed);
+        uint32_t next = start + batch_bytes < size ? read_batch(start + batch_bytes, cur ^ 1) : 0;
+        if (!out.finish()) fail(abi::GuestError::write_failed);
+        n = next;
         uint64_t done = start + batch_bytes < size ? start + batch_bytes : size;
         send_progress(done, size);
     }
