@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -365,6 +366,32 @@ inline size_t find_ext(const std::vector<uint8_t>& b, uint32_t type) {
     }
     ADD_FAILURE() << "no extension " << std::hex << type;
     return 0;
+}
+
+// One patch of a qemu-made image, and the guest's answer to the result:
+// qemu-img opens the image exactly when that answer is kOk.
+struct PatchVariant {
+    const char* name;
+    std::function<void(std::vector<uint8_t>&)> apply;
+    formats::Status expected;
+};
+
+// Each variant applied to `base` and written to `path`: the guest answers
+// as expected, qemu-img agrees on opening it, and where it opens, the two
+// show the same.
+inline void expect_variants_like_qemu(const std::vector<uint8_t>& base, const std::string& path,
+                                      const std::vector<PatchVariant>& variants) {
+    for (const PatchVariant& v : variants) {
+        SCOPED_TRACE(v.name);
+        std::vector<uint8_t> b = base;
+        v.apply(b);
+        ASSERT_TRUE(write_file(path, b));
+        std::optional<nlohmann::json> q = qemu_info(path);
+        GuestRun g = guest_info(path);
+        EXPECT_EQ(g.status, v.expected);
+        EXPECT_EQ(bool(q), v.expected == formats::kOk);
+        if (q && g.status == formats::kOk) expect_same(g, *q);
+    }
 }
 
 }  // namespace instar::testing::qcow2

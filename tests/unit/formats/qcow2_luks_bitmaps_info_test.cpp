@@ -248,11 +248,7 @@ TEST(Qcow2LuksInfo, HeaderExtensionLikeQemu) {
     const size_t ext = find_ext(base, kExtCrypto);
     TempDir dir;
     const std::string path = dir.file("img.qcow2");
-    struct {
-        const char* name;
-        std::function<void(std::vector<uint8_t>&)> apply;
-        Status expected;
-    } const variants[] = {
+    const std::vector<PatchVariant> variants = {
         {"length 591", [&](auto& b) { set64(b, ext + 16, 591); }, Status::image_invalid},
         {"length 592", [&](auto& b) { set64(b, ext + 16, 592); }, formats::kOk},
         {"length 0", [&](auto& b) { set64(b, ext + 16, 0); }, Status::image_invalid},
@@ -266,17 +262,7 @@ TEST(Qcow2LuksInfo, HeaderExtensionLikeQemu) {
         {"no extension (qemu-img crashes)", [&](auto& b) { set32(b, ext, 0x12345678); }, Status::image_invalid},
         {"version 2 (no extensions read where v3 ones are)", [&](auto& b) { set32(b, 4, 2); }, Status::image_invalid},
     };
-    for (const auto& v : variants) {
-        SCOPED_TRACE(v.name);
-        std::vector<uint8_t> b = base;
-        v.apply(b);
-        ASSERT_TRUE(write_file(path, b));
-        std::optional<json> q = qemu_info(path);
-        GuestRun g = guest_info(path);
-        EXPECT_EQ(g.status, v.expected);
-        EXPECT_EQ(bool(q), v.expected == formats::kOk);
-        if (q && g.status == formats::kOk) expect_same(g, *q);
-    }
+    expect_variants_like_qemu(base, path, variants);
 }
 
 // A second crypto header extension: qemu opens both, shows the last.
