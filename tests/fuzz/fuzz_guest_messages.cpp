@@ -39,6 +39,7 @@ uint64_t message_size(uint16_t port) {
     case 2: return sizeof(abi::ErrorMessage);
     case 3: return sizeof(abi::ResultMessage);
     case 4: return sizeof(abi::ExceptionMessage);
+    case 5: return sizeof(abi::RecordsMessage);
     default: return 0;
     }
 }
@@ -59,6 +60,11 @@ struct Check {
         if (m.payload.size() > abi::kResultPayloadMax) invariant_failed("result payload too large");
     }
     void operator()(const GuestException&) const {}
+    void operator()(const GuestRecords& m) const {
+        if (m.record_size == 0 || m.count == 0) invariant_failed("records without a size or a count");
+        if (m.bytes.size() != uint64_t(m.count) * m.record_size) invariant_failed("records bytes != count * size");
+        if (m.bytes.size() > abi::kRecordsPayloadMax) invariant_failed("records payload too large");
+    }
 };
 
 }  // namespace

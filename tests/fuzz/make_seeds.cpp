@@ -7,14 +7,17 @@
 //   make_seeds OUT_DIR     writes OUT_DIR/<target>/<name>
 #include <sys/stat.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "abi/boot_config.h"
 #include "abi/hypercall.h"
 #include "abi/ops/create.h"
+#include "abi/ops/info.h"
 #include "abi/virtio.h"
 #include "host_inputs.h"
 
@@ -375,6 +378,14 @@ void message_seeds() {
     message("result", p0 + 3, 0, 0x4000, result.data(), 16 + 32);
     abi::ExceptionMessage ex{{abi::kMessageMagic, sizeof ex}, 14, 2, 0x101234, 0};
     message("exception", p0 + 4, 3, 0x5000, &ex, sizeof ex);
+    std::vector<uint8_t> records(offsetof(abi::RecordsMessage, payload) + 3 * sizeof(abi::InfoSnapshot));
+    abi::RecordsMessage* rm = reinterpret_cast<abi::RecordsMessage*>(records.data());
+    rm->header = {abi::kMessageMagic, uint32_t(sizeof(abi::RecordsMessage))};
+    rm->op = uint32_t(abi::OpId::info);
+    rm->kind = uint32_t(abi::InfoRecord::snapshot);
+    rm->record_size = sizeof(abi::InfoSnapshot);
+    rm->count = 3;
+    message("records", p0 + 5, 0, 0x6000, records.data(), records.size());
 }
 
 }  // namespace
