@@ -10,6 +10,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -180,44 +181,23 @@ void inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat 
     run.inputs.push_back(Disk{fd, size, size, 512});
     abi::InfoRequest req{uint32_t(requested), args.unsafe_quirks ? abi::kInfoUnsafeQuirks : 0u};
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
-    // GuestOutput::records holds one list per kind, in this order.
-    enum : size_t { kSnapshots, kExtents, kExtentFiles, kBitmaps };
-    run.record_kinds = {
-        {uint32_t(abi::InfoRecord::snapshot), sizeof(abi::InfoSnapshot), abi::kInfoMaxSnapshots},
-        {uint32_t(abi::InfoRecord::vmdk_extent), sizeof(abi::InfoVmdkExtent), abi::kInfoMaxVmdkExtents},
-        {uint32_t(abi::InfoRecord::vmdk_extent_file), sizeof(abi::InfoVmdkExtentFile), abi::kInfoMaxVmdkExtents},
-        {uint32_t(abi::InfoRecord::bitmap), sizeof(abi::InfoBitmap), abi::kInfoMaxBitmaps},
-    };
+    run.record_kinds = info_record_kinds();
     GuestOutput output = run_info_guest(run, true, requested, image.filename);
-    image.info = output.result_as<abi::InfoResult>("info");
 
     ExtentFiles extents;
-    if (image.info.flags & abi::kInfoNeedsExtentFiles) {
-        std::vector<std::string> names;
+    std::optional<std::vector<std::string>> names;
+    if (output.result_as<abi::InfoResult>("info").flags & abi::kInfoNeedsExtentFiles) {
         try {
-            names = validate_vmdk_extent_files(image.info, records_as<abi::InfoVmdkExtentFile>(output.records[kExtentFiles]));
-            open_extent_files(names, image, path, allowlist, extents);
+            names = accept_extent_file_request(output);
+            open_extent_files(*names, image, path, allowlist, extents);
         } catch (const Error& e) {
             throw Error("Could not open '" + info_error_name(image.filename) + "': " + e.what());
         }
         image.actual_size += extents.allocated;
         run.inputs.insert(run.inputs.end(), extents.disks.begin(), extents.disks.end());
         output = run_info_guest(run, in_child, requested, image.filename);
-        image.info = output.result_as<abi::InfoResult>("info");
-        validate_vmdk_extent_names(records_as<abi::InfoVmdkExtent>(output.records[kExtents]), names);
     }
-    if (output.records[kExtentFiles].count() != 0)
-        throw Error("invalid info result from the guest: extent file names with a final answer");
-    image.snapshots = records_as<abi::InfoSnapshot>(output.records[kSnapshots]);
-    image.extents = records_as<abi::InfoVmdkExtent>(output.records[kExtents]);
-    validate_info_result(image.info);
-    validate_info_snapshots(image.info, image.snapshots);
-    validate_info_vmdk_extents(image.info, image.extents);
-    image.bitmaps = records_as<abi::InfoBitmap>(output.records[kBitmaps]);
-    validate_info_bitmaps(image.info, image.bitmaps);
-    image.encryption = qcow2_encryption_of(image.info);
-    if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
-        throw Error("guest misbehaved: info result contradicts the requested format");
+    accept_info_output(output, requested, names ? &*names : nullptr, image);
 }
 
 void run_info(const InfoArgs& args) {

@@ -481,4 +481,40 @@ void validate_info_bitmaps(const abi::InfoResult& r, const std::vector<abi::Info
     }
 }
 
+std::vector<RecordKind> info_record_kinds() {
+    std::vector<RecordKind> kinds(4);
+    kinds[kInfoSnapshotList] = {uint32_t(abi::InfoRecord::snapshot), sizeof(abi::InfoSnapshot),
+                                abi::kInfoMaxSnapshots};
+    kinds[kInfoExtentList] = {uint32_t(abi::InfoRecord::vmdk_extent), sizeof(abi::InfoVmdkExtent),
+                              abi::kInfoMaxVmdkExtents};
+    kinds[kInfoExtentFileList] = {uint32_t(abi::InfoRecord::vmdk_extent_file), sizeof(abi::InfoVmdkExtentFile),
+                                  abi::kInfoMaxVmdkExtents};
+    kinds[kInfoBitmapList] = {uint32_t(abi::InfoRecord::bitmap), sizeof(abi::InfoBitmap), abi::kInfoMaxBitmaps};
+    return kinds;
+}
+
+std::vector<std::string> accept_extent_file_request(const GuestOutput& output) {
+    const auto info = output.result_as<abi::InfoResult>("info");
+    return validate_vmdk_extent_files(info, records_as<abi::InfoVmdkExtentFile>(output.records[kInfoExtentFileList]));
+}
+
+void accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+                        const std::vector<std::string>* extent_files, InfoImage& image) {
+    image.info = output.result_as<abi::InfoResult>("info");
+    if (extent_files)
+        validate_vmdk_extent_names(records_as<abi::InfoVmdkExtent>(output.records[kInfoExtentList]), *extent_files);
+    if (output.records[kInfoExtentFileList].count() != 0)
+        throw Error("invalid info result from the guest: extent file names with a final answer");
+    image.snapshots = records_as<abi::InfoSnapshot>(output.records[kInfoSnapshotList]);
+    image.extents = records_as<abi::InfoVmdkExtent>(output.records[kInfoExtentList]);
+    validate_info_result(image.info);
+    validate_info_snapshots(image.info, image.snapshots);
+    validate_info_vmdk_extents(image.info, image.extents);
+    image.bitmaps = records_as<abi::InfoBitmap>(output.records[kInfoBitmapList]);
+    validate_info_bitmaps(image.info, image.bitmaps);
+    image.encryption = qcow2_encryption_of(image.info);
+    if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
+        throw Error("guest misbehaved: info result contradicts the requested format");
+}
+
 }  // namespace instar::cli

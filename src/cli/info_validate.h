@@ -3,15 +3,37 @@
 // give in qemu-img 7.2, before anything is rendered from it.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "abi/ops/create.h"
 #include "abi/ops/info.h"
+#include "host/guest_run.h"
 
 namespace instar::cli {
 
+struct InfoImage;
 struct Qcow2Encryption;
+
+// The lists the `info` guest may send as records (GuestRun::record_kinds),
+// at these indexes of GuestOutput::records.
+enum InfoRecordList : size_t { kInfoSnapshotList, kInfoExtentList, kInfoExtentFileList, kInfoBitmapList };
+std::vector<RecordKind> info_record_kinds();
+
+// A first answer with abi::kInfoNeedsExtentFiles: the names of the vmdk
+// extent files to attach, checked (validate_vmdk_extent_files).
+std::vector<std::string> accept_extent_file_request(const GuestOutput& output);
+
+// The final answer for one image, checked as below: the result struct
+// (its exact size), the extents in the files attached (`extent_files`,
+// the names accept_extent_file_request gave; nullptr when none were), no
+// extent file names, the snapshot, extent and bitmap records, the format
+// asked for (none: any). Fills image.info, its lists and
+// image.encryption; throws instar::Error naming what is wrong.
+void accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+                        const std::vector<std::string>* extent_files, InfoImage& image);
 
 // Throws instar::Error with one line naming the first field out of range.
 void validate_info_result(const abi::InfoResult& info);
