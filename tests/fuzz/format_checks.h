@@ -56,7 +56,8 @@ using ReadBasicFn = Status (*)(formats::ImageSource&, formats::Arena&, formats::
 
 struct FormatEntry {
     const char* name;
-    abi::ImageFormat format;
+    abi::ImageFormat format;       // as `create` names it
+    abi::BackingFormat info_format;  // as `info` and backing files name it
     DetectFn detect;        // nullptr: probe not in the tree
     ReadBasicFn read_basic;
     formats::EmitFn emit;   // nullptr: emitter not in the tree
@@ -65,16 +66,17 @@ struct FormatEntry {
 inline const std::vector<FormatEntry>& format_table() {
     static const std::vector<FormatEntry> table = {
 #ifdef INSTAR_FUZZ_QCOW2_PROBE
-        {"qcow2", abi::ImageFormat::qcow2, formats::qcow2_detect, formats::qcow2_read_basic,
+        {"qcow2", abi::ImageFormat::qcow2, abi::BackingFormat::qcow2, formats::qcow2_detect, formats::qcow2_read_basic,
 #ifdef INSTAR_FUZZ_QCOW2_EMIT
          formats::qcow2_emit},
 #else
          nullptr},
 #endif
 #endif
-        {"vmdk", abi::ImageFormat::vmdk, formats::vmdk_detect, formats::vmdk_read_basic, formats::vmdk_emit},
+        {"vmdk", abi::ImageFormat::vmdk, abi::BackingFormat::vmdk, formats::vmdk_detect, formats::vmdk_read_basic,
+         formats::vmdk_emit},
 #ifdef INSTAR_FUZZ_VPC_PROBE
-        {"vpc", abi::ImageFormat::vpc, formats::vpc_detect, formats::vpc_read_basic,
+        {"vpc", abi::ImageFormat::vpc, abi::BackingFormat::vpc, formats::vpc_detect, formats::vpc_read_basic,
 #ifdef INSTAR_FUZZ_VPC_EMIT
          formats::vpc_emit},
 #else
@@ -82,7 +84,7 @@ inline const std::vector<FormatEntry>& format_table() {
 #endif
 #endif
 #ifdef INSTAR_FUZZ_VHDX_PROBE
-        {"vhdx", abi::ImageFormat::vhdx, formats::vhdx_detect, formats::vhdx_read_basic,
+        {"vhdx", abi::ImageFormat::vhdx, abi::BackingFormat::vhdx, formats::vhdx_detect, formats::vhdx_read_basic,
 #ifdef INSTAR_FUZZ_VHDX_EMIT
          formats::vhdx_emit},
 #else

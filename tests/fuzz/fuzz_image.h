@@ -14,6 +14,13 @@
 // cut short by the end of the input keeps the bytes it has. Nothing here
 // allocates per byte of file_size. scripts/fuzz-seeds writes qemu-made
 // images in this form.
+//
+// The `info` targets also take several files in one input (a vmdk
+// descriptor and its extent files), when it starts with "IFILES01":
+//
+//   "IFILES01"  then files: u32le length, `length` bytes (raw or sparse)
+//
+// the first being the image, the others the files it names, in order.
 #pragma once
 
 #include <algorithm>
@@ -98,6 +105,34 @@ private:
     uint64_t size_ = 0;
     ChunkedFile file_;
     uint64_t reads_ = 0;
+};
+
+inline constexpr char kFilesMagic[8] = {'I', 'F', 'I', 'L', 'E', 'S', '0', '1'};
+
+// The files of an input in the multi-file form (or the input as the one
+// file); past the last file, further files are empty.
+class FuzzFiles {
+public:
+    FuzzFiles(const uint8_t* data, size_t size) {
+        if (size < 8 || std::memcmp(data, kFilesMagic, 8) != 0) {
+            files_.push_back(std::make_unique<FuzzImage>(data, size));
+            return;
+        }
+        size_t pos = 8;
+        while (size - pos >= 4) {
+            const size_t len = size_t(std::min<uint64_t>(get_le(data + pos, 4), size - pos - 4));
+            files_.push_back(std::make_unique<FuzzImage>(data + pos + 4, len));
+            pos += 4 + len;
+        }
+        if (files_.empty()) files_.push_back(std::make_unique<FuzzImage>(data, 0));
+    }
+    FuzzImage& image() { return *files_[0]; }
+    // The i-th file the image names (0-based).
+    FuzzImage& named(size_t i) { return i + 1 < files_.size() ? *files_[i + 1] : empty_; }
+
+private:
+    std::vector<std::unique_ptr<FuzzImage>> files_;
+    FuzzImage empty_{nullptr, 0};
 };
 
 // An ImageSink with a fixed limit: it refuses (returns false) any write,

@@ -1,25 +1,30 @@
 // Writes the seed inputs that are not images qemu-img can make: emitter
-// requests (typical qemu-img create option sets as CreateRequest bytes) and
+// requests (typical qemu-img create option sets as CreateRequest bytes),
 // well-formed host-side traffic (virtqueue requests, a full virtio-mmio
-// driver handshake, one message of each hypercall). scripts/fuzz-seeds runs
-// it; nothing it writes is committed.
+// driver handshake, one message of each hypercall) and `info` results the
+// host accepts. scripts/fuzz-seeds runs it; nothing it writes is committed.
 //
-//   make_seeds OUT_DIR     writes OUT_DIR/<target>/<name>
+//   make_seeds OUT_DIR                writes OUT_DIR/<target>/<name>
+//   make_seeds --info OUT_DIR SEED…   the answers our reader gives for
+//                                     each info target seed, as
+//                                     fuzz_info_validate seeds
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "abi/boot_config.h"
 #include "abi/hypercall.h"
 #include "abi/ops/create.h"
-#include "abi/ops/info.h"
 #include "abi/virtio.h"
 #include "host_inputs.h"
+#include "info_checks.h"
 
 using namespace instar;
 using namespace instar::fuzz;
@@ -388,11 +393,241 @@ void message_seeds() {
     message("records", p0 + 5, 0, 0x6000, records.data(), records.size());
 }
 
+// --- info results -------------------------------------------------------------
+
+template <uint32_t N>
+void set(abi::InfoString<N>& s, std::string_view v) {
+    s.length = uint32_t(v.size());
+    std::memcpy(s.bytes, v.data(), v.size());
+}
+
+void info_seed(const std::string& name, const abi::InfoResult& r, const std::string& filename, uint8_t ctl = 0,
+               const std::vector<uint8_t>& records = {}) {
+    ValidateCase c;
+    c.ctl = ctl;
+    c.filename = filename;
+    c.actual_size = 200704;
+    const auto* p = reinterpret_cast<const uint8_t*>(&r);
+    c.result.assign(p, p + sizeof r);
+    c.records = records;
+    put("fuzz_info_validate", name, encode_validate_case(c));
+}
+
+template <typename T>
+std::vector<uint8_t> batch(abi::InfoRecord kind, const std::vector<T>& records) {
+    std::vector<uint8_t> out;
+    append_batch(out, kind, sizeof(T), uint32_t(records.size()), records.data());
+    return out;
+}
+
+// Strings the renderers must escape: terminal escapes, fake lines, quotes
+// and backslashes, UTF-8 (valid, overlong, cut short), bytes above 0x7f.
+const std::string_view kHostile[] = {
+    "plain.qcow2",
+    "\x1b[31mred\x1b[0m\r\nimage: fake.img",
+    "a\"b\\c\td\x7f",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+    "\xc0\x80\xc3\xed\xa0\x80\xf4\x90\x80\x80\xfe\xff",
+    "nbd:host:10809",
+    "/abs/dir/base.img",
+    "../up/one",
+};
+
+// The same, as an extent line can hold them (no CR, LF or '"').
+std::string extent_name(size_t i) {
+    std::string n(kHostile[i % std::size(kHostile)]);
+    for (char& c : n)
+        if (c == '\r' || c == '\n' || c == '"') c = '_';
+    return n;
+}
+
+abi::InfoResult info_base(abi::BackingFormat f, uint64_t size) {
+    abi::InfoResult r{};
+    r.format = uint32_t(f);
+    r.virtual_size = size;
+    return r;
+}
+
+// Answers the host accepts, with every string hostile; the answers our
+// reader gives for qemu-made images come from --info.
+void info_result_seeds() {
+    abi::InfoResult raw = info_base(abi::BackingFormat::raw, 1 * MiB);
+    info_seed("raw", raw, "disk.img");
+    raw.flags = abi::kInfoHasPartitionTable;
+    info_seed("raw-mbr", raw, "/dev/sdz", kValidateJsonChain);
+    raw.flags = abi::kInfoFormatUnknownAsRaw;
+    raw.virtual_size = 0;
+    info_seed("raw-unknown-empty", raw, "");
+
+    abi::InfoResult q = info_base(abi::BackingFormat::qcow2, 64 * GiB);
+    q.flags = abi::kInfoHasClusterSize | abi::kInfoHasBacking | abi::kInfoHasBackingFormat | abi::kInfoDirty;
+    q.cluster_size = 65536;
+    q.qcow2.version = 3;
+    q.qcow2.refcount_bits = 16;
+    q.qcow2.compression_type = uint32_t(abi::Qcow2Compression::zstd);
+    q.qcow2.flags = abi::kQcow2LazyRefcounts | abi::kQcow2ExtendedL2 | abi::kQcow2HasDataFile | abi::kQcow2DataFileRaw;
+    set(q.qcow2.data_file, kHostile[2]);
+    set(q.backing_format, "qcow2");
+    for (size_t i = 0; i < std::size(kHostile); ++i) {
+        set(q.backing_file, kHostile[i]);
+        info_seed("qcow2-backing-" + std::to_string(i), q, std::string(kHostile[(i + 1) % std::size(kHostile)]),
+                  i % 3 == 0 ? kValidateTwoImages : i % 3 == 1 ? kValidateJsonChain : 0);
+    }
+    std::vector<abi::InfoSnapshot> snapshots(70);
+    q.snapshot_count = uint32_t(snapshots.size());
+    for (uint32_t i = 0; i < snapshots.size(); ++i) {
+        abi::InfoSnapshot& sn = snapshots[i];
+        set(sn.id, std::to_string(i + 1));
+        set(sn.name, kHostile[i % std::size(kHostile)]);
+        sn.vm_state_size = uint64_t(i) << (i % 40);
+        sn.date_sec = 1700000000u + i * 86401u;
+        sn.date_nsec = i * 1000;
+        sn.vm_clock_nsec = uint64_t(i) * 3723004000000ull;
+        sn.has_icount = i % 2;
+        sn.icount = sn.has_icount ? uint64_t(i) << 50 : UINT64_MAX;
+    }
+    const auto* sp = reinterpret_cast<const uint8_t*>(snapshots.data());
+    const std::vector<uint8_t> plain(sp, sp + snapshots.size() * sizeof(abi::InfoSnapshot));
+    info_seed("qcow2-70-snapshots", q, "sn.qcow2", 0, plain);
+    info_seed("qcow2-70-snapshots-chain", q, "sub/sn.qcow2", kValidateTwoImages, plain);
+    // The same snapshots in batches of 16, with bitmaps, and the result as
+    // a length and bytes.
+    std::vector<abi::InfoBitmap> bitmaps(9);
+    for (uint32_t i = 0; i < bitmaps.size(); ++i) {
+        bitmaps[i].flags = i % 4;
+        bitmaps[i].granularity = 512u << (i * 2);
+        set(bitmaps[i].name, kHostile[i % std::size(kHostile)]);
+    }
+    q.qcow2.flags |= abi::kQcow2HasBitmaps;
+    q.qcow2.bitmap_count = uint32_t(bitmaps.size());
+    std::vector<uint8_t> batches;
+    for (size_t i = 0; i < snapshots.size(); i += 16) {
+        const uint32_t n = uint32_t(std::min<size_t>(16, snapshots.size() - i));
+        append_batch(batches, abi::InfoRecord::snapshot, sizeof(abi::InfoSnapshot), n, &snapshots[i]);
+    }
+    const std::vector<uint8_t> bm = batch(abi::InfoRecord::bitmap, bitmaps);
+    batches.insert(batches.end(), bm.begin(), bm.end());
+    ValidateCase c;
+    c.ctl = kValidateBatches | kValidateRawResult | kValidateJsonChain;
+    c.filename = "batches.qcow2";
+    const auto* qp = reinterpret_cast<const uint8_t*>(&q);
+    c.result.assign(qp, qp + sizeof q);
+    c.records = batches;
+    put("fuzz_info_validate", "qcow2-snapshots-bitmaps-batches", encode_validate_case(c));
+
+    abi::InfoResult v2 = info_base(abi::BackingFormat::qcow2, 4 * MiB);
+    v2.flags = abi::kInfoHasClusterSize | abi::kInfoEncrypted;
+    v2.cluster_size = 512;
+    v2.qcow2.version = 2;
+    v2.qcow2.refcount_bits = 16;
+    v2.qcow2.encrypt_format = uint32_t(abi::Qcow2EncryptFormat::aes);
+    v2.snapshot_count = 1;
+    std::vector<abi::InfoSnapshot> one(1);
+    set(one[0].id, "1");
+    set(one[0].name, "s");
+    one[0].icount = UINT64_MAX;
+    info_seed("qcow2-v2-aes", v2, "v2.qcow2", kValidateBatches, batch(abi::InfoRecord::snapshot, one));
+
+    // A vmdk descriptor of flat extents with hostile names: first the
+    // request for its files, then the answer after they were attached.
+    constexpr uint32_t kExtents = abi::kInfoMaxVmdkExtents;
+    abi::InfoResult request = info_base(abi::BackingFormat::vmdk, 0);
+    request.flags = abi::kInfoNeedsExtentFiles;
+    request.vmdk.extent_count = kExtents;
+    std::vector<abi::InfoVmdkExtentFile> files(kExtents);
+    for (uint32_t i = 0; i < kExtents; ++i) set(files[i].name, extent_name(i));
+    info_seed("vmdk-extent-files", request, "x.vmdk", kValidateBatches, batch(abi::InfoRecord::vmdk_extent_file, files));
+    request.vmdk.extent_count = kExtents + 1;  // too many: refused with no names
+    info_seed("vmdk-extent-files-too-many", request, "x.vmdk", kValidateBatches);
+
+    abi::InfoResult v = info_base(abi::BackingFormat::vmdk, uint64_t(kExtents) * GiB);
+    v.flags = abi::kInfoHasBacking | abi::kInfoHasBackingFormat;
+    set(v.backing_file, "parent.vmdk");
+    set(v.backing_format, "vmdk");
+    v.vmdk.cid = 0xfffffffe;
+    v.vmdk.parent_cid = 0x12345678;
+    set(v.vmdk.create_type, "twoGbMaxExtentFlat");
+    v.vmdk.extent_count = kExtents;
+    std::vector<abi::InfoVmdkExtent> extents(kExtents);
+    for (uint32_t i = 0; i < kExtents; ++i) {
+        extents[i].virtual_size = GiB;
+        set(extents[i].format, i % 2 ? "VMFS" : "FLAT");
+        set(extents[i].filename, extent_name(i));
+    }
+    const std::vector<uint8_t> ex = batch(abi::InfoRecord::vmdk_extent, extents);
+    info_seed("vmdk-flat-extents", v, "dir/x.vmdk", kValidateBatches | kValidateAfterExtentFiles, ex);
+    info_seed("vmdk-flat-extents-chain", v, "json:{}", kValidateBatches | kValidateTwoImages, ex);
+    info_seed("vmdk-flat-asked-vmdk", v, "x.vmdk", uint8_t(kValidateBatches | uint32_t(abi::BackingFormat::vmdk) << 4),
+              ex);
+
+    abi::InfoResult p = info_base(abi::BackingFormat::vpc, 4 * MiB);
+    info_seed("vpc-fixed", p, "f.vhd");
+    p.flags = abi::kInfoHasClusterSize;
+    p.cluster_size = 2 * MiB;
+    info_seed("vpc-dynamic", p, "d.vhd", kValidateJsonChain);
+    abi::InfoResult x = info_base(abi::BackingFormat::vhdx, 64 * TiB);
+    x.flags = abi::kInfoHasClusterSize;
+    x.cluster_size = 256 * MiB;
+    info_seed("vhdx", x, "x.vhdx");
+}
+
+// The guest's answers for each seed of an info target (an image, with
+// the files it names when it is a vmdk descriptor), as the host receives
+// them: the request for extent files, then the final answer.
+int info_from_seeds(int count, char** paths) {
+    static abi::InfoResult r;
+    int made = 0;
+    for (int i = 0; i < count; ++i) {
+        std::FILE* f = std::fopen(paths[i], "rb");
+        if (!f) {
+            std::perror(paths[i]);
+            return 1;
+        }
+        std::vector<uint8_t> input;
+        for (int ch; (ch = std::fgetc(f)) != EOF;) input.push_back(uint8_t(ch));
+        std::fclose(f);
+        FuzzFiles files(input.data(), input.size());
+        // "…/fuzz_info_qcow2/create-0" -> "qcow2-create-0"
+        std::string name = paths[i];
+        const size_t slash = name.rfind('/');
+        const size_t dir = slash == std::string::npos || slash == 0 ? std::string::npos : name.rfind('/', slash - 1);
+        name = name.substr(dir == std::string::npos ? 0 : dir + 1);
+        if (name.rfind("fuzz_info_", 0) == 0) name = name.substr(10);
+        std::replace(name.begin(), name.end(), '/', '-');
+        GuestExtentFiles attached;
+        for (bool second : {false, true}) {
+            GuestRecordLog records;
+            if (guest_read_info(files.image(), scratch().fresh(), abi::BackingFormat::none, true, attached, records,
+                                r) != formats::kOk)
+                break;  // qemu-made images we refuse (LUKS in a v2 image, ...)
+            std::vector<uint8_t> out;
+            uint32_t extent_files = 0;
+            for (const GuestRecordLog::Batch& b : records.batches) {
+                append_batch(out, abi::InfoRecord(b.kind), b.record_size, b.count, b.bytes.data());
+                if (b.kind == uint32_t(abi::InfoRecord::vmdk_extent_file)) extent_files += b.count;
+            }
+            const uint8_t ctl = kValidateBatches | (second ? kValidateAfterExtentFiles : 0) |
+                                (made % 3 == 2 ? kValidateTwoImages : 0);
+            info_seed("image-" + name + (second ? "-extents" : ""), r, name, ctl, out);
+            ++made;
+            if (!(r.flags & abi::kInfoNeedsExtentFiles) || second) break;
+            for (uint32_t k = 0; k < extent_files; ++k) attached.files.push_back(&files.named(k));
+        }
+    }
+    std::printf("make_seeds: %d info answers\n", made);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc >= 3 && std::strcmp(argv[1], "--info") == 0) {
+        g_out = argv[2];
+        mkdir(g_out.c_str(), 0755);
+        return info_from_seeds(argc - 3, argv + 3);
+    }
     if (argc != 2) {
-        std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+        std::fprintf(stderr, "usage: %s OUT_DIR | --info OUT_DIR SEED...\n", argv[0]);
         return 2;
     }
     g_out = argv[1];
@@ -400,6 +635,7 @@ int main(int argc, char** argv) {
     emitter_seeds();
     device_seeds();
     message_seeds();
+    info_result_seeds();
     std::printf("make_seeds: %d seeds in %s\n", g_count, g_out.c_str());
     return 0;
 }

@@ -5,7 +5,9 @@
 // replay is a sanitizer report, here an invariant failure is a test failure.
 //
 // Host-side targets (fuzz_virtqueue, fuzz_virtio_mmio, fuzz_guest_messages)
-// are not format code and are not replayed here. A directory for a format
+// are not format code and are not replayed here; the info targets
+// (fuzz_info_*) need the CLI's validator and renderers and are replayed by
+// tests/unit/cli/info_fuzz_regressions_test.cpp. A directory for a format
 // whose code is not in the tree yet is skipped.
 #include <gtest/gtest.h>
 
@@ -35,6 +37,7 @@ Check check_for(const std::string& target, bool& known) {
     if (target == "fuzz_detect") return fuzz::check_detect_all;
     if (target == "fuzz_vmdk_descriptor") return fuzz::check_vmdk_descriptor;
     if (target == "fuzz_virtqueue" || target == "fuzz_virtio_mmio" || target == "fuzz_guest_messages") return {};
+    if (target.rfind("fuzz_info_", 0) == 0) return {};
     for (const char* fmt : {"qcow2", "vmdk", "vpc", "vhdx"}) {
         const std::string f = fmt;
         const bool probe = target == "fuzz_probe_" + f, emit = target == "fuzz_emit_" + f;
