@@ -254,7 +254,7 @@ QValue qcow2_tree(const InfoImage& img) {
     QValue d;
     d.put("compat", QValue::str(q.version == 2 ? "0.10" : "1.1"));
     if (q.version == 3) {
-        if (q.data_file.length != 0) d.put("data-file", QValue::str(info_string(q.data_file)));
+        if (q.flags & abi::kQcow2HasDataFile) d.put("data-file", QValue::str(info_string(q.data_file)));
         if (q.flags & abi::kQcow2HasDataFile) d.put("data-file-raw", QValue::flag(q.flags & abi::kQcow2DataFileRaw));
         d.put("extended-l2", QValue::flag(q.flags & abi::kQcow2ExtendedL2));
         d.put("lazy-refcounts", QValue::flag(q.flags & abi::kQcow2LazyRefcounts));

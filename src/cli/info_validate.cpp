@@ -94,8 +94,10 @@ void check_qcow2(const abi::InfoResult& r) {
         if (q.data_file.length != 0) refuse("qcow2 version 2 with a data file");
         if (r.flags & abi::kInfoDirty) refuse("qcow2 version 2 marked dirty");
     }
-    if ((q.flags & abi::kQcow2HasDataFile) && q.data_file.length == 0)
-        refuse("qcow2 external data file without a name");
+    // qemu shows the name the extension holds, even an empty one, exactly
+    // when the image has an external data file.
+    if (!(q.flags & abi::kQcow2HasDataFile) && q.data_file.length != 0)
+        refuse("qcow2 data file name without an external data file");
     if ((q.flags & abi::kQcow2DataFileRaw) && !(q.flags & abi::kQcow2HasDataFile))
         refuse("qcow2 data-file-raw without an external data file");
     // Subclusters are cluster_size / 32 and at least 512 bytes.

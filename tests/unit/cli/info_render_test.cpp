@@ -351,14 +351,19 @@ TEST_F(InfoVsQemu, Qcow2Variants) {
          "qemu-img convert -c -O qcow2 v3.qcow2 comp.qcow2 && "
          "qemu-img create -f qcow2 -o data_file=data.raw ext.qcow2 1M >/dev/null && "
          "qemu-img create -f qcow2 -o data_file=raw.raw,data_file_raw=on extraw.qcow2 1M >/dev/null && "
+         "qemu-img create -f qcow2 -o data_file=x noname.qcow2 1M >/dev/null && "
          "qemu-img create -f qcow2 -o lazy_refcounts=on dirty.qcow2 1M >/dev/null && "
          "cp v3.qcow2 corrupt.qcow2");
     // A crash with lazy refcounts leaves the dirty bit set.
     sh(dir, "qemu-io -c 'write 0 64k' -c abort dirty.qcow2");
     // The corrupt bit: incompatible feature bit 1 (header bytes 72..79).
     write_be(dir.path() / "corrupt.qcow2", 79, read_be(dir.path() / "corrupt.qcow2", 79, 1) | 2, 1);
+    // A data file extension whose name is empty as a C string: the first
+    // extension (after the 112-byte header), its name 8 bytes in.
+    ASSERT_EQ(read_be(dir.path() / "noname.qcow2", 112, 4), 0x44415441u);
+    write_be(dir.path() / "noname.qcow2", 120, 0, 1);
     for (const char* f : {"v3.qcow2", "v2.qcow2", "feat.qcow2", "small.qcow2", "sub.qcow2", "comp.qcow2", "ext.qcow2",
-                          "extraw.qcow2", "dirty.qcow2", "corrupt.qcow2"})
+                          "extraw.qcow2", "noname.qcow2", "dirty.qcow2", "corrupt.qcow2"})
         expect_same(dir, f);
     expect_same(dir, "--backing-chain dirty.qcow2");
 }

@@ -151,6 +151,8 @@ TEST(InfoValidate, AcceptsValidResults) {
         set(l.uuid, std::string(abi::kInfoLuksUuidMax, 'u'));
         for (auto& s : l.slots) s = {1, UINT32_MAX, 4000, 0, uint64_t(UINT32_MAX) * 512};
     })));
+    // An external data file extension with an empty name: qemu shows "".
+    EXPECT_NO_THROW(validate_info_result(with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasDataFile; })));
     EXPECT_NO_THROW(validate_info_result(with(vmdk(), [](auto& r) {
         r.vmdk.extent_count = abi::kInfoMaxVmdkExtents;
         r.vmdk.flags = abi::kVmdkMixedExtents;
@@ -260,7 +262,7 @@ const Case kRefused[] = {
              r.qcow2.data_file.length = abi::kInfoPathMax + 1;
          });
      }},
-    {"data file without name", [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2HasDataFile; }); }},
+    {"data file name without data file", [] { return with(qcow2(), [](auto& r) { set(r.qcow2.data_file, "d"); }); }},
     {"data-file-raw without data file",
      [] { return with(qcow2(), [](auto& r) { r.qcow2.flags = abi::kQcow2DataFileRaw; }); }},
     {"bitmaps flag without a count",
