@@ -314,9 +314,12 @@ void validate_vmdk_extent_names(const std::vector<abi::InfoVmdkExtent>& extents,
                                 const std::vector<std::string>& names) {
     if (extents.size() != names.size())
         refuse(std::to_string(extents.size()) + " vmdk extents for " + std::to_string(names.size()) + " extent files");
-    for (size_t i = 0; i < extents.size(); ++i)
+    for (size_t i = 0; i < extents.size(); ++i) {
+        // The length is the guest's: checked before any byte is read by it.
+        check_extent_name(extents[i].filename, "vmdk extent " + std::to_string(i));
         if (std::string(extents[i].filename.bytes, extents[i].filename.length) != names[i])
             refuse("vmdk extent " + std::to_string(i) + " is not in the file attached for it");
+    }
 }
 
 namespace {

@@ -631,6 +631,10 @@ TEST(InfoValidate, VmdkExtentsAreTheFilesAttached) {
     EXPECT_NO_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s002.vmdk", "t-s003.vmdk"}));
     EXPECT_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s003.vmdk", "t-s002.vmdk"}), Error);
     EXPECT_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s002.vmdk"}), Error);
+    // A record's name length is the guest's: longer than its field, it is
+    // refused before a byte is read by it (found by fuzz_info_validate).
+    v.extents[1].filename.length = UINT32_MAX;
+    EXPECT_THROW(validate_vmdk_extent_names(v.extents, {"t-s001.vmdk", "t-s002.vmdk", "t-s003.vmdk"}), Error);
 }
 
 Qcow2Encryption luks_details() {
