@@ -31,8 +31,10 @@ abi::BackingFormat sniff_format(const uint8_t* head, size_t len) {
 }
 
 Status detect_image(ImageSource& src, Arena& arena, abi::BackingFormat requested, DetectedImage& out) {
+    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{}};
+    if (!qemu_can_open(src)) return Status::image_invalid;
     // qemu counts a raw file in whole sectors.
-    out = DetectedImage{abi::BackingFormat::raw, BasicImageInfo{qemu_file_length(src), false, 0}};
+    out.info.virtual_size = qemu_file_length(src);
     if (requested == abi::BackingFormat::raw) return kOk;
 
     auto* head = static_cast<uint8_t*>(arena.alloc(kProbeHeadBytes, 16));

@@ -23,6 +23,7 @@ Status read_raw(ImageSource& src, const uint8_t* head, size_t head_len, bool unk
 Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,
                        VmdkExtentFiles& vmdk_extent_files, RecordSink& records, abi::InfoResult& out) {
     out = abi::InfoResult{};
+    if (!qemu_can_open(src)) return Status::image_invalid;
     auto* head = static_cast<uint8_t*>(arena.alloc(kProbeHeadBytes, 16));
     if (!head) return Status::out_of_memory;
     size_t head_len = src.size() < kProbeHeadBytes ? size_t(src.size()) : kProbeHeadBytes;

@@ -15,7 +15,8 @@ namespace instar::formats {
 
 // requested == none: detect. Bytes that match no format are raw only with
 // a partition table, or with `unsafe_quirks` (qemu's behaviour); otherwise
-// Status::image_format_unknown. Lists (abi::InfoRecord) go to `records`.
+// Status::image_format_unknown. A file within a sector of 2^63 bytes is
+// image_invalid, as qemu opens none (qemu_can_open). Lists (abi::InfoRecord) go to `records`.
 // `vmdk_extent_files`: the files a vmdk descriptor's extents live in, once
 // the host has attached them (see vmdk_read_info).
 Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,

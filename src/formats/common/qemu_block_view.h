@@ -20,6 +20,14 @@ inline constexpr uint64_t kQemuMaxLength = uint64_t(INT64_MAX) & ~((uint64_t(1) 
 // INT_MAX rounded down to whole sectors.
 inline constexpr uint64_t kQemuMaxRequestBytes = uint64_t(INT32_MAX) & ~(kQemuSectorSize - 1);
 
+// Whether qemu's block layer opens the file at all: its length in whole
+// sectors must be an int64_t of bytes (bdrv_getlength; otherwise "Could
+// not refresh total sector count: File too large", whatever the format).
+inline bool qemu_can_open(const ImageSource& src) {
+    return src.size() <= uint64_t(INT64_MAX) - (kQemuSectorSize - 1);
+}
+
+// Only for a file qemu_can_open() allows.
 inline uint64_t qemu_file_length(const ImageSource& src) {
     uint64_t n = src.size();
     return n + ((kQemuSectorSize - n % kQemuSectorSize) % kQemuSectorSize);

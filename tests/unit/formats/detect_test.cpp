@@ -68,6 +68,48 @@ TEST(ReadImageInfo, RawSizeIsWholeSectors) {
     }
 }
 
+// A file of any size that reads as zeros, without holding it.
+class ZeroSource : public formats::ImageSource {
+public:
+    explicit ZeroSource(uint64_t size) : size_(size) {}
+    uint64_t size() const override { return size_; }
+    bool read(uint64_t, void* buf, size_t len) override {
+        std::memset(buf, 0, len);
+        return true;
+    }
+
+private:
+    uint64_t size_;
+};
+
+// qemu's block layer opens no file whose length in whole sectors passes
+// INT64_MAX bytes (bdrv_getlength: "File too large"), whatever the format;
+// reported as a size, it is one the host refuses (found by fuzz_info_qcow2).
+TEST(ReadImageInfo, FilesWithinASectorOf2To63AreRefused) {
+    constexpr uint64_t kLargest = uint64_t(INT64_MAX) - 511;  // 2^63 - 512 in whole sectors
+    for (uint64_t size : {kLargest, kLargest + 1, uint64_t(INT64_MAX)}) {
+        SCOPED_TRACE(size);
+        const Status expected = size == kLargest ? formats::kOk : Status::image_invalid;
+        for (auto requested : {abi::BackingFormat::raw, abi::BackingFormat::none}) {
+            ZeroSource src(size);
+            std::vector<uint8_t> mem(1 << 20);
+            formats::Arena arena(mem.data(), mem.size());
+            abi::InfoResult r;
+            formats::DiscardRecords records;
+            formats::NoVmdkExtentFiles no_extents;
+            EXPECT_EQ(formats::read_image_info(src, arena, requested, true, no_extents, records, r), expected);
+            if (expected == formats::kOk) {
+                EXPECT_EQ(r.virtual_size, kLargest);
+            }
+            formats::DetectedImage found{};
+            EXPECT_EQ(formats::detect_image(src, arena, requested, found), expected);
+            if (expected == formats::kOk) {
+                EXPECT_EQ(found.info.virtual_size, kLargest);
+            }
+        }
+    }
+}
+
 // A fixed VHD: 1 MiB of data, then its only footer (VHD specification:
 // cookie, features, version, data offset all ones, creator "qem2" so the
 // size field counts, geometry, disk type 2, checksum).
