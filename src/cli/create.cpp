@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "abi/format_names.h"
 #include "abi/ops/create.h"
 #include "abi/ops/probe.h"
 #include "cli/common.h"
@@ -73,18 +74,6 @@ SandboxOptions take_sandbox_options(std::vector<std::string>& args) {
     return o;
 }
 
-const char* format_name(abi::BackingFormat f) {
-    switch (f) {
-    case abi::BackingFormat::raw: return "raw";
-    case abi::BackingFormat::qcow2: return "qcow2";
-    case abi::BackingFormat::vmdk: return "vmdk";
-    case abi::BackingFormat::vpc: return "vpc";
-    case abi::BackingFormat::vhdx: return "vhdx";
-    case abi::BackingFormat::none: break;
-    }
-    return "unknown";
-}
-
 // The backing file's virtual size, read in a sandboxed child (this process
 // still has to create the image afterwards).
 uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
@@ -104,7 +93,7 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
     } catch (const GuestFailed& e) {
         close(in.fd);
         if (e.code() == abi::GuestError::image_format_mismatch)
-            throw Error(std::string("Image is not in ") + format_name(q.format) + " format");
+            throw Error(std::string("Image is not in ") + abi::backing_format_name(q.format) + " format");
         throw Error("Could not open backing image: " + std::string(e.what()));
     }
     close(in.fd);

@@ -6,6 +6,7 @@
 #include "cli/create_option_list.h"
 #include "cli/create_option_table.h"
 #include "cli/create_options.h"
+#include "cli/format_named.h"
 #include "cli/size_parser.h"
 #include "host/error.h"
 
@@ -65,15 +66,6 @@ const OptionValue* last_option(const std::vector<OptionValue>& options, std::str
         if (it->name == name) return &*it;
     }
     return nullptr;
-}
-
-std::optional<abi::BackingFormat> backing_format_from_name(std::string_view name) {
-    if (name == "raw") return abi::BackingFormat::raw;
-    if (name == "qcow2") return abi::BackingFormat::qcow2;
-    if (name == "vmdk") return abi::BackingFormat::vmdk;
-    if (name == "vpc") return abi::BackingFormat::vpc;
-    if (name == "vhdx") return abi::BackingFormat::vhdx;
-    return std::nullopt;
 }
 
 bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -166,7 +158,7 @@ void refuse_unsupported(const CreatePlan& plan) {
     }
     if (plan.format == ImageFormat::qcow2) {
         const OptionValue* fmt = last_option(plan.options, "backing_fmt");
-        if (fmt && !backing_format_from_name(fmt->text) && is_qemu_block_driver_name(fmt->text)) {
+        if (fmt && !format_named(fmt->text) && is_qemu_block_driver_name(fmt->text)) {
             fail(plan.filename, "Backing file format '" + fmt->text + "' is not supported by instar");
         }
     }
@@ -258,7 +250,7 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
         // Without -F, qemu-img still opens the backing file (probing its
         // format, to name it in a hint) before refusing.
         std::optional<abi::BackingFormat> bf = abi::BackingFormat::none;
-        if (backing_fmt) bf = backing_format_from_name(backing_fmt->text);
+        if (backing_fmt) bf = format_named(backing_fmt->text);
         if (!bf) {
             if (is_qemu_block_driver_name(backing_fmt->text)) {
                 fail(plan.filename, "Backing file format '" + backing_fmt->text + "' is not supported by instar");

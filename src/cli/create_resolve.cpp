@@ -4,6 +4,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "abi/format_names.h"
 #include "cli/create_option_table.h"
 #include "cli/create_options.h"
 #include "cli/formatting_line.h"
@@ -76,15 +77,6 @@ std::optional<abi::Preallocation> preallocation_from_name(std::string_view s) {
     if (s == "falloc") return abi::Preallocation::falloc;
     if (s == "full") return abi::Preallocation::full;
     return std::nullopt;
-}
-
-abi::BackingFormat backing_format_of(const std::string& name) {
-    if (name == "raw") return abi::BackingFormat::raw;
-    if (name == "qcow2") return abi::BackingFormat::qcow2;
-    if (name == "vmdk") return abi::BackingFormat::vmdk;
-    if (name == "vpc") return abi::BackingFormat::vpc;
-    if (name == "vhdx") return abi::BackingFormat::vhdx;
-    return abi::BackingFormat::none;
 }
 
 // The file protocol creates the file before the format driver looks at
@@ -367,7 +359,7 @@ ResolvedCreate resolve_create(const CreatePlan& plan) {
             r.attach_backing = true;
         }
     }
-    if (const OptionValue* bf = get(plan, "backing_fmt")) q.backing_format = static_cast<uint32_t>(backing_format_of(bf->text));
+    if (const OptionValue* bf = get(plan, "backing_fmt")) q.backing_format = static_cast<uint32_t>(abi::backing_format_named(bf->text.data(), bf->text.size()));
     r.sector_size = plan.sector_size;
     r.formatting_options = formatting_options(plan);
     return r;

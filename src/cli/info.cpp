@@ -16,6 +16,7 @@
 
 #include "abi/ops/info.h"
 #include "cli/common.h"
+#include "cli/format_named.h"
 #include "cli/info_render.h"
 #include "cli/info_validate.h"
 #include "host/confined_open.h"
@@ -39,15 +40,6 @@ struct InfoArgs {
     std::vector<std::string> backing_dirs;
     SandboxOptions sandbox;
 };
-
-std::optional<abi::BackingFormat> format_named(const std::string& name) {
-    static const std::pair<const char*, abi::BackingFormat> kNames[] = {
-        {"raw", abi::BackingFormat::raw},   {"qcow2", abi::BackingFormat::qcow2}, {"vmdk", abi::BackingFormat::vmdk},
-        {"vpc", abi::BackingFormat::vpc},   {"vhdx", abi::BackingFormat::vhdx}};
-    for (const auto& [n, f] : kNames)
-        if (name == n) return f;
-    return std::nullopt;
-}
 
 // What qemu-img says when the bytes are not in the format asked for.
 std::string mismatch_text(abi::BackingFormat f, const std::string& name) {

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <nlohmann/json.hpp>
 
+#include "abi/format_names.h"
 #include "abi/ops/create.h"
 #include "cli/info_validate.h"
 #include "host/error.h"
@@ -507,20 +508,8 @@ std::string human_image(const InfoImage& img) {
 }  // namespace
 
 const char* info_format_name(uint32_t format) {
-    switch (BackingFormat(format)) {
-    case BackingFormat::raw:
-        return "raw";
-    case BackingFormat::qcow2:
-        return "qcow2";
-    case BackingFormat::vmdk:
-        return "vmdk";
-    case BackingFormat::vpc:
-        return "vpc";
-    case BackingFormat::vhdx:
-        return "vhdx";
-    default:
-        return "unknown";
-    }
+    const char* name = abi::backing_format_name(BackingFormat(format));
+    return name ? name : "unknown";
 }
 
 std::string qemu_size_to_str(uint64_t bytes) {

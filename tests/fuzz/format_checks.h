@@ -13,12 +13,19 @@
 #include <cstring>
 #include <vector>
 
+#include "abi/format_names.h"
 #include "abi/ops/create.h"
+#include "abi/ops/info.h"
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
 #include "formats/common/probe.h"
+#include "formats/common/record_sink.h"
+#include "formats/info.h"
+#include "formats/vhdx/vhdx_layout.h"
 #include "formats/vmdk/vmdk_create.h"
+#include "formats/vmdk/vmdk_create_plan.h"
 #include "formats/vmdk/vmdk_desc_parse.h"
+#include "formats/vmdk/vmdk_info.h"
 #include "formats/vmdk/vmdk_probe.h"
 #include "fuzz_image.h"
 
@@ -288,8 +295,112 @@ inline bool probe_may_refuse(const FormatEntry& f, const abi::CreateRequest& r, 
     return false;
 }
 
+// The records `info` sends for an image, kept: an emitted image's are few.
+class KeptRecords final : public formats::RecordSink {
+public:
+    void put(uint32_t kind, const void* record, size_t size) override {
+        if (kind == uint32_t(abi::InfoRecord::vmdk_extent) && size == sizeof(abi::InfoVmdkExtent)) {
+            extents.emplace_back();
+            std::memcpy(&extents.back(), record, size);
+        } else {
+            ++others;
+        }
+    }
+    std::vector<abi::InfoVmdkExtent> extents;
+    size_t others = 0;
+};
+
+template <uint32_t N>
+bool info_string_is(const abi::InfoString<N>& s, const char* want) {
+    const size_t n = std::strlen(want);
+    return s.length == n && std::memcmp(s.bytes, want, n) == 0;
+}
+
+// What `info` reads back from an image the emitter wrote (qemu-img info
+// on a file qemu-img create made): the format, the virtual size and every
+// option that info shows, as asked. An option the emitter accepted but did
+// not write is caught here.
+inline const char* check_emitted_info(const FormatEntry& f, const abi::CreateRequest& r, const formats::EmitInput& in,
+                                      const formats::EmitOutput& out, formats::ImageSource& image) {
+    static abi::InfoResult info;  // as in the guest: off the stack
+    formats::NoVmdkExtentFiles no_files;
+    KeptRecords records;
+    const Status s = formats::read_image_info(image, scratch().fresh(), f.info_format, false, no_files, records, info);
+    scratch().fresh();
+    if (s != formats::kOk) return "our own info reader refuses the image the emitter wrote";
+    if (info.format != uint32_t(f.info_format)) return "info reads the image as another format";
+    if (info.virtual_size != out.virtual_size) return "info's virtual size differs from the emitter's";
+    if (info.flags & (abi::kInfoEncrypted | abi::kInfoDirty | abi::kInfoNeedsExtentFiles))
+        return "info finds the new image encrypted, dirty or split into extent files";
+    if (info.snapshot_count != 0 || records.others != 0) return "info finds snapshots or bitmaps in a new image";
+
+    const bool backing = (r.flags & abi::kCreateHasBacking) != 0;
+    if (backing != ((info.flags & abi::kInfoHasBacking) != 0)) return "info's backing file is not the one asked for";
+    if (backing && !info_string_is(info.backing_file, r.backing_file))
+        return "info's backing file name is not the one asked for";
+    const bool has_cluster_size = (info.flags & abi::kInfoHasClusterSize) != 0;
+
+    switch (f.format) {
+    case abi::ImageFormat::qcow2: {
+        const abi::InfoQcow2& q = info.qcow2;
+        const uint32_t asked_flags = ((r.flags & abi::kCreateLazyRefcounts) ? abi::kQcow2LazyRefcounts : 0u) |
+                                     ((r.flags & abi::kCreateExtendedL2) ? abi::kQcow2ExtendedL2 : 0u);
+        if (!has_cluster_size || info.cluster_size != r.cluster_size) return "qcow2 cluster size read back differs";
+        if (q.version != r.qcow2_version) return "qcow2 version read back differs";
+        if (q.refcount_bits != r.refcount_bits) return "qcow2 refcount bits read back differ";
+        if (q.compression_type != r.compression_type) return "qcow2 compression type read back differs";
+        if (q.flags != asked_flags) return "qcow2 feature flags read back differ from the options asked for";
+        if (q.data_file.length != 0 || q.encrypt_format != uint32_t(abi::Qcow2EncryptFormat::none))
+            return "qcow2 data file or encryption in a new image";
+        const bool has_format = r.backing_format != uint32_t(abi::BackingFormat::none);
+        if (has_format != ((info.flags & abi::kInfoHasBackingFormat) != 0))
+            return "qcow2 backing format presence read back differs";
+        if (has_format && !info_string_is(info.backing_format, abi::backing_format_name(abi::BackingFormat(r.backing_format))))
+            return "qcow2 backing format read back differs";
+        break;
+    }
+    case abi::ImageFormat::vmdk: {
+        const abi::InfoVmdk& v = info.vmdk;
+        const bool stream = r.vmdk_subformat == uint32_t(abi::VmdkSubformat::stream_optimized);
+        if (!info_string_is(v.create_type, stream ? "streamOptimized" : "monolithicSparse"))
+            return "vmdk create type read back differs";
+        if (!has_cluster_size || info.cluster_size != r.grain_size) return "vmdk grain size read back differs";
+        if (v.cid != uint32_t(get_le(r.entropy, 4))) return "vmdk CID read back is not entropy bytes 0..3";
+        // The parent's CID, which the host read from the backing file; none
+        // is all ones.
+        if (v.parent_cid != (backing ? in.parent_cid : formats::vmdk::kNoParentCid)) return "vmdk parent CID read back differs";
+        if (records.extents.size() != 1 || v.extent_count != 1) return "vmdk new image is not one extent";
+        const abi::InfoVmdkExtent& e = records.extents[0];
+        if (e.virtual_size != out.virtual_size || e.cluster_size != r.grain_size || e.filename.length != 0 ||
+            ((e.flags & abi::kVmdkExtentCompressed) != 0) != stream)
+            return "vmdk extent read back differs from the image asked for";
+        break;
+    }
+    case abi::ImageFormat::vpc: {
+        const bool fixed = r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed);
+        // qemu shows a block size for dynamic images only.
+        if (has_cluster_size == fixed) return "vpc cluster size shown for the wrong subformat";
+        if (!fixed && info.cluster_size != r.vpc_block_size) return "vpc block size read back differs";
+        break;
+    }
+    case abi::ImageFormat::vhdx: {
+        // As qemu: a block size asked for is rounded up to whole MiB and
+        // capped; none asked for is chosen from the size.
+        namespace vhdx = formats::vhdx;
+        const uint64_t rounded = (uint64_t(r.vhdx_block_size) + vhdx::kMiB - 1) / vhdx::kMiB * vhdx::kMiB;
+        const uint64_t asked = rounded < vhdx::kMaxBlockSize ? rounded : vhdx::kMaxBlockSize;
+        if (!has_cluster_size || info.cluster_size != out.unit_size || (asked != 0 && info.cluster_size != asked))
+            return "vhdx block size read back differs";
+        break;
+    }
+    case abi::ImageFormat::raw: break;
+    }
+    return nullptr;
+}
+
 // The emitter either refuses the request with a known status, or writes an
-// image that our own probe opens with the virtual size the emitter reported.
+// image that our own probe opens with the virtual size the emitter reported,
+// and that our own `info` reads with the options asked for.
 inline const char* check_emit(const FormatEntry& f, const uint8_t* data, size_t size) {
     EmitCase c = decode_emit_case(f.format, data, size);
     BoundedSink sink;
@@ -330,7 +441,7 @@ inline const char* check_emit(const FormatEntry& f, const uint8_t* data, size_t 
         if (!info.has_cid) return "vmdk probe found no CID in the emitted image";
         if (info.cid != uint32_t(get_le(r.entropy, 4))) return "vmdk CID is not entropy bytes 0..3";
     }
-    return nullptr;
+    return check_emitted_info(f, r, c.input, out, image);
 }
 
 }  // namespace instar::fuzz

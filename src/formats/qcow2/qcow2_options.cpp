@@ -1,6 +1,7 @@
 #include "qcow2_options.h"
 
 #include "qcow2_layout.h"
+#include "abi/format_names.h"
 
 namespace instar::formats::qcow2 {
 namespace {
@@ -22,19 +23,6 @@ size_t bounded_strlen(const char* s, size_t cap) {
     size_t n = 0;
     while (n < cap && s[n] != '\0') ++n;
     return n;
-}
-
-// qemu records the driver name (BlockdevDriver_str) in the extension.
-const char* backing_format_name(uint32_t f) {
-    switch (static_cast<abi::BackingFormat>(f)) {
-    case abi::BackingFormat::raw: return "raw";
-    case abi::BackingFormat::qcow2: return "qcow2";
-    case abi::BackingFormat::vmdk: return "vmdk";
-    case abi::BackingFormat::vpc: return "vpc";
-    case abi::BackingFormat::vhdx: return "vhdx";
-    case abi::BackingFormat::none: break;
-    }
-    return nullptr;
 }
 
 }  // namespace
@@ -91,7 +79,8 @@ Status parse_create_request(const abi::CreateRequest& req, uint64_t virtual_size
         out.backing_file = req.backing_file;
         out.backing_file_len = len;
         if (has_backing_format) {
-            out.backing_format = backing_format_name(req.backing_format);
+            // qemu records the driver name (BlockdevDriver_str) in the extension.
+            out.backing_format = abi::backing_format_name(abi::BackingFormat(req.backing_format));
             size_t n = 0;
             while (out.backing_format[n] != '\0') ++n;
             out.backing_format_len = n;

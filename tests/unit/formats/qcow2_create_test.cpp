@@ -42,7 +42,7 @@ std::string case_name(const Qcow2Options& o) {
     if (o.zstd) n += "_zstd";
     if (!o.backing.empty()) {
         n += "_b" + std::to_string(o.backing.size());
-        if (o.backing_format != BackingFormat::none) n += std::string("_") + backing_format_name(o.backing_format);
+        if (o.backing_format != BackingFormat::none) n += std::string("_") + abi::backing_format_name(o.backing_format);
     }
     return n;
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "abi/format_names.h"
 #include "abi/ops/create.h"
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
@@ -102,18 +103,6 @@ inline const char* prealloc_name(abi::Preallocation p) {
     return "?";
 }
 
-inline const char* backing_format_name(abi::BackingFormat f) {
-    switch (f) {
-    case abi::BackingFormat::raw: return "raw";
-    case abi::BackingFormat::qcow2: return "qcow2";
-    case abi::BackingFormat::vmdk: return "vmdk";
-    case abi::BackingFormat::vpc: return "vpc";
-    case abi::BackingFormat::vhdx: return "vhdx";
-    case abi::BackingFormat::none: break;
-    }
-    return "";
-}
-
 // `-u` keeps qemu-img from opening the backing file, as the host does
 // when it resolves the request.
 inline std::string qemu_create_command(const Qcow2Options& o, const std::string& out) {
@@ -128,7 +117,7 @@ inline std::string qemu_create_command(const Qcow2Options& o, const std::string&
     if (!o.backing.empty()) {
         cmd += " -u -b " + shell_quote(o.backing);
         if (o.backing_format != abi::BackingFormat::none) {
-            cmd += " -F " + std::string(backing_format_name(o.backing_format));
+            cmd += " -F " + std::string(abi::backing_format_name(o.backing_format));
         }
     }
     return cmd + " " + shell_quote(out) + " " + std::to_string(o.size);
