@@ -225,10 +225,10 @@ class CreateVsQemu : public ::testing::TestWithParam<Args> {};
 
 TEST_P(CreateVsQemu, SameOutputAndErrors) {
     INSTAR_REQUIRE_QEMU_IMG();
-    static testing::ScratchDir dir;
+    static testing::TempDir dir;
     static bool made = false;
     if (!made) {
-        std::filesystem::create_directories(dir.path() / "sub");
+        std::filesystem::create_directories(dir.file("sub"));
         ASSERT_EQ(testing::run_qemu_img_create(dir, {"-q", "-f", "qcow2", "base.qcow2", "1G"}).rc, 0);
         ASSERT_EQ(testing::run_qemu_img_create(dir, {"-q", "-f", "raw", "base.raw", "64M"}).rc, 0);
         ASSERT_EQ(testing::run_qemu_img_create(dir, {"-q", "-f", "vmdk", "base.vmdk", "100M"}).rc, 0);
@@ -242,7 +242,7 @@ TEST_P(CreateVsQemu, SameOutputAndErrors) {
     const Args& args = GetParam();
     testing::Outcome q = testing::run_qemu_img_create(dir, args);
     dir.clean_except({"base.qcow2", "base.raw", "base.vmdk", "sub"});
-    std::filesystem::remove(dir.path() / "sub" / "x.qcow2");
+    std::filesystem::remove(dir.file("sub/x.qcow2"));
     testing::Outcome i = testing::run_instar_create(args, probe);
 
     std::string shown;

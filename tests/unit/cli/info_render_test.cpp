@@ -32,32 +32,21 @@
 namespace instar::cli {
 namespace {
 
-using testing::ScratchDir;
+using ::instar::testing::CommandResult;
+using ::instar::testing::run_command;
+using ::instar::testing::Stderr;
 using testing::shell_quote;
-
-struct Ran {
-    int rc = -1;
-    std::string out;
-};
+using testing::TempDir;
 
 // Runs a shell command in `dir`; stdout is returned, stderr kept in
 // dir/stderr for failure messages.
-Ran sh(const ScratchDir& dir, const std::string& cmd) {
-    std::string full = "cd " + shell_quote(dir.path().string()) + " && { " + cmd + "; } 2>stderr";
-    Ran r;
-    FILE* p = popen(full.c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int status = pclose(p);
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+CommandResult sh(const TempDir& dir, const std::string& cmd) {
+    return run_command("( cd " + shell_quote(dir.path()) + " && { " + cmd + "; } 2>stderr )", Stderr::discard);
 }
 
-void must(const ScratchDir& dir, const std::string& cmd) {
-    Ran r = sh(dir, cmd);
-    ASSERT_EQ(r.rc, 0) << cmd << "\n" << testing::read_file(dir.path() / "stderr");
+void must(const TempDir& dir, const std::string& cmd) {
+    CommandResult r = sh(dir, cmd);
+    ASSERT_EQ(r.status, 0) << cmd << "\n" << testing::read_text(dir.file("stderr"));
 }
 
 // ---- qemu's JSON -> what the guest reports ------------------------------------
@@ -247,15 +236,15 @@ struct QemuInfo {
 };
 
 // qemu-img info ARGS, human and JSON; ARGS end with the file name.
-QemuInfo qemu_info(const ScratchDir& dir, const std::string& args) {
+QemuInfo qemu_info(const TempDir& dir, const std::string& args) {
     QemuInfo q;
-    Ran h = sh(dir, "qemu-img info " + args);
-    Ran j = sh(dir, "qemu-img info --output=json " + args);
-    EXPECT_EQ(h.rc, 0) << args << "\n" << testing::read_file(dir.path() / "stderr");
-    EXPECT_EQ(j.rc, 0) << args;
-    q.human = h.out;
-    q.json = j.out;
-    nlohmann::json parsed = nlohmann::json::parse(j.out);
+    CommandResult h = sh(dir, "qemu-img info " + args);
+    CommandResult j = sh(dir, "qemu-img info --output=json " + args);
+    EXPECT_EQ(h.status, 0) << args << "\n" << testing::read_text(dir.file("stderr"));
+    EXPECT_EQ(j.status, 0) << args;
+    q.human = h.output;
+    q.json = j.output;
+    nlohmann::json parsed = nlohmann::json::parse(j.output);
     if (parsed.is_array()) {
         for (const auto& e : parsed) q.chain.push_back(image_of(e));
     } else {
@@ -267,7 +256,7 @@ QemuInfo qemu_info(const ScratchDir& dir, const std::string& args) {
 bool chain_option(const std::string& args) { return args.find("--backing-chain") != std::string::npos; }
 
 // The whole comparison for one command line.
-void expect_same(const ScratchDir& dir, const std::string& args) {
+void expect_same(const TempDir& dir, const std::string& args) {
     SCOPED_TRACE("qemu-img info " + args);
     QemuInfo q = qemu_info(dir, args);
     if (::testing::Test::HasFailure()) return;
@@ -322,10 +311,10 @@ void patch_snapshots(const std::filesystem::path& file, const std::vector<Snapsh
 class InfoVsQemu : public ::testing::Test {
 protected:
     void SetUp() override {
-        if (!testing::qemu_img_available()) GTEST_SKIP() << "qemu-img not installed";
+        INSTAR_REQUIRE_QEMU_IMG();
         ASSERT_FALSE(dir.path().empty());
     }
-    ScratchDir dir;
+    TempDir dir;
 };
 
 // ---- the cases -----------------------------------------------------------------
@@ -357,11 +346,11 @@ TEST_F(InfoVsQemu, Qcow2Variants) {
     // A crash with lazy refcounts leaves the dirty bit set.
     sh(dir, "qemu-io -c 'write 0 64k' -c abort dirty.qcow2");
     // The corrupt bit: incompatible feature bit 1 (header bytes 72..79).
-    write_be(dir.path() / "corrupt.qcow2", 79, read_be(dir.path() / "corrupt.qcow2", 79, 1) | 2, 1);
+    write_be(dir.file("corrupt.qcow2"), 79, read_be(dir.file("corrupt.qcow2"), 79, 1) | 2, 1);
     // A data file extension whose name is empty as a C string: the first
     // extension (after the 112-byte header), its name 8 bytes in.
-    ASSERT_EQ(read_be(dir.path() / "noname.qcow2", 112, 4), 0x44415441u);
-    write_be(dir.path() / "noname.qcow2", 120, 0, 1);
+    ASSERT_EQ(read_be(dir.file("noname.qcow2"), 112, 4), 0x44415441u);
+    write_be(dir.file("noname.qcow2"), 120, 0, 1);
     for (const char* f : {"v3.qcow2", "v2.qcow2", "feat.qcow2", "small.qcow2", "sub.qcow2", "comp.qcow2", "ext.qcow2",
                           "extraw.qcow2", "noname.qcow2", "dirty.qcow2", "corrupt.qcow2"})
         expect_same(dir, f);
@@ -409,7 +398,7 @@ TEST_F(InfoVsQemu, Qcow2Snapshots) {
     for (size_t i = 0; i < std::size(kSizes); ++i)
         patches.push_back({kSizes[i], clocks[i % std::size(clocks)], dates[i % std::size(dates)],
                            icounts[i % std::size(icounts)]});
-    patch_snapshots(dir.path() / "s.qcow2", patches);
+    patch_snapshots(dir.file("s.qcow2"), patches);
 
     // Dates are local time: the same zone for both.
     const char* old_tz = std::getenv("TZ");
@@ -464,7 +453,7 @@ TEST_F(InfoVsQemu, BackingChain) {
                           "sub/q-on-vmdk.qcow2"})
         expect_same(dir, std::string("--backing-chain ") + f);
     // From inside the directory, and by absolute name.
-    expect_same(dir, "--backing-chain " + shell_quote((dir.path() / "sub/top.qcow2").string()));
+    expect_same(dir, "--backing-chain " + shell_quote(dir.file("sub/top.qcow2")));
 }
 
 TEST_F(InfoVsQemu, BackingNames) {

@@ -17,36 +17,15 @@
 #include "cli/create_options.h"
 #include "cli/formatting_line.h"
 #include "host/error.h"
+#include "support/files.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace instar::cli::testing {
 
-inline bool qemu_img_available() { return std::system("qemu-img --version >/dev/null 2>&1") == 0; }
-
-#define INSTAR_REQUIRE_QEMU_IMG()                                                          \
-    do {                                                                                   \
-        if (!::instar::cli::testing::qemu_img_available())                                 \
-            GTEST_SKIP() << "qemu-img not installed (CI installs qemu-utils); reference " \
-                            "behaviour cannot be generated";                              \
-    } while (0)
-
-inline std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
-inline std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using ::instar::testing::read_text;
+using ::instar::testing::shell_quote;
+using ::instar::testing::TempDir;
 
 // What a run printed: stdout, the warnings and the first error line, each
 // without the program's "PROGRAM: " prefix.
@@ -63,43 +42,16 @@ inline std::ostream& operator<<(std::ostream& os, const Outcome& o) {
     return os << "]";
 }
 
-class ScratchDir {
-public:
-    ScratchDir() {
-        char tmpl[] = "/tmp/instar-cli-test-XXXXXX";
-        char* d = mkdtemp(tmpl);
-        if (d) path_ = d;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-    }
-    const std::filesystem::path& path() const { return path_; }
-
-    // Deletes what a run left, keeping the named files (backing images).
-    void clean_except(const std::vector<std::string>& keep) const {
-        for (const auto& e : std::filesystem::directory_iterator(path_)) {
-            std::string name = e.path().filename().string();
-            bool kept = false;
-            for (const auto& k : keep) kept = kept || k == name;
-            if (!kept && name != "out" && name != "err") std::filesystem::remove_all(e.path());
-        }
-    }
-
-private:
-    std::filesystem::path path_;
-};
-
 // qemu-img create ARGS, run inside `dir`.
-inline Outcome run_qemu_img_create(const ScratchDir& dir, const std::vector<std::string>& args) {
-    std::string cmd = "cd " + shell_quote(dir.path().string()) + " && qemu-img create";
+inline Outcome run_qemu_img_create(const TempDir& dir, const std::vector<std::string>& args) {
+    std::string cmd = "cd " + shell_quote(dir.path()) + " && qemu-img create";
     for (const auto& a : args) cmd += " " + shell_quote(a);
     cmd += " >out 2>err </dev/null";
     Outcome o;
     int status = std::system(cmd.c_str());
     o.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    o.out = read_file(dir.path() / "out");
-    std::istringstream err(read_file(dir.path() / "err"));
+    o.out = read_text(dir.file("out"));
+    std::istringstream err(read_text(dir.file("err")));
     std::string line;
     std::vector<std::string> lines;
     while (std::getline(err, line)) lines.push_back(line);

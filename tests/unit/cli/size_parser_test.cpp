@@ -129,7 +129,7 @@ TEST_P(SizeArgument, MatchesCommittedTable) {
 TEST_P(SizeArgument, QemuImgAgrees) {
     INSTAR_REQUIRE_QEMU_IMG();
     const SizeRow& row = GetParam();
-    testing::ScratchDir dir;
+    testing::TempDir dir;
     // A raw image of that size would be written for small sizes only; -o
     // preallocation is off, so even 1T is a sparse file.
     testing::Outcome q = testing::run_qemu_img_create(dir, {"-f", "raw", "s.raw", "--", row.text});

@@ -1,16 +1,17 @@
-// In-memory ImageSource / ImageSink for emitter and parser tests.
+// In-memory ImageSource / ImageSink for emitter and parser tests, and the
+// scratch the guest would give them.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "formats/common/arena.h"
 #include "formats/common/image_io.h"
 #include "formats/common/record_sink.h"
+#include "support/files.h"
 
 namespace instar::testing {
 
@@ -82,9 +83,34 @@ public:
     }
 };
 
-inline std::vector<uint8_t> read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
+// Keeps no bytes, only where writes land: for requests whose images would
+// not fit in a test's memory.
+class CountingSink : public formats::ImageSink {
+public:
+    uint64_t written = 0;  // bytes
+    uint64_t writes = 0;   // calls
+    uint64_t end = 0;      // highest byte written, plus one
+    uint64_t size = 0;
+    bool size_set = false;
+    bool write(uint64_t offset, const void*, size_t len) override {
+        written += len;
+        ++writes;
+        end = std::max(end, offset + len);
+        return true;
+    }
+    bool preallocate(uint64_t, uint64_t, bool) override { return true; }
+    bool set_size(uint64_t s) override {
+        size = s;
+        size_set = true;
+        return true;
+    }
+};
+
+// Scratch for the emitters and probes, as the guest would give it.
+struct Scratch {
+    std::vector<uint8_t> mem;
+    formats::Arena arena;
+    explicit Scratch(size_t bytes = 1 << 20) : mem(bytes), arena(mem.data(), mem.size()) {}
+};
 
 }  // namespace instar::testing

@@ -163,7 +163,7 @@ std::vector<Qcow2Options> backing_files() {
 class Qcow2MatchesQemu : public ::testing::TestWithParam<Qcow2Options> {};
 
 TEST_P(Qcow2MatchesQemu, SameBytesAndQemuAcceptsIt) {
-    if (!have_qemu_img()) GTEST_SKIP() << "qemu-img not found at " << kQemuImg << " (CI installs qemu-utils)";
+    INSTAR_REQUIRE_QEMU_IMG();
     const Qcow2Options& o = GetParam();
     TempDir dir;
     ASSERT_FALSE(dir.path().empty());
@@ -213,11 +213,11 @@ TEST_P(Qcow2MatchesQemu, SameBytesAndQemuAcceptsIt) {
     }
 
     // `backing=` keeps qemu from opening a backing file that is not there.
-    CommandResult check = run_command(std::string(kQemuImg) + " check --image-opts " +
+    CommandResult check = run_command(qemu_img() + " check --image-opts " +
                                       shell_quote("driver=qcow2,file.filename=" + ours + ",backing="));
     EXPECT_EQ(check.status, 0) << check.output;
     EXPECT_NE(check.output.find("No errors were found"), std::string::npos) << check.output;
-    CommandResult info = run_command(std::string(kQemuImg) + " info --output=json -f qcow2 " + shell_quote(ours));
+    CommandResult info = run_command(qemu_img() + " info --output=json -f qcow2 " + shell_quote(ours));
     EXPECT_EQ(info.status, 0) << info.output;
     EXPECT_NE(info.output.find("\"virtual-size\": " + std::to_string(run.out.virtual_size) + ","), std::string::npos)
         << info.output;
@@ -278,7 +278,7 @@ class Qcow2Refuses : public ::testing::TestWithParam<Refusal> {};
 
 TEST_P(Qcow2Refuses, LikeQemuAndWritesNothing) {
     const Refusal& r = GetParam();
-    if (have_qemu_img()) {
+    if (!qemu_img().empty()) {
         TempDir dir;
         CommandResult created = run_command(qemu_create_command(r.options, dir.file("x.qcow2")));
         EXPECT_NE(created.status, 0) << "qemu-img accepted " << r.name;
@@ -374,7 +374,7 @@ TEST(Qcow2Emit, BackingWithoutFormat) {
     // The request form allows a backing file without a format (qemu-img
     // 7.2 itself insists on -F): the header then simply has no
     // backing-format extension, which qemu reads back as "probe it".
-    if (!have_qemu_img()) GTEST_SKIP() << "qemu-img not found at " << kQemuImg;
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     Qcow2Options o = opts(MiB, 65536);
     o.backing = "base.img";
@@ -386,11 +386,11 @@ TEST(Qcow2Emit, BackingWithoutFormat) {
     ASSERT_EQ(run.status, formats::kOk);
     const std::string ours = dir.file("instar.qcow2");
     ASSERT_TRUE(write_file(ours, sink.bytes));
-    CommandResult info = run_command(std::string(kQemuImg) + " info --output=json -f qcow2 " + shell_quote(ours));
+    CommandResult info = run_command(qemu_img() + " info --output=json -f qcow2 " + shell_quote(ours));
     ASSERT_EQ(info.status, 0) << info.output;
     EXPECT_NE(info.output.find("\"backing-filename\": \"base.img\""), std::string::npos) << info.output;
     EXPECT_EQ(info.output.find("backing-filename-format"), std::string::npos) << info.output;
-    CommandResult check = run_command(std::string(kQemuImg) + " check --image-opts " +
+    CommandResult check = run_command(qemu_img() + " check --image-opts " +
                                       shell_quote("driver=qcow2,file.filename=" + ours + ",backing="));
     EXPECT_EQ(check.status, 0) << check.output;
 

@@ -27,39 +27,6 @@
 
 namespace instar::testing::qcow2 {
 
-inline constexpr const char* kQemuIo = "/usr/bin/qemu-io";
-
-inline bool have_tools() { return have_qemu_img() && access(kQemuIo, X_OK) == 0; }
-
-#define REQUIRE_QEMU()                                                              \
-    if (!::instar::testing::qcow2::have_tools())                                    \
-    GTEST_SKIP() << "qemu-img/qemu-io not found (CI installs qemu-utils)"
-
-// Reads a real file, so large sparse images need no memory.
-class FileSource : public formats::ImageSource {
-public:
-    explicit FileSource(const std::string& path) : fd_(open(path.c_str(), O_RDONLY)) {
-        struct stat st {};
-        if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = uint64_t(st.st_size);
-    }
-    ~FileSource() override {
-        if (fd_ >= 0) close(fd_);
-    }
-    uint64_t size() const override { return size_; }
-    bool read(uint64_t offset, void* buf, size_t len) override {
-        ++reads;
-        std::memset(buf, 0, len);
-        if (offset >= size_) return true;
-        size_t n = size_t(std::min<uint64_t>(len, size_ - offset));
-        return pread(fd_, buf, n, off_t(offset)) == ssize_t(n);
-    }
-    size_t reads = 0;
-
-private:
-    int fd_;
-    uint64_t size_ = 0;
-};
-
 struct GuestRun {
     formats::Status status = formats::Status::internal;
     std::unique_ptr<abi::InfoResult> info;
@@ -92,19 +59,10 @@ inline GuestRun guest_info(const std::string& path) {
 // qemu-img info's JSON, or nothing when it refuses the image (or crashes
 // on it). Its warnings (stderr) are not part of the answer.
 inline std::optional<nlohmann::json> qemu_info(const std::string& path) {
-    const std::string cmd =
-        std::string(kQemuImg) + " info -f qcow2 --output=json " + shell_quote(path) + " 2>/dev/null";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return std::nullopt;
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    int st = pclose(p);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return std::nullopt;
-    nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
-    if (j.is_discarded()) ADD_FAILURE() << "qemu-img printed no valid JSON:\n" << out;
-    return j;
+    QemuJson q = qemu_info_json(path, "qcow2", "", Stderr::discard);
+    if (q.status != 0) return std::nullopt;
+    if (!q.ok) ADD_FAILURE() << "qemu-img printed no valid JSON:\n" << q.text;
+    return q.json;
 }
 
 template <uint32_t N>
@@ -332,7 +290,7 @@ inline void expect_like_qemu(const std::string& path, bool unsupported_ok = fals
     expect_same(g, *q);
 }
 
-inline std::string sh_env() { return std::string("QI=") + kQemuImg + "; QIO=" + kQemuIo + "; ulimit -c 0; "; }
+inline std::string sh_env() { return "QI=" + shell_quote(qemu_img()) + "; QIO=" + shell_quote(qemu_io()) + "; ulimit -c 0; "; }
 
 // Runs `script` in a fresh directory; the image it makes is img.qcow2.
 // qemu-img times LUKS key derivation by thread CPU time and gives up

@@ -106,7 +106,7 @@ std::string case_name(const Case& c) {
 class Qcow2InfoOnQemuImages : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Qcow2InfoOnQemuImages, MatchesQemuImgInfo) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     const Case& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, c.script));
@@ -341,7 +341,7 @@ std::vector<Damage> damages() {
 class Qcow2InfoDamaged : public ::testing::TestWithParam<Damage> {};
 
 TEST_P(Qcow2InfoDamaged, RefusesWhereQemuRefuses) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     const Damage& d = GetParam();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBase));
@@ -369,7 +369,7 @@ INSTANTIATE_TEST_SUITE_P(Headers, Qcow2InfoDamaged, ::testing::ValuesIn(damages(
 // A bitmap image, damaged: the extension is checked only while its
 // autoclear bit says a bitmap-aware program wrote the image last.
 TEST(Qcow2Info, BitmapExtensionChecks) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, "$QI create -q -f qcow2 img.qcow2 16M && $QI bitmap --add img.qcow2 bm0"));
     const std::string path = dir.file("img.qcow2");
@@ -392,7 +392,7 @@ TEST(Qcow2Info, BitmapExtensionChecks) {
 // Cut at every interesting length: where qemu still opens what is left
 // (everything past the end reads as zeroes), the answers must agree.
 TEST(Qcow2Info, TruncatedLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     const struct {
         const char* script;
@@ -422,7 +422,7 @@ TEST(Qcow2Info, TruncatedLikeQemu) {
 // Where qemu shows an image the result cannot describe (an external data
 // file bit without a name), the refusal must say so.
 TEST(Qcow2Info, HeaderBytesLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBase));
     const std::vector<uint8_t> base = read_file(dir.file("img.qcow2"));
@@ -443,7 +443,7 @@ TEST(Qcow2Info, HeaderBytesLikeQemu) {
 // first extension headers and a snapshot entry's fixed part and extra
 // data (names are left alone: flipped bytes there are just other names).
 TEST(Qcow2Info, MetadataBytesLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBase));
     const std::vector<uint8_t> base = read_file(dir.file("img.qcow2"));
@@ -467,7 +467,7 @@ TEST(Qcow2Info, MetadataBytesLikeQemu) {
 // A snapshot table longer than qemu's 64 MiB cap is refused, even though
 // its count alone would only make it undescribable.
 TEST(Qcow2Info, SnapshotTableTooBig) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, "$QI create -q -f qcow2 img.qcow2 16M"));
     const std::string path = dir.file("img.qcow2");
@@ -510,7 +510,7 @@ TEST(Qcow2Info, SnapshotTableTooBig) {
 // A hostile header cluster made of empty unknown extensions: the walk is
 // bounded and reads the device a few times, not once per extension.
 TEST(Qcow2Info, ExtensionWalkReadsLittle) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, "$QI create -q -f qcow2 -o cluster_size=256k img.qcow2 16M"));
     const std::string path = dir.file("img.qcow2");
@@ -530,7 +530,7 @@ TEST(Qcow2Info, ExtensionWalkReadsLittle) {
 
 // What instar's own emitter writes reads back as qemu-img reads it.
 TEST(Qcow2Info, ReadsWhatTheEmitterWrites) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     Qcow2Options variants[4];
     variants[1].version = 2;

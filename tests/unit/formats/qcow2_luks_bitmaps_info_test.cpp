@@ -65,7 +65,7 @@ std::vector<LuksCase> luks_cases() {
 class LuksImages : public ::testing::TestWithParam<LuksCase> {};
 
 TEST_P(LuksImages, MatchesQemuImgInfo) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     const LuksCase& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kLuksCreate + c.options + " img.qcow2 16M" + c.extra));
@@ -222,7 +222,7 @@ std::vector<LuksDamage> luks_damages() {
 class LuksDamaged : public ::testing::TestWithParam<LuksDamage> {};
 
 TEST_P(LuksDamaged, RefusesWhereQemuRefuses) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     const LuksDamage& d = GetParam();
     ASSERT_FALSE(luks_image().empty());
     TempDir dir;
@@ -242,7 +242,7 @@ INSTANTIATE_TEST_SUITE_P(Headers, LuksDamaged, ::testing::ValuesIn(luks_damages(
 
 // Where the header lies: the crypto header extension.
 TEST(Qcow2LuksInfo, HeaderExtensionLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     ASSERT_FALSE(luks_image().empty());
     const std::vector<uint8_t>& base = luks_image();
     const size_t ext = find_ext(base, kExtCrypto);
@@ -267,7 +267,7 @@ TEST(Qcow2LuksInfo, HeaderExtensionLikeQemu) {
 
 // A second crypto header extension: qemu opens both, shows the last.
 TEST(Qcow2LuksInfo, TwoHeaderExtensions) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     ASSERT_FALSE(luks_image().empty());
     std::vector<uint8_t> b = luks_image();
     const size_t ext = find_ext(b, kExtCrypto);
@@ -302,7 +302,7 @@ TEST(Qcow2LuksInfo, TwoHeaderExtensions) {
 
 // Every byte of the header that is not salt or digest, changed in turn.
 TEST(Qcow2LuksInfo, HeaderBytesLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     ASSERT_FALSE(luks_image().empty());
     const std::vector<uint8_t>& base = luks_image();
     const size_t h = luks_at(base);
@@ -330,7 +330,7 @@ TEST(Qcow2LuksInfo, HeaderBytesLikeQemu) {
 // The qcow2 header and the crypto header extension of a LUKS image, each
 // byte changed in turn (the method, the version, the extension walk).
 TEST(Qcow2LuksInfo, QcowHeaderBytesLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     ASSERT_FALSE(luks_image().empty());
     const std::vector<uint8_t>& base = luks_image();
     const size_t ext = find_ext(base, kExtCrypto);
@@ -353,7 +353,7 @@ TEST(Qcow2LuksInfo, QcowHeaderBytesLikeQemu) {
 
 // Cut anywhere in the LUKS header: what is left reads as zeroes.
 TEST(Qcow2LuksInfo, TruncatedLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     ASSERT_FALSE(luks_image().empty());
     const std::vector<uint8_t>& full = luks_image();
     const size_t h = luks_at(full);
@@ -408,7 +408,7 @@ std::vector<BitmapCase> bitmap_cases() {
 class BitmapImages : public ::testing::TestWithParam<BitmapCase> {};
 
 TEST_P(BitmapImages, MatchesQemuImgInfo) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     const BitmapCase& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, c.script));
@@ -707,7 +707,7 @@ const char* kBitmapBase = "$QI create -q -f qcow2 img.qcow2 16M && $QI bitmap --
 class BitmapsDamaged : public ::testing::TestWithParam<BitmapDamage> {};
 
 TEST_P(BitmapsDamaged, RefusesWhereQemuRefuses) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     const BitmapDamage& d = GetParam();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBitmapBase));
@@ -727,7 +727,7 @@ INSTANTIATE_TEST_SUITE_P(Directories, BitmapsDamaged, ::testing::ValuesIn(bitmap
 
 // Every byte of two directory entries and of the extension changed in turn.
 TEST(Qcow2BitmapsInfo, DirectoryBytesLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBitmapBase + std::string(" && $QI bitmap --add -g 1M --disable img.qcow2 bm1")));
     const std::vector<uint8_t> base = read_file(dir.file("img.qcow2"));
@@ -750,7 +750,7 @@ TEST(Qcow2BitmapsInfo, DirectoryBytesLikeQemu) {
 
 // Cut before, inside and after the directory and the tables.
 TEST(Qcow2BitmapsInfo, TruncatedLikeQemu) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBitmapBase + std::string(" && $QIO -c 'write -P 1 0 1M' img.qcow2 >/dev/null && "
                                                           "$QI bitmap --add -g 1M --disable img.qcow2 bm1")));
@@ -771,7 +771,7 @@ TEST(Qcow2BitmapsInfo, TruncatedLikeQemu) {
 // An in-use bitmap is not read, but qemu still builds an empty in-memory
 // bitmap for it: past 2^41 bits an assertion ends qemu-img.
 TEST(Qcow2BitmapsInfo, InUseBitmapOfAHugeDisk) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, "$QI create -q -f qcow2 -o cluster_size=2M img.qcow2 2E && "
                                 "$QI bitmap --add -g 2G img.qcow2 bm"));
@@ -810,7 +810,7 @@ TEST(Qcow2BitmapsInfo, InUseBitmapOfAHugeDisk) {
 // The most bitmaps qemu opens, all listed; names of one hash compared
 // exactly, and quickly even when all are the same.
 TEST(Qcow2BitmapsInfo, ManyBitmaps) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, kBitmapBase));
     const std::string path = dir.file("img.qcow2");
@@ -856,7 +856,7 @@ TEST(Qcow2BitmapsInfo, ManyBitmaps) {
 // Many consistent bitmaps over overlapping tables: their entries are read
 // once, not once per table.
 TEST(Qcow2BitmapsInfo, OverlappingTablesReadOnce) {
-    REQUIRE_QEMU();
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
     TempDir dir;
     ASSERT_TRUE(make_image(dir, "$QI create -q -f qcow2 -o cluster_size=512 img.qcow2 4G && "
                                 "$QI bitmap --add -g 512 img.qcow2 bm0"));

@@ -30,7 +30,7 @@ formats::Status read_basic(std::vector<uint8_t> bytes, formats::BasicImageInfo& 
 std::vector<uint8_t> qemu_image(const std::string& options, const std::string& size) {
     TempDir dir;
     const std::string path = dir.file("p.qcow2");
-    CommandResult r = run_command(std::string(kQemuImg) + " create -q -f qcow2 " + options + " " + shell_quote(path) +
+    CommandResult r = run_command(qemu_img() + " create -q -f qcow2 " + options + " " + shell_quote(path) +
                                   " " + size);
     EXPECT_EQ(r.status, 0) << r.output;
     return read_file(path);
@@ -41,7 +41,7 @@ bool qemu_virtual_size(const std::vector<uint8_t>& bytes, uint64_t& size) {
     TempDir dir;
     const std::string path = dir.file("i.qcow2");
     if (!write_file(path, bytes)) return false;
-    CommandResult r = run_command(std::string(kQemuImg) + " info --output=json -f qcow2 " + shell_quote(path));
+    CommandResult r = run_command(qemu_img() + " info --output=json -f qcow2 " + shell_quote(path));
     if (r.status != 0) return false;
     const std::string key = "\"virtual-size\": ";
     size_t at = r.output.find(key);
@@ -53,7 +53,7 @@ bool qemu_virtual_size(const std::vector<uint8_t>& bytes, uint64_t& size) {
 class Qcow2ProbeOnQemuImages : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
 
 TEST_P(Qcow2ProbeOnQemuImages, DetectsAndReadsVirtualSize) {
-    if (!have_qemu_img()) GTEST_SKIP() << "qemu-img not found at " << kQemuImg << " (CI installs qemu-utils)";
+    INSTAR_REQUIRE_QEMU_IMG();
     const auto& [options, size] = GetParam();
     std::vector<uint8_t> bytes = qemu_image(options, size);
     ASSERT_FALSE(bytes.empty());
@@ -187,7 +187,7 @@ std::vector<Damage> damages() {
 class Qcow2ProbeDamaged : public ::testing::TestWithParam<Damage> {};
 
 TEST_P(Qcow2ProbeDamaged, RefusesWhatQemuRefuses) {
-    if (!have_qemu_img()) GTEST_SKIP() << "qemu-img not found at " << kQemuImg << " (CI installs qemu-utils)";
+    INSTAR_REQUIRE_QEMU_IMG();
     const Damage& d = GetParam();
     std::vector<uint8_t> bytes = qemu_image("", "512M");
     ASSERT_FALSE(bytes.empty());
@@ -202,7 +202,7 @@ INSTANTIATE_TEST_SUITE_P(Headers, Qcow2ProbeDamaged, ::testing::ValuesIn(damages
                          [](const ::testing::TestParamInfo<Damage>& info) { return std::string(info.param.name); });
 
 TEST(Qcow2Probe, AcceptsWhatQemuTolerates) {
-    if (!have_qemu_img()) GTEST_SKIP() << "qemu-img not found at " << kQemuImg << " (CI installs qemu-utils)";
+    INSTAR_REQUIRE_QEMU_IMG();
     std::vector<uint8_t> base = qemu_image("", "512M");
     ASSERT_FALSE(base.empty());
 

@@ -1,4 +1,4 @@
-// Shared by the qcow2 tests: driving the real qemu-img, building create
+// Shared by the qcow2 tests: qemu-img create options, building create
 // requests, running the emitter and comparing its output with qemu's.
 #pragma once
 
@@ -21,61 +21,22 @@
 #include "formats/common/emitter.h"
 #include "formats/common/image_io.h"
 #include "formats/qcow2/qcow2_create.h"
+#include "file_image.h"
 #include "memory_image.h"
+#include "support/files.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace instar::testing::qcow2 {
 
-inline constexpr const char* kQemuImg = "/usr/bin/qemu-img";
 // The guest's scratch budget for format code.
 inline constexpr size_t kGuestScratchBytes = 48u << 20;
 
-inline bool have_qemu_img() { return access(kQemuImg, X_OK) == 0; }
-
-struct CommandResult {
-    int status = -1;
-    std::string output;  // stdout and stderr
-};
-
-inline CommandResult run_command(const std::string& cmd) {
-    CommandResult r;
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
-
-inline std::string shell_quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-// A directory removed with everything in it when the object goes. In
-// memory when possible: qemu-img syncs after each metadata update, which
+// In memory when possible: qemu-img syncs after each metadata update, which
 // costs seconds per image on a disk.
-class TempDir {
+class TempDir : public testing::TempDir {
 public:
-    TempDir() {
-        std::filesystem::path base = access("/dev/shm", W_OK) == 0 ? std::filesystem::path("/dev/shm")
-                                                                   : std::filesystem::temp_directory_path();
-        std::string tmpl = (base / "instar-qcow2-XXXXXX").string();
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (mkdtemp(buf.data())) path_ = buf.data();
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-    }
-    const std::string& path() const { return path_; }
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
+    TempDir() : testing::TempDir("instar-qcow2", TempBase::memory) {}
 };
 
 // The options of one `qemu-img create -f qcow2` run, kept in the same terms
@@ -113,7 +74,7 @@ inline std::string qemu_create_command(const Qcow2Options& o, const std::string&
     if (o.extended_l2) opts += ",extended_l2=on";
     if (o.lazy_refcounts) opts += ",lazy_refcounts=on";
     if (o.zstd) opts += ",compression_type=zstd";
-    std::string cmd = std::string(kQemuImg) + " create -q -f qcow2 -o " + opts;
+    std::string cmd = qemu_img() + " create -q -f qcow2 -o " + opts;
     if (!o.backing.empty()) {
         cmd += " -u -b " + shell_quote(o.backing);
         if (o.backing_format != abi::BackingFormat::none) {
@@ -144,31 +105,6 @@ inline std::unique_ptr<abi::CreateRequest> make_request(const Qcow2Options& o) {
     return r;
 }
 
-// Writes into a real (sparse) file, for images too large to hold in memory.
-class FileSink : public formats::ImageSink {
-public:
-    explicit FileSink(const std::string& path) : fd_(open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644)) {}
-    ~FileSink() override {
-        if (fd_ >= 0) close(fd_);
-    }
-    bool ok() const { return fd_ >= 0; }
-    uint64_t written = 0;
-    std::vector<MemorySink::Prealloc> preallocations;
-
-    bool write(uint64_t offset, const void* data, size_t len) override {
-        written += len;
-        return pwrite(fd_, data, len, off_t(offset)) == ssize_t(len);
-    }
-    bool preallocate(uint64_t offset, uint64_t len, bool full) override {
-        preallocations.push_back({offset, len, full});
-        return true;
-    }
-    bool set_size(uint64_t size) override { return ftruncate(fd_, off_t(size)) == 0; }
-
-private:
-    int fd_;
-};
-
 struct EmitRun {
     formats::Status status = formats::Status::internal;
     formats::EmitOutput out{};
@@ -182,18 +118,6 @@ inline EmitRun emit(const abi::CreateRequest& req, uint64_t virtual_size, format
     EmitRun r;
     r.status = formats::qcow2_emit(in, sink, arena, r.out);
     return r;
-}
-
-inline bool write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) return false;
-    bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    return std::fclose(f) == 0 && ok;
-}
-
-inline uint64_t file_size(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
 }
 
 // Empty when equal; otherwise where the first difference is.

@@ -72,15 +72,15 @@ TEST(Crc32c, ZeroRunsOfAnyLength) {
 // region table (over 64 KiB), each with its checksum field zeroed.
 TEST(Crc32c, ReproducesQemuVhdxChecksums) {
     INSTAR_REQUIRE_QEMU_IMG();
-    vv::TempDir dir;
+    TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = dir.file("x.vhdx");
-    ASSERT_EQ(vv::run(vv::qemu_img() + " create -q -f vhdx " + vv::quote(path) + " 64M").status, 0);
+    ASSERT_EQ(run_command(qemu_img() + " create -q -f vhdx " + shell_quote(path) + " 64M").status, 0);
     struct Block {
         uint64_t at, size;
     };
     for (Block b : {Block{0x10000, 4096}, Block{0x20000, 4096}, Block{0x30000, 65536}, Block{0x40000, 65536}}) {
-        std::vector<uint8_t> buf = vv::read_range(path, b.at, b.size);
+        std::vector<uint8_t> buf = read_range(path, b.at, b.size);
         uint32_t stored = formats::load_le32(buf.data() + 4);
         std::memset(buf.data() + 4, 0, 4);
         EXPECT_EQ(crc_of(buf), stored) << "block at " << b.at;

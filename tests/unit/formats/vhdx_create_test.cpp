@@ -110,8 +110,8 @@ TEST_P(VhdxIdentity, MatchesQemuImg) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string ref = dir.file("ref.vhdx"), ours = dir.file("ours.vhdx");
-    RunResult made =
-        run(qemu_img() + " create -q -f vhdx -o " + options(c) + " " + quote(ref) + " " + std::to_string(c.size));
+    CommandResult made =
+        run_command(qemu_img() + " create -q -f vhdx -o " + options(c) + " " + shell_quote(ref) + " " + std::to_string(c.size));
     ASSERT_EQ(made.status, 0) << made.output;
 
     abi::CreateRequest req = vhdx_request(c);
@@ -157,18 +157,18 @@ TEST_P(VhdxIdentity, MatchesQemuImg) {
     EXPECT_EQ(mine.cluster_size, theirs.cluster_size);
     EXPECT_EQ(out.virtual_size, uint64_t(theirs.virtual_size));
     EXPECT_EQ(out.unit_size, uint64_t(theirs.cluster_size));
-    RunResult check = run(qemu_img() + " check -f vhdx " + quote(ours));
+    CommandResult check = run_command(qemu_img() + " check -f vhdx " + shell_quote(ours));
     EXPECT_EQ(check.status, 0) << check.output;
     EXPECT_NE(check.output.find("No errors"), std::string::npos) << check.output;
 
-    std::string qemu_io = qemu_tool("qemu-io");
-    if (!c.write_test || qemu_io.empty()) return;
+    const std::string io_tool = qemu_io();
+    if (!c.write_test || io_tool.empty()) return;
     uint64_t at = out.virtual_size / 2 / 512 * 512;
-    RunResult io = run(qemu_io + " -f vhdx -c 'write -P 0x6b " + std::to_string(at) + " 64k' -c 'read -P 0x6b " +
-                       std::to_string(at) + " 64k' -c 'read -P 0 0 4k' " + quote(ours));
+    CommandResult io = run_command(io_tool + " -f vhdx -c 'write -P 0x6b " + std::to_string(at) + " 64k' -c 'read -P 0x6b " +
+                       std::to_string(at) + " 64k' -c 'read -P 0 0 4k' " + shell_quote(ours));
     EXPECT_EQ(io.status, 0) << io.output;
     EXPECT_EQ(io.output.find("fail"), std::string::npos) << io.output;
-    check = run(qemu_img() + " check -f vhdx " + quote(ours));
+    check = run_command(qemu_img() + " check -f vhdx " + shell_quote(ours));
     EXPECT_EQ(check.status, 0) << check.output;
 }
 
@@ -236,7 +236,7 @@ TEST_P(VhdxRefusal, RefusedLikeQemu) {
     const Refusal& r = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
-    RunResult made = run(qemu_img() + " create -q -f vhdx -o " + options(r.c) + " " + quote(dir.file("ref.vhdx")) +
+    CommandResult made = run_command(qemu_img() + " create -q -f vhdx -o " + options(r.c) + " " + shell_quote(dir.file("ref.vhdx")) +
                          " " + std::to_string(r.c.size));
     EXPECT_NE(made.status, 0) << "qemu-img accepted it";
     SparseSink sink;
@@ -373,17 +373,17 @@ TEST(VhdxCreate, ArbitraryRequestsAreSafe) {
         req.vhdx_log_size = rng() % 2 ? (1 << 20) : vv::pick_size(rng);
         req.preallocation = uint32_t(rng() % 6);
         for (auto& b : req.entropy) b = uint8_t(rng());
-        vv::CountingSink sink;
-        vv::Scratch scratch(64 * 1024);
+        CountingSink sink;
+        Scratch scratch(64 * 1024);
         EmitOutput out{};
         EmitInput in{&req, req.size, false, 0};
         Status s = formats::vhdx_emit(in, sink, scratch.arena, out);
         if (s == formats::kOk) {
             ++accepted;
             ASSERT_TRUE(sink.size_set);
-            EXPECT_LE(sink.max_end, sink.size);
+            EXPECT_LE(sink.end, sink.size);
             EXPECT_EQ(out.file_size, sink.size);
-            EXPECT_EQ(out.metadata_bytes, sink.bytes);
+            EXPECT_EQ(out.metadata_bytes, sink.written);
             EXPECT_LE(out.virtual_size, 64ull << 40);
             EXPECT_GE(out.virtual_size, req.size);
             EXPECT_TRUE(out.unit_size >= (1u << 20) && out.unit_size <= (256u << 20) &&

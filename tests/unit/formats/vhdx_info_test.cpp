@@ -25,6 +25,7 @@ namespace instar::testing {
 namespace {
 
 using namespace vv;
+using namespace vv::vhdx_edit;
 using namespace formats::vhdx;
 using formats::Status;
 
@@ -38,16 +39,6 @@ constexpr uint64_t kLogAt = 1 * kMiB, kBatAt = 2 * kMiB, kMetaAt = 3 * kMiB, kIt
 constexpr uint64_t kBlockSizeItem = kItems, kFlagsItem = kItems + 4, kDiskSizeItem = kItems + 8;
 constexpr uint32_t kLogSectors = uint32_t(kDefaultLogSize / kLogSectorSize);
 
-std::vector<uint8_t> le32(uint32_t v) {
-    std::vector<uint8_t> b(4);
-    formats::store_le32(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> le64(uint64_t v) {
-    std::vector<uint8_t> b(8);
-    formats::store_le64(b.data(), v);
-    return b;
-}
 std::vector<uint8_t> guid_bytes(const Guid& g) { return std::vector<uint8_t>(g, g + kGuidSize); }
 std::vector<uint8_t> some_guid(uint8_t seed) {
     std::vector<uint8_t> g(kGuidSize);
@@ -55,11 +46,6 @@ std::vector<uint8_t> some_guid(uint8_t seed) {
     return g;
 }
 
-void refresh_crc(const std::string& path, uint64_t at, uint64_t size) {
-    std::vector<uint8_t> b = read_range(path, at, size);
-    std::memset(b.data() + 4, 0, 4);
-    write_range(path, at + 4, le32(crc32c(b.data(), b.size())));
-}
 uint64_t sequence_of(const std::string& p, uint64_t header) {
     return formats::load_le64(read_range(p, header + kHdSequence, 8).data());
 }
@@ -70,64 +56,20 @@ uint64_t current_header(const std::string& p) {
 uint64_t other_header(const std::string& p) {
     return current_header(p) == kHeader1Offset ? kHeader2Offset : kHeader1Offset;
 }
-void edit_header(const std::string& path, uint64_t header, uint64_t field, const std::vector<uint8_t>& v) {
-    write_range(path, header + field, v);
-    refresh_crc(path, header, kHeaderChecksummed);
-}
-void edit_region_table(const std::string& path, uint64_t field, const std::vector<uint8_t>& v) {
-    write_range(path, kRegionTable1Offset + field, v);
-    refresh_crc(path, kRegionTable1Offset, kRegionTableSize);
-}
-void put_region(const std::string& path, uint32_t index, const std::vector<uint8_t>& guid, uint64_t offset,
-                uint32_t length, uint32_t flags) {
-    std::vector<uint8_t> entry = guid;
-    for (auto& part : {le64(offset), le32(length), le32(flags)}) entry.insert(entry.end(), part.begin(), part.end());
-    edit_region_table(path, kRtHeaderSize + uint64_t(kRtEntrySize) * index, entry);
-}
-void put_metadata_entry(const std::string& path, uint32_t index, const std::vector<uint8_t>& guid, uint32_t offset,
-                        uint32_t length, uint32_t flags) {
-    std::vector<uint8_t> entry = guid;
-    for (auto& part : {le32(offset), le32(length), le32(flags), le32(0)})
-        entry.insert(entry.end(), part.begin(), part.end());
-    write_range(path, kMetaAt + kMtHeaderSize + uint64_t(kMtEntrySize) * index, entry);
-}
-void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0); }
-
 std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
-    std::string path = dir.file("x.vhdx");
-    RunResult r = run(qemu_img() + " create -q -f vhdx " + (opts.empty() ? "" : "-o " + opts + " ") + quote(path) +
-                      " " + std::to_string(size));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return path;
+    return qemu_create(dir, "x.vhdx", "vhdx", opts, size);
 }
 
 std::string convert(const TempDir& dir, const std::string& opts, uint64_t size) {
-    std::string raw = dir.file("src.raw");
-    std::string path = dir.file("x.vhdx");
-    EXPECT_EQ(run(qemu_img() + " create -q -f raw " + quote(raw) + " " + std::to_string(size)).status, 0);
-    RunResult w = run(qemu_tool("qemu-io") + " -f raw -c 'write -P 0x11 0 64k' -c 'write -P 0x22 9M 2M' -c " +
-                      "'write -P 0x33 " + std::to_string(size - 4096) + " 4k' " + quote(raw));
-    EXPECT_EQ(w.status, 0) << w.output;
-    RunResult c = run(qemu_img() + " convert -O vhdx " + (opts.empty() ? "" : "-o " + opts + " ") + quote(raw) + " " +
-                      quote(path));
-    EXPECT_EQ(c.status, 0) << c.output;
-    return path;
+    return qemu_convert(dir, "x.vhdx", "vhdx", opts, size, "9M 2M");
 }
 
 // qemu-img info and vhdx_read_info agree: the same facts, or both refuse,
 // ours with `refusal`.
 void expect_same(const std::string& path, bool qemu_should_open, const std::string& what,
                  Status refusal = Status::image_invalid) {
-    QemuJson q = qemu_info_json(path, "vhdx");
-    EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
-    abi::InfoResult ours;
-    Status s = read_info_file(formats::vhdx_read_info, path, ours);
-    if (q.ok) {
-        ASSERT_EQ(s, formats::kOk) << what;
-        EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vhdx, "vhdx")) << what;
-    } else {
-        EXPECT_EQ(s, refusal) << what;
-    }
+    expect_info_agreement(formats::vhdx_read_info, abi::BackingFormat::vhdx, "vhdx", path, qemu_should_open, what,
+                          refusal);
 }
 
 struct Made {
@@ -139,7 +81,7 @@ class VhdxInfoOnQemuImages : public ::testing::TestWithParam<Made> {};
 
 TEST_P(VhdxInfoOnQemuImages, MatchesQemuImgInfo) {
     INSTAR_REQUIRE_QEMU_IMG();
-    if (qemu_tool("qemu-io").empty()) GTEST_SKIP() << "qemu-io not installed";
+    if (qemu_io().empty()) GTEST_SKIP() << "qemu-io not installed";
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = GetParam().make(dir);
@@ -155,7 +97,7 @@ std::function<std::string(const TempDir&)> converted(const char* opts, uint64_t 
 std::function<std::string(const TempDir&)> written(const char* opts, uint64_t size, const char* io) {
     return [=](const TempDir& d) {
         std::string p = create(d, opts, size);
-        RunResult w = run(qemu_tool("qemu-io") + " -f vhdx " + io + " " + quote(p));
+        CommandResult w = run_command(qemu_io() + " -f vhdx " + io + " " + shell_quote(p));
         EXPECT_EQ(w.status, 0) << w.output;
         return p;
     };
@@ -584,7 +526,7 @@ const LogCase kLogCases[] = {
     // (qemu clears the header's log GUID once the entry is applied).
     {"qemu_written_entry_renamed",
      [](const std::string& p) {
-         RunResult w = run(qemu_tool("qemu-io") + " -f vhdx -c 'write -P 9 0 4k' " + quote(p));
+         CommandResult w = run_command(qemu_io() + " -f vhdx -c 'write -P 9 0 4k' " + shell_quote(p));
          ASSERT_EQ(w.status, 0) << w.output;
          std::vector<uint8_t> header = read_range(p, kLogAt, kLogEntryHeaderSize);
          ASSERT_EQ(std::memcmp(header.data(), kLogEntrySignature, 4), 0);
@@ -643,7 +585,7 @@ TEST(VhdxInfo, EndlessLogIsRefusedQuickly) {
     std::string path = create(dir, "", 64 * kMiB);
     name_log(path);
     for (uint32_t k = 0; k < kLogSectors; ++k) put_entry(path, k, build_entry(entry(k + 1, {})));
-    RunResult r = run("timeout 2 " + qemu_img() + " info -f vhdx --output=json " + quote(path));
+    CommandResult r = run_command("timeout 2 " + qemu_img() + " info -f vhdx --output=json " + shell_quote(path));
     EXPECT_EQ(r.status, 124) << "qemu-img info finished: " << r.output;
     auto start = std::chrono::steady_clock::now();
     abi::InfoResult ours;
@@ -730,25 +672,11 @@ TEST(VhdxInfo, ClearsTheResult) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = create(dir, "", 64 * kMiB);
-    abi::InfoResult ours;
-    std::memset(&ours, 0xA5, sizeof ours);
-    ASSERT_EQ(read_info_file(formats::vhdx_read_info, path, ours), formats::kOk);
-    QemuJson q = qemu_info_json(path, "vhdx");
-    ASSERT_TRUE(q.ok) << q.text;
-    EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vhdx, "vhdx"));
-    std::memset(&ours, 0xA5, sizeof ours);
-    MemorySource junk(std::vector<uint8_t>(4096, 0x5A));
-    Scratch scratch;
-    EXPECT_EQ(formats::vhdx_read_info(junk, scratch.arena, ours), Status::image_invalid);
-    EXPECT_TRUE(all_zero(&ours, sizeof ours));
+    expect_clears_result(formats::vhdx_read_info, abi::BackingFormat::vhdx, "vhdx", path);
 }
 
 TEST(VhdxInfo, NeedsOnlyLittleScratch) {
-    MemorySource mem(std::vector<uint8_t>(8, 0));
-    std::vector<uint8_t> none(16);
-    formats::Arena arena(none.data(), none.size());
-    abi::InfoResult ours;
-    EXPECT_EQ(formats::vhdx_read_info(mem, arena, ours), Status::out_of_memory);
+    expect_needs_scratch(formats::vhdx_read_info, 8);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ namespace instar::testing {
 namespace {
 
 using namespace vv;
+using namespace vv::vhdx_edit;
 using formats::BasicImageInfo;
 using formats::Status;
 
@@ -34,67 +35,11 @@ constexpr uint64_t kBatAt = 2 * MiB, kMetaAt = 3 * MiB, kItems = kMetaAt + 0x100
 constexpr uint64_t kBlockSizeItem = kItems, kFlagsItem = kItems + 4, kDiskSizeItem = kItems + 8,
                    kLogicalItem = kItems + 32;
 
-std::vector<uint8_t> le16(uint16_t v) {
-    std::vector<uint8_t> b(2);
-    formats::store_le16(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> le32(uint32_t v) {
-    std::vector<uint8_t> b(4);
-    formats::store_le32(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> le64(uint64_t v) {
-    std::vector<uint8_t> b(8);
-    formats::store_le64(b.data(), v);
-    return b;
-}
-
-uint32_t slow_crc32c(const std::vector<uint8_t>& data) {
-    uint32_t crc = 0xFFFFFFFFu;
-    for (uint8_t b : data) {
-        crc ^= b;
-        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
-    }
-    return ~crc;
-}
-
-// Recomputes the checksum of the structure whose block starts at `at`.
-void refresh_crc(const std::string& path, uint64_t at, uint64_t size) {
-    std::vector<uint8_t> b = read_range(path, at, size);
-    std::memset(b.data() + 4, 0, 4);
-    write_range(path, at + 4, le32(slow_crc32c(b)));
-}
-void edit_header(const std::string& path, uint64_t header, uint64_t field, const std::vector<uint8_t>& v) {
-    write_range(path, header + field, v);
-    refresh_crc(path, header, 4096);
-}
-void edit_region_table(const std::string& path, uint64_t field, const std::vector<uint8_t>& v) {
-    write_range(path, kRt + field, v);
-    refresh_crc(path, kRt, 65536);
-}
-// A region table entry (index from 0): GUID, offset, length, flags.
-void put_region(const std::string& path, uint32_t index, const std::vector<uint8_t>& guid, uint64_t offset,
-                uint32_t length, uint32_t flags) {
-    uint64_t e = 16 + 32ull * index;
-    std::vector<uint8_t> entry = guid;
-    for (auto& part : {le64(offset), le32(length), le32(flags)}) entry.insert(entry.end(), part.begin(), part.end());
-    edit_region_table(path, e, entry);
-}
-void put_metadata_entry(const std::string& path, uint32_t index, const std::vector<uint8_t>& guid, uint32_t offset,
-                        uint32_t length, uint32_t flags) {
-    std::vector<uint8_t> entry = guid;
-    for (auto& part : {le32(offset), le32(length), le32(flags), le32(0)})
-        entry.insert(entry.end(), part.begin(), part.end());
-    write_range(path, kMetaAt + 32 + 32ull * index, entry);
-}
 std::vector<uint8_t> some_guid(uint8_t seed) {
     std::vector<uint8_t> g(16);
     for (int i = 0; i < 16; ++i) g[i] = uint8_t(seed + 11 * i);
     return g;
 }
-
-void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0); }
 
 Verdict probe(formats::ImageSource& src) { return probe_with(formats::vhdx_read_basic, src); }
 
@@ -103,11 +48,7 @@ void expect_agreement(const std::string& path, bool qemu_should_open, const std:
 }
 
 std::string make(const TempDir& dir, const std::string& opts, uint64_t size) {
-    std::string path = dir.file("x.vhdx");
-    RunResult r = run(qemu_img() + " create -q -f vhdx " + (opts.empty() ? "" : "-o " + opts + " ") + quote(path) +
-                      " " + std::to_string(size));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return path;
+    return qemu_create(dir, "x.vhdx", "vhdx", opts, size);
 }
 
 TEST(VhdxDetect, RecognisesTheSignature) {
@@ -138,9 +79,9 @@ TEST_P(VhdxProbeOnQemuImages, ReportsQemuImgInfoSize) {
     ASSERT_TRUE(dir.ok());
     std::string path = make(dir, m.opts, m.size);
     if (m.io) {
-        std::string qemu_io = qemu_tool("qemu-io");
-        if (qemu_io.empty()) GTEST_SKIP() << "qemu-io not installed";
-        RunResult w = run(qemu_io + " -f vhdx " + m.io + " " + quote(path));
+        const std::string io_tool = qemu_io();
+        if (io_tool.empty()) GTEST_SKIP() << "qemu-io not installed";
+        CommandResult w = run_command(io_tool + " -f vhdx " + m.io + " " + shell_quote(path));
         ASSERT_EQ(w.status, 0) << w.output;
     }
     expect_agreement(path, true, m.opts);

@@ -55,14 +55,14 @@ void PrintTo(const QemuRefusal& c, std::ostream* os) { *os << c.name; }
 class VmdkRefusesLikeQemu : public ::testing::TestWithParam<QemuRefusal> {};
 
 TEST_P(VmdkRefusesLikeQemu, BothRefuse) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const QemuRefusal& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     // A non-vmdk parent for the cases that need one.
-    ASSERT_EQ(run("qemu-img create -q -f raw " + shell_quote(dir.file("raw.img")) + " 1M").status, 0);
-    ASSERT_EQ(run("qemu-img create -q -f vmdk " + shell_quote(dir.file("base.vmdk")) + " 1M").status, 0);
-    auto q = run("cd " + shell_quote(dir.file("")) + " && qemu-img create -q -f vmdk " + c.qemu_args + " new.vmdk 1M");
+    ASSERT_EQ(run_command("qemu-img create -q -f raw " + shell_quote(dir.file("raw.img")) + " 1M").status, 0);
+    ASSERT_EQ(run_command("qemu-img create -q -f vmdk " + shell_quote(dir.file("base.vmdk")) + " 1M").status, 0);
+    auto q = run_command("cd " + shell_quote(dir.file("")) + " && qemu-img create -q -f vmdk " + c.qemu_args + " new.vmdk 1M");
     EXPECT_NE(q.status, 0) << "qemu-img accepted it:\n" << q.output;
 
     CreateRequest r = default_request(MiB);
@@ -201,12 +201,12 @@ INSTANTIATE_TEST_SUITE_P(Malformed, VmdkRefusesBadRequest, ::testing::ValuesIn(k
 // it wraps and writes an empty directory. The image it leaves cannot be
 // written to, which is why we refuse from there on.
 TEST(VmdkSizeLimit, QemuImageAtTwoToThe32GrainsIsUnwritable) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("big.vmdk");
-    ASSERT_EQ(run("qemu-img create -q -f vmdk " + shell_quote(f) + " 256T").status, 0);
-    auto w = run("qemu-io -c 'write 0 64k' " + shell_quote(f));
+    ASSERT_EQ(run_command("qemu-img create -q -f vmdk " + shell_quote(f) + " 256T").status, 0);
+    auto w = run_command("qemu-io -c 'write 0 64k' " + shell_quote(f));
     EXPECT_NE(w.output.find("write failed"), std::string::npos) << w.output;
 
     CreateRequest r = default_request(256 * TiB);
@@ -267,7 +267,7 @@ void PrintTo(const GrainCase& c, std::ostream* os) { *os << "grain " << c.grain 
 class VmdkSmallGrain : public ::testing::TestWithParam<GrainCase> {};
 
 TEST_P(VmdkSmallGrain, QemuChecksReadsAndWritesIt) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const GrainCase c = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
@@ -283,9 +283,9 @@ TEST_P(VmdkSmallGrain, QemuChecksReadsAndWritesIt) {
 
     const std::string f = dir.file("g.vmdk");
     ASSERT_TRUE(write_sparse(f, sink.bytes));
-    auto check = run("qemu-img check " + shell_quote(f));
+    auto check = run_command("qemu-img check " + shell_quote(f));
     EXPECT_EQ(check.status, 0) << check.output;
-    auto info = run("qemu-img info --output=json " + shell_quote(f));
+    auto info = run_command("qemu-img info --output=json " + shell_quote(f));
     ASSERT_EQ(info.status, 0) << info.output;
     uint64_t vs = 0, cluster = 0;
     ASSERT_TRUE(json_number(info.output, "virtual-size", vs));
@@ -297,14 +297,14 @@ TEST_P(VmdkSmallGrain, QemuChecksReadsAndWritesIt) {
     // last grain included (streamOptimized only takes whole-image streams).
     if (c.subformat == abi::VmdkSubformat::monolithic_sparse) {
         const uint64_t last = (c.size / c.grain - 1) * c.grain;
-        auto io = run("qemu-io -c 'write -P 0x5a 0 " + std::to_string(c.grain) + "' -c 'write -P 0xa5 " +
+        auto io = run_command("qemu-io -c 'write -P 0x5a 0 " + std::to_string(c.grain) + "' -c 'write -P 0xa5 " +
                       std::to_string(last) + " " + std::to_string(c.grain) + "' -c 'read -P 0x5a 0 " +
                       std::to_string(c.grain) + "' -c 'read -P 0xa5 " + std::to_string(last) + " " +
                       std::to_string(c.grain) + "' " + shell_quote(f));
         EXPECT_EQ(io.status, 0) << io.output;
         EXPECT_EQ(io.output.find("failed"), std::string::npos) << io.output;
         EXPECT_EQ(io.output.find("mismatch"), std::string::npos) << io.output;
-        auto recheck = run("qemu-img check " + shell_quote(f));
+        auto recheck = run_command("qemu-img check " + shell_quote(f));
         EXPECT_EQ(recheck.status, 0) << recheck.output;
     }
 }
@@ -380,7 +380,7 @@ TEST(VmdkParent, CidAndHintWritten) {
 // The longest strings a request can carry still fit the 20 descriptor
 // sectors, and the result opens in qemu and in our probe.
 TEST(VmdkDescriptor, LongestStringsFitAndOpen) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     CreateRequest r = default_request(GiB);
@@ -403,7 +403,7 @@ TEST(VmdkDescriptor, LongestStringsFitAndOpen) {
 
     const std::string f = dir.file("long.vmdk");
     ASSERT_TRUE(write_sparse(f, sink.bytes));
-    auto info = run("qemu-img info -U --output=json " + shell_quote(f));
+    auto info = run_command("qemu-img info -U --output=json " + shell_quote(f));
     EXPECT_EQ(info.status, 0) << info.output;
     EXPECT_NE(info.output.find("\"cid\": 4294967295"), std::string::npos) << info.output;
     EXPECT_NE(info.output.find("\"parent-cid\": 4294967294"), std::string::npos) << info.output;

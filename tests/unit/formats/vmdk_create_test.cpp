@@ -85,7 +85,7 @@ CreateRequest request_for(const Case& c, uint64_t size) {
 class VmdkCreateMatchesQemu : public ::testing::TestWithParam<Case> {};
 
 TEST_P(VmdkCreateMatchesQemu, WholeFileIdentical) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const Case& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
@@ -96,7 +96,7 @@ TEST_P(VmdkCreateMatchesQemu, WholeFileIdentical) {
     uint32_t parent_cid = 0;
     if (c.backing != Backing::none) {
         const std::string base = dir.file("base.vmdk");
-        auto made = run("qemu-img create -q -f vmdk " + shell_quote(base) + " 3146240");  // 3 MiB + 512
+        auto made = run_command("qemu-img create -q -f vmdk " + shell_quote(base) + " 3146240");  // 3 MiB + 512
         ASSERT_EQ(made.status, 0) << made.output;
         // The parent's CID as the guest op gets it: through our own probe.
         MemorySource src(read_file(base));
@@ -114,7 +114,7 @@ TEST_P(VmdkCreateMatchesQemu, WholeFileIdentical) {
     }
 
     const std::string ref = dir.file("ref.vmdk");
-    auto made = run("qemu-img create -q -f vmdk" + qemu_options(c) + backing_arg + " " + shell_quote(ref) +
+    auto made = run_command("qemu-img create -q -f vmdk" + qemu_options(c) + backing_arg + " " + shell_quote(ref) +
                     (c.size_arg.empty() ? "" : " " + c.size_arg));
     ASSERT_EQ(made.status, 0) << made.output;
     const std::vector<uint8_t> expected = read_file(ref);
@@ -149,10 +149,10 @@ TEST_P(VmdkCreateMatchesQemu, WholeFileIdentical) {
     // Our file, on disk, through qemu's own consistency check and info.
     const std::string ours = dir.file("ours.vmdk");
     ASSERT_TRUE(write_sparse(ours, sink.bytes));
-    auto check = run("qemu-img check " + shell_quote(ours));
+    auto check = run_command("qemu-img check " + shell_quote(ours));
     EXPECT_EQ(check.status, 0) << check.output;
     EXPECT_NE(check.output.find("No errors were found"), std::string::npos) << check.output;
-    auto info = run("qemu-img info --output=json " + shell_quote(ours));
+    auto info = run_command("qemu-img info --output=json " + shell_quote(ours));
     ASSERT_EQ(info.status, 0) << info.output;
     uint64_t vs = 0;
     ASSERT_TRUE(json_number(info.output, "virtual-size", vs)) << info.output;

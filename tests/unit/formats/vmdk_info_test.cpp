@@ -37,23 +37,9 @@ std::string str(const abi::InfoString<N>& s) {
     return std::string(s.bytes, s.length);
 }
 
-struct Qemu {
-    bool opened = false;
-    json info;
-    std::string output;
-};
-
 // What qemu makes of the file opened as vmdk (no probing, no backing file
 // opened: info never opens it).
-Qemu qemu_info(const std::string& path) {
-    Qemu q;
-    auto r = run("qemu-img info -U -f vmdk --output=json " + shell_quote(path));
-    q.output = r.output;
-    if (r.status != 0) return q;
-    q.info = json::parse(r.output, nullptr, false);
-    q.opened = !q.info.is_discarded();
-    return q;
-}
+QemuJson qemu_info(const std::string& path) { return qemu_info_json(path, "vmdk", "-U"); }
 
 struct Result {
     Status status;
@@ -195,18 +181,18 @@ void PrintTo(const MadeCase& c, std::ostream* os) { *os << c.name; }
 class VmdkInfoQemuMade : public ::testing::TestWithParam<MadeCase> {};
 
 TEST_P(VmdkInfoQemuMade, EveryFieldAsQemuReports) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
-    auto made = run("cd " + shell_quote(dir.file("")) + " && set -e && " + GetParam().script);
+    auto made = run_command("cd " + shell_quote(dir.file("")) + " && set -e && " + GetParam().script);
     ASSERT_EQ(made.status, 0) << made.output;
     const std::string f = dir.file("img.vmdk");
-    const Qemu q = qemu_info(f);
-    ASSERT_TRUE(q.opened) << q.output;
+    const QemuJson q = qemu_info(f);
+    ASSERT_TRUE(q.ok) << q.text;
 
     const Result r = read_info(read_file(f));
     ASSERT_EQ(r.status, formats::kOk);
-    expect_same_as_qemu(r, q.info);
+    expect_same_as_qemu(r, q.json);
     expect_clean(r.info);
 }
 
@@ -290,12 +276,12 @@ void PrintTo(const Edit& c, std::ostream* os) { *os << c.name; }
 class VmdkInfoEdited : public ::testing::TestWithParam<Edit> {};
 
 TEST_P(VmdkInfoEdited, AgreesWithQemu) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const Edit& e = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("img.vmdk");
-    ASSERT_EQ(run(kCreate + (e.stream ? kStream : "") + shell_quote(f) + " 1M").status, 0);
+    ASSERT_EQ(run_command(kCreate + (e.stream ? kStream : "") + shell_quote(f) + " 1M").status, 0);
     std::vector<uint8_t> b = read_file(f);
     set_descriptor(b, kDesc);
     e.apply(b);
@@ -319,12 +305,12 @@ TEST_P(VmdkInfoEdited, AgreesWithQemu) {
 
     if (!e.ask_qemu) return;
     ASSERT_TRUE(write_sparse(f, b));
-    const Qemu q = qemu_info(f);
+    const QemuJson q = qemu_info(f);
     // unsupported_feature: a valid image instar cannot report; qemu's
     // verdict is recorded in the case (qemu may open it).
     if (r.status == Status::unsupported_feature) return;
-    EXPECT_EQ(q.opened, r.status == formats::kOk) << q.output;
-    if (q.opened && r.status == formats::kOk) expect_same_as_qemu(r, q.info);
+    EXPECT_EQ(q.ok, r.status == formats::kOk) << q.text;
+    if (q.ok && r.status == formats::kOk) expect_same_as_qemu(r, q.json);
 }
 
 // Like TEST_P above but for files qemu opens and instar declines: qemu
@@ -332,19 +318,19 @@ TEST_P(VmdkInfoEdited, AgreesWithQemu) {
 class VmdkInfoDeclined : public ::testing::TestWithParam<Edit> {};
 
 TEST_P(VmdkInfoDeclined, QemuOpensInstarDeclines) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const Edit& e = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("img.vmdk");
-    ASSERT_EQ(run(kCreate + shell_quote(f) + " 1M").status, 0);
+    ASSERT_EQ(run_command(kCreate + shell_quote(f) + " 1M").status, 0);
     std::vector<uint8_t> b = read_file(f);
     set_descriptor(b, kDesc);
     e.apply(b);
     EXPECT_EQ(read_info(b).status, Status::unsupported_feature);
     ASSERT_TRUE(write_sparse(f, b));
-    const Qemu q = qemu_info(f);
-    EXPECT_TRUE(q.opened) << q.output;
+    const QemuJson q = qemu_info(f);
+    EXPECT_TRUE(q.ok) << q.text;
 }
 
 const Edit kEdits[] = {
@@ -544,21 +530,21 @@ std::vector<uint8_t> with_footer(std::vector<uint8_t> b, uint64_t footer_capacit
 }
 
 TEST(VmdkInfoFooter, FieldsComeFromTheFooterAsInQemu) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("s.vmdk");
-    ASSERT_EQ(run(kCreate + kStream + shell_quote(f) + " 64M").status, 0);
+    ASSERT_EQ(run_command(kCreate + kStream + shell_quote(f) + " 64M").status, 0);
     for (uint16_t compression : {0, 1}) {
         std::vector<uint8_t> b = with_footer(read_file(f), 3 * 2048, compression);
         ASSERT_TRUE(write_sparse(dir.file("footer.vmdk"), b));
-        const Qemu q = qemu_info(dir.file("footer.vmdk"));
-        ASSERT_TRUE(q.opened) << q.output;
+        const QemuJson q = qemu_info(dir.file("footer.vmdk"));
+        ASSERT_TRUE(q.ok) << q.text;
         const Result r = read_info(b);
         ASSERT_EQ(r.status, formats::kOk);
         EXPECT_EQ(r.info.virtual_size, 3 * MiB);
         EXPECT_EQ(str(r.info.vmdk.create_type), compression ? "streamOptimized" : "monolithicSparse");
-        expect_same_as_qemu(r, q.info);
+        expect_same_as_qemu(r, q.json);
     }
     // A footer whose own directory is "at the end" again: qemu cannot read
     // the directory there.
@@ -566,7 +552,7 @@ TEST(VmdkInfoFooter, FieldsComeFromTheFooterAsInQemu) {
     put64(b, b.size() - 1024 + kGdOffset, ~uint64_t(0));
     EXPECT_EQ(read_info(b).status, Status::image_invalid);
     ASSERT_TRUE(write_sparse(dir.file("footer.vmdk"), b));
-    EXPECT_FALSE(qemu_info(dir.file("footer.vmdk")).opened);
+    EXPECT_FALSE(qemu_info(dir.file("footer.vmdk")).ok);
 }
 
 // ---- descriptor files: extents in other files --------------------------------
@@ -705,24 +691,24 @@ void PrintTo(const DescCase& c, std::ostream* os) { *os << c.name; }
 
 void make_case(const TempDir& dir, const DescCase& c) {
     for (const auto& [name, bytes] : c.files) ASSERT_TRUE(write_sparse(dir.file(name), bytes)) << name;
-    const auto made = run("cd " + shell_quote(dir.file("")) + " && D=\"$PWD\" && set -e && " + c.script);
+    const auto made = run_command("cd " + shell_quote(dir.file("")) + " && D=\"$PWD\" && set -e && " + c.script);
     ASSERT_EQ(made.status, 0) << made.output;
 }
 
 class VmdkDescriptorQemuMade : public ::testing::TestWithParam<DescCase> {};
 
 TEST_P(VmdkDescriptorQemuMade, EveryFieldAsQemuReports) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     make_case(dir, GetParam());
     const std::string f = dir.file("img.vmdk");
-    const Qemu q = qemu_info(f);
-    ASSERT_TRUE(q.opened) << q.output;
+    const QemuJson q = qemu_info(f);
+    ASSERT_TRUE(q.ok) << q.text;
     const TwoRuns t = read_descriptor_file(f);
     ASSERT_EQ(t.first.status, formats::kOk);
     ASSERT_EQ(t.status(), formats::kOk);
-    expect_same_as_qemu(t.second, q.info);
+    expect_same_as_qemu(t.second, q.json);
 }
 
 // A descriptor line per extent, written by hand.
@@ -832,7 +818,7 @@ void PrintTo(const DescRefusal& c, std::ostream* os) { *os << c.made.name; }
 class VmdkDescriptorRefused : public ::testing::TestWithParam<DescRefusal> {};
 
 TEST_P(VmdkDescriptorRefused, AsQemuDoes) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const DescRefusal& c = GetParam();
@@ -840,8 +826,8 @@ TEST_P(VmdkDescriptorRefused, AsQemuDoes) {
     const std::string f = dir.file("img.vmdk");
     const TwoRuns t = read_descriptor_file(f);
     EXPECT_EQ(t.status(), c.expected);
-    const Qemu q = qemu_info(f);
-    EXPECT_EQ(q.opened, c.qemu_opens) << q.output;
+    const QemuJson q = qemu_info(f);
+    EXPECT_EQ(q.ok, c.qemu_opens) << q.text;
 }
 
 std::vector<DescRefusal> desc_refusals() {

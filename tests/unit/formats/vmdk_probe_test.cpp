@@ -31,10 +31,9 @@ struct QemuInfo {
 // What qemu makes of a file opened as vmdk (no probing).
 QemuInfo qemu_info(const std::string& path) {
     QemuInfo q;
-    auto r = run("qemu-img info -U -f vmdk --output=json " + shell_quote(path));
-    q.output = r.output;
-    q.opened = r.status == 0 && json_number(r.output, "virtual-size", q.virtual_size) &&
-               json_number(r.output, "cid", q.cid);
+    QemuJson r = qemu_info_json(path, "vmdk", "-U");
+    q.output = r.text;
+    q.opened = r.ok && json_number(r.text, "virtual-size", q.virtual_size) && json_number(r.text, "cid", q.cid);
     return q;
 }
 
@@ -56,20 +55,20 @@ std::vector<uint8_t> bytes_of(const std::string& s) { return std::vector<uint8_t
 // ---- detection -----------------------------------------------------------
 
 TEST(VmdkDetect, QemuMadeFilesOfEverySubformat) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     for (const char* sub : {"monolithicSparse", "streamOptimized", "monolithicFlat", "twoGbMaxExtentSparse",
                             "twoGbMaxExtentFlat"}) {
         const std::string f = dir.file(std::string(sub) + ".vmdk");
-        ASSERT_EQ(run("qemu-img create -q -f vmdk -o subformat=" + std::string(sub) + " " + shell_quote(f) + " 3G")
+        ASSERT_EQ(run_command("qemu-img create -q -f vmdk -o subformat=" + std::string(sub) + " " + shell_quote(f) + " 3G")
                       .status,
                   0);
         EXPECT_TRUE(detect(read_file(f))) << sub;
     }
     for (const char* fmt : {"qcow2", "vpc", "vhdx", "raw"}) {
         const std::string f = dir.file(std::string("x.") + fmt);
-        ASSERT_EQ(run("qemu-img create -q -f " + std::string(fmt) + " " + shell_quote(f) + " 16M").status, 0);
+        ASSERT_EQ(run_command("qemu-img create -q -f " + std::string(fmt) + " " + shell_quote(f) + " 16M").status, 0);
         EXPECT_FALSE(detect(read_file(f))) << fmt;
     }
 }
@@ -92,13 +91,13 @@ class VmdkDetectLikeQemu : public ::testing::TestWithParam<DetectCase> {};
 // qemu's verdict: a file it probes as vmdk is not reported as raw (it may
 // then fail to open, which is fine: detection is what is compared).
 TEST_P(VmdkDetectLikeQemu, SameVerdict) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("d.vmdk");
     const std::vector<uint8_t> content = bytes_of(GetParam().text);
     ASSERT_TRUE(write_sparse(f, content));
-    auto r = run("qemu-img info -U --output=json " + shell_quote(f));
+    auto r = run_command("qemu-img info -U --output=json " + shell_quote(f));
     const bool qemu_says_vmdk = !(r.status == 0 && r.output.find("\"format\": \"raw\"") != std::string::npos);
     EXPECT_EQ(detect(content), qemu_says_vmdk) << r.output;
 }
@@ -144,22 +143,22 @@ void PrintTo(const MadeCase& c, std::ostream* os) { *os << c.name; }
 class VmdkReadBasicQemuMade : public ::testing::TestWithParam<MadeCase> {};
 
 TEST_P(VmdkReadBasicQemuMade, SizeAndCidAsQemuReports) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const MadeCase& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string opts = c.options;
     if (c.child) {
-        ASSERT_EQ(run("qemu-img create -q -f vmdk " + shell_quote(dir.file("base.vmdk")) + " 5M").status, 0);
+        ASSERT_EQ(run_command("qemu-img create -q -f vmdk " + shell_quote(dir.file("base.vmdk")) + " 5M").status, 0);
         opts += " -b base.vmdk -F vmdk";
     }
     const std::string f = dir.file("img.vmdk");
-    auto made = run("qemu-img create -q -f vmdk " + opts + " " + shell_quote(f) + " " + c.size);
+    auto made = run_command("qemu-img create -q -f vmdk " + opts + " " + shell_quote(f) + " " + c.size);
     ASSERT_EQ(made.status, 0) << made.output;
     const QemuInfo q = qemu_info(f);
     ASSERT_TRUE(q.opened) << q.output;
 
-    FileSource src(f);
+    FileSource src(f, PastEnd::fail);
     ASSERT_TRUE(src.ok());
     Scratch scratch;
     BasicImageInfo info{};
@@ -205,12 +204,12 @@ void PrintTo(const Damage& c, std::ostream* os) { *os << c.name; }
 class VmdkReadBasicDamaged : public ::testing::TestWithParam<Damage> {};
 
 TEST_P(VmdkReadBasicDamaged, AgreesWithQemu) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     const Damage& d = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("img.vmdk");
-    ASSERT_EQ(run("qemu-img create -q -f vmdk " + shell_quote(f) + " 1M").status, 0);
+    ASSERT_EQ(run_command("qemu-img create -q -f vmdk " + shell_quote(f) + " 1M").status, 0);
     std::vector<uint8_t> b = read_file(f);
     set_descriptor(b, kDesc);
     d.apply(b);
@@ -324,11 +323,11 @@ std::vector<uint8_t> with_footer(std::vector<uint8_t> b, uint64_t footer_capacit
 }
 
 TEST(VmdkFooter, CapacityComesFromTheFooterAsInQemu) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("s.vmdk");
-    ASSERT_EQ(run("qemu-img create -q -f vmdk -o subformat=streamOptimized " + shell_quote(f) + " 64M").status, 0);
+    ASSERT_EQ(run_command("qemu-img create -q -f vmdk -o subformat=streamOptimized " + shell_quote(f) + " 64M").status, 0);
     std::vector<uint8_t> b = with_footer(read_file(f), 3 * 2048);
     ASSERT_TRUE(write_sparse(f, b));
     const QemuInfo q = qemu_info(f);
@@ -341,11 +340,11 @@ TEST(VmdkFooter, CapacityComesFromTheFooterAsInQemu) {
 }
 
 TEST(VmdkFooter, BadMarkersRefusedAsInQemu) {
-    VMDK_REQUIRE_QEMU_IMG();
+    INSTAR_REQUIRE_QEMU_IMG();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("s.vmdk");
-    ASSERT_EQ(run("qemu-img create -q -f vmdk -o subformat=streamOptimized " + shell_quote(f) + " 64M").status, 0);
+    ASSERT_EQ(run_command("qemu-img create -q -f vmdk -o subformat=streamOptimized " + shell_quote(f) + " 64M").status, 0);
     const std::vector<uint8_t> good = with_footer(read_file(f), 2048);
     const size_t eos = good.size() - 512;
     const size_t footer = good.size() - 1536;

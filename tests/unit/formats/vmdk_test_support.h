@@ -1,5 +1,5 @@
-// Shared helpers for the vmdk emitter and probe tests: running the real
-// qemu-img, temp dirs, requests, sinks that do not keep bytes.
+// Shared helpers for the vmdk emitter and probe tests: requests, the CID
+// qemu wrote, a source strict about reads past the end.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,66 +22,12 @@
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
 #include "formats/common/image_io.h"
+#include "file_image.h"
 #include "memory_image.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace instar::testing::vmdk {
-
-inline bool qemu_img_available() { return std::system("command -v qemu-img >/dev/null 2>&1") == 0; }
-
-#define VMDK_REQUIRE_QEMU_IMG()                                                      \
-    do {                                                                             \
-        if (!::instar::testing::vmdk::qemu_img_available())                          \
-            GTEST_SKIP() << "qemu-img not installed: it is the reference these "     \
-                            "tests compare against (CI installs qemu-utils)";        \
-    } while (0)
-
-inline std::string shell_quote(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
-struct CommandResult {
-    int status;  // exit code, or -1 when it did not exit normally
-    std::string output;  // stdout and stderr
-};
-
-inline CommandResult run(const std::string& cmd) {
-    CommandResult r{-1, {}};
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-    const int st = pclose(p);
-    if (WIFEXITED(st)) r.status = WEXITSTATUS(st);
-    return r;
-}
-
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/instar-vmdk-test-XXXXXX";
-        const char* d = mkdtemp(tmpl);
-        if (d != nullptr) path_ = d;
-    }
-    ~TempDir() {
-        if (!path_.empty()) std::system(("rm -rf " + shell_quote(path_)).c_str());
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    bool ok() const { return !path_.empty(); }
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
 
 // Writes bytes leaving all-zero 4 KiB blocks as holes, so multi-hundred-MiB
 // mostly-empty images cost little disk and time.
@@ -141,32 +87,6 @@ inline void set_cid(abi::CreateRequest& r, uint32_t cid) {
     for (int i = 0; i < 4; ++i) r.entropy[i] = uint8_t(cid >> (8 * i));
 }
 
-// Scratch as the guest would give it.
-struct Scratch {
-    std::vector<uint8_t> mem = std::vector<uint8_t>(1 << 20);
-    formats::Arena arena{mem.data(), mem.size()};
-};
-
-// Keeps no bytes: for sizes whose metadata would not fit in a test's memory.
-class CountingSink : public formats::ImageSink {
-public:
-    uint64_t written = 0;
-    uint64_t end = 0;  // highest byte written
-    uint64_t size = 0;
-    bool size_set = false;
-    bool write(uint64_t offset, const void*, size_t len) override {
-        written += len;
-        end = std::max(end, offset + len);
-        return true;
-    }
-    bool preallocate(uint64_t, uint64_t, bool) override { return true; }
-    bool set_size(uint64_t s) override {
-        size = s;
-        size_set = true;
-        return true;
-    }
-};
-
 // A source that fails the test on any read reaching past the end of the
 // file: probes must clamp their reads themselves.
 class StrictSource : public formats::ImageSource {
@@ -185,29 +105,6 @@ public:
     }
 };
 
-// Reads a file on disk in place, for images too big to load.
-class FileSource : public formats::ImageSource {
-public:
-    explicit FileSource(const std::string& path) {
-        fd_ = open(path.c_str(), O_RDONLY);
-        struct stat st;
-        if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = uint64_t(st.st_size);
-    }
-    ~FileSource() override {
-        if (fd_ >= 0) close(fd_);
-    }
-    bool ok() const { return fd_ >= 0; }
-    uint64_t size() const override { return size_; }
-    bool read(uint64_t offset, void* buf, size_t len) override {
-        if (offset > size_ || len > size_ - offset) return false;
-        return pread(fd_, buf, len, off_t(offset)) == ssize_t(len);
-    }
-
-private:
-    int fd_ = -1;
-    uint64_t size_ = 0;
-};
-
 // First differing offset, or -1.
 inline long long first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
     const size_t n = std::min(a.size(), b.size());
@@ -215,15 +112,6 @@ inline long long first_difference(const std::vector<uint8_t>& a, const std::vect
         if (a[i] != b[i]) return (long long)i;
     }
     return a.size() == b.size() ? -1 : (long long)n;
-}
-
-// "virtual-size": N from `qemu-img info --output=json`.
-inline bool json_number(const std::string& json, const std::string& key, uint64_t& v) {
-    const std::string k = "\"" + key + "\": ";
-    const size_t p = json.find(k);
-    if (p == std::string::npos) return false;
-    v = std::strtoull(json.c_str() + p + k.size(), nullptr, 10);
-    return true;
 }
 
 }  // namespace instar::testing::vmdk

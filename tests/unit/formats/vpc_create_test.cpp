@@ -72,8 +72,8 @@ TEST_P(VpcIdentity, MatchesQemuImg) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string ref = dir.file("ref.vhd"), ours = dir.file("ours.vhd");
-    RunResult made = run(qemu_img() + " create -q -f vpc -o subformat=" + (c.fixed ? "fixed" : "dynamic") +
-                         ",force_size=" + (c.force ? "on " : "off ") + quote(ref) + " " + std::to_string(c.size));
+    CommandResult made = run_command(qemu_img() + " create -q -f vpc -o subformat=" + (c.fixed ? "fixed" : "dynamic") +
+                         ",force_size=" + (c.force ? "on " : "off ") + shell_quote(ref) + " " + std::to_string(c.size));
     ASSERT_EQ(made.status, 0) << made.output;
 
     abi::CreateRequest req = vpc_request(c.size, c.fixed, c.force);
@@ -151,8 +151,8 @@ TEST_P(VpcTooLarge, RefusedLikeQemu) {
     const VpcCase& c = GetParam();
     TempDir dir;
     ASSERT_TRUE(dir.ok());
-    RunResult made = run(qemu_img() + " create -q -f vpc -o subformat=" + (c.fixed ? "fixed" : "dynamic") +
-                         ",force_size=" + (c.force ? "on " : "off ") + quote(dir.file("ref.vhd")) + " " +
+    CommandResult made = run_command(qemu_img() + " create -q -f vpc -o subformat=" + (c.fixed ? "fixed" : "dynamic") +
+                         ",force_size=" + (c.force ? "on " : "off ") + shell_quote(dir.file("ref.vhd")) + " " +
                          std::to_string(c.size));
     EXPECT_NE(made.status, 0) << "qemu-img accepted " << c.size;
 
@@ -187,7 +187,7 @@ TEST_P(VpcBlockSize, QemuOpensAndUsesIt) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string ref = dir.file("ref.vhd"), ours = dir.file("ours.vhd");
-    ASSERT_EQ(run(qemu_img() + " create -q -f vpc " + quote(ref) + " " + std::to_string(c.size)).status, 0);
+    ASSERT_EQ(run_command(qemu_img() + " create -q -f vpc " + shell_quote(ref) + " " + std::to_string(c.size)).status, 0);
 
     SparseSink sink;
     EmitOutput out{};
@@ -214,12 +214,12 @@ TEST_P(VpcBlockSize, QemuOpensAndUsesIt) {
     EXPECT_EQ(formats::load_be32(header.data() + 32), c.block);
     EXPECT_EQ(sink.size, 1536 + (entries * 4 + 511) / 512 * 512 + 512);
 
-    std::string qemu_io = qemu_tool("qemu-io");
-    if (qemu_io.empty()) return;
+    const std::string io_tool = qemu_io();
+    if (io_tool.empty()) return;
     // A write spanning a block boundary near the end of the disk.
     uint64_t at = (out.virtual_size - 4096) / 512 * 512 - 1024;
-    RunResult io = run(qemu_io + " -f vpc -c 'write -P 0x5a " + std::to_string(at) + " 3584' -c 'read -P 0x5a " +
-                       std::to_string(at) + " 3584' " + quote(ours));
+    CommandResult io = run_command(io_tool + " -f vpc -c 'write -P 0x5a " + std::to_string(at) + " 3584' -c 'read -P 0x5a " +
+                       std::to_string(at) + " 3584' " + shell_quote(ours));
     EXPECT_EQ(io.status, 0) << io.output;
     EXPECT_EQ(io.output.find("fail"), std::string::npos) << io.output;
     EXPECT_TRUE(qemu_info(ours, "vpc").ok);
@@ -345,17 +345,17 @@ TEST(VpcCreate, ArbitraryRequestsAreSafe) {
         req.preallocation = uint32_t(rng() % 6);
         for (auto& b : req.entropy) b = uint8_t(rng());
         req.timestamp = rng();
-        vv::CountingSink sink;
-        vv::Scratch scratch(64 * 1024);
+        CountingSink sink;
+        Scratch scratch(64 * 1024);
         EmitOutput out{};
         EmitInput in{&req, req.size, false, 0};
         Status s = formats::vpc_emit(in, sink, scratch.arena, out);
         if (s == formats::kOk) {
             ++accepted;
             ASSERT_TRUE(sink.size_set);
-            EXPECT_LE(sink.max_end, sink.size);
+            EXPECT_LE(sink.end, sink.size);
             EXPECT_EQ(out.file_size, sink.size);
-            EXPECT_EQ(out.metadata_bytes, sink.bytes);
+            EXPECT_EQ(out.metadata_bytes, sink.written);
             EXPECT_LE(out.virtual_size, 0xff000000ull * 512);
             EXPECT_GE(out.virtual_size, req.size);  // rounded up, never truncated
         } else {

@@ -22,84 +22,26 @@ namespace instar::testing {
 namespace {
 
 using namespace vv;
+using namespace vv::vhd;
 using formats::Status;
 
 constexpr uint64_t MiB = 1 << 20, GiB = 1024 * MiB;
 constexpr uint64_t kMaxBytes = 0xff000000ull * 512;
 
-// VHD footer and dynamic header fields (VHD spec), the header at 512.
-constexpr uint64_t kCreatorApp = 28, kCurrentSize = 48, kDiskType = 60, kChecksum = 64;
-constexpr uint64_t kDyn = 512, kEntries = 28, kBlockSize = 32, kBat = 1536;
-
-std::vector<uint8_t> be32(uint32_t v) {
-    std::vector<uint8_t> b(4);
-    formats::store_be32(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> be64(uint64_t v) {
-    std::vector<uint8_t> b(8);
-    formats::store_be64(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> text(const char* s) { return std::vector<uint8_t>(s, s + 4); }
-
-void refresh_footer(const std::string& path, uint64_t at) {
-    std::vector<uint8_t> f = read_range(path, at, 512);
-    uint32_t sum = 0;
-    for (int i = 0; i < 512; ++i)
-        if (i < 64 || i >= 68) sum += f[i];
-    write_range(path, at + kChecksum, be32(~sum));
-}
-
-// Both footers of a dynamic image (the one of a fixed image), kept valid.
-void edit_footers(const std::string& path, uint64_t field, const std::vector<uint8_t>& value) {
-    uint64_t end = file_size(path) - 512;
-    std::vector<uint8_t> head = read_range(path, 0, 8);
-    bool dynamic = std::string(head.begin(), head.end()) == "conectix";
-    for (uint64_t at : dynamic ? std::vector<uint64_t>{0, end} : std::vector<uint64_t>{end}) {
-        write_range(path, at + field, value);
-        refresh_footer(path, at);
-    }
-}
-
-void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0); }
-
 std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
-    std::string path = dir.file("x.vhd");
-    RunResult r = run(qemu_img() + " create -q -f vpc " + (opts.empty() ? "" : "-o " + opts + " ") + quote(path) + " " +
-                      std::to_string(size));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return path;
+    return qemu_create(dir, "x.vhd", "vpc", opts, size);
 }
 
 // A raw file with a few patterned extents, converted to vpc.
 std::string convert(const TempDir& dir, const std::string& opts, uint64_t size) {
-    std::string raw = dir.file("src.raw");
-    std::string path = dir.file("x.vhd");
-    std::string qemu_io = qemu_tool("qemu-io");
-    EXPECT_EQ(run(qemu_img() + " create -q -f raw " + quote(raw) + " " + std::to_string(size)).status, 0);
-    RunResult w = run(qemu_io + " -f raw -c 'write -P 0x11 0 64k' -c 'write -P 0x22 3M 1M' -c 'write -P 0x33 " +
-                      std::to_string(size - 4096) + " 4k' " + quote(raw));
-    EXPECT_EQ(w.status, 0) << w.output;
-    RunResult c = run(qemu_img() + " convert -O vpc " + (opts.empty() ? "" : "-o " + opts + " ") + quote(raw) + " " +
-                      quote(path));
-    EXPECT_EQ(c.status, 0) << c.output;
-    return path;
+    return qemu_convert(dir, "x.vhd", "vpc", opts, size, "3M 1M");
 }
 
 // qemu-img info and vpc_read_info agree: both open the file with the same
 // facts, or both refuse it.
 void expect_same(const std::string& path, bool qemu_should_open, const std::string& what) {
-    QemuJson q = qemu_info_json(path, "vpc");
-    EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
-    abi::InfoResult ours;
-    Status s = read_info_file(formats::vpc_read_info, path, ours);
-    if (q.ok) {
-        ASSERT_EQ(s, formats::kOk) << what;
-        EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vpc, "vpc")) << what;
-    } else {
-        EXPECT_EQ(s, Status::image_invalid) << what;
-    }
+    expect_info_agreement(formats::vpc_read_info, abi::BackingFormat::vpc, "vpc", path, qemu_should_open, what,
+                          Status::image_invalid);
 }
 
 struct Made {
@@ -111,7 +53,7 @@ class VpcInfoOnQemuImages : public ::testing::TestWithParam<Made> {};
 
 TEST_P(VpcInfoOnQemuImages, MatchesQemuImgInfo) {
     INSTAR_REQUIRE_QEMU_IMG();
-    if (qemu_tool("qemu-io").empty()) GTEST_SKIP() << "qemu-io not installed";
+    if (qemu_io().empty()) GTEST_SKIP() << "qemu-io not installed";
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = GetParam().make(dir);
@@ -169,16 +111,16 @@ const Made kMade[] = {
     {"written",
      [](const TempDir& d) {
          std::string p = create(d, "", 64 * MiB);
-         RunResult w =
-             run(qemu_tool("qemu-io") + " -f vpc -c 'write -P 1 0 4k' -c 'write -P 2 40M 3M' -c 'write -P 3 " +
-                 std::to_string(64 * MiB - 8192) + " 4k' " + quote(p));
+         CommandResult w =
+             run_command(qemu_io() + " -f vpc -c 'write -P 1 0 4k' -c 'write -P 2 40M 3M' -c 'write -P 3 " +
+                 std::to_string(64 * MiB - 8192) + " 4k' " + shell_quote(p));
          EXPECT_EQ(w.status, 0) << w.output;
          return p;
      }},
     {"written_fixed",
      [](const TempDir& d) {
          std::string p = create(d, "subformat=fixed", 8 * MiB);
-         RunResult w = run(qemu_tool("qemu-io") + " -f vpc -c 'write -P 7 1M 1M' " + quote(p));
+         CommandResult w = run_command(qemu_io() + " -f vpc -c 'write -P 7 1M 1M' " + shell_quote(p));
          EXPECT_EQ(w.status, 0) << w.output;
          return p;
      }},
@@ -258,12 +200,12 @@ INSTANTIATE_TEST_SUITE_P(Damage, VpcInfoOnDamagedImages, ::testing::ValuesIn(kDa
 // decides, and every field must agree whenever both open it.
 TEST(VpcInfo, RandomDamageAgreesWithQemu) {
     INSTAR_REQUIRE_QEMU_IMG();
-    std::string qemu_io = qemu_tool("qemu-io");
-    if (qemu_io.empty()) GTEST_SKIP() << "qemu-io not installed";
+    const std::string io_tool = qemu_io();
+    if (io_tool.empty()) GTEST_SKIP() << "qemu-io not installed";
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string base = create(dir, "", 16 * MiB);
-    ASSERT_EQ(run(qemu_io + " -f vpc -c 'write -P 5 2M 4k' " + quote(base)).status, 0);
+    ASSERT_EQ(run_command(io_tool + " -f vpc -c 'write -P 5 2M 4k' " + shell_quote(base)).status, 0);
     std::vector<uint8_t> pristine = read_range(base, 0, file_size(base));
     std::mt19937 rng(4242);
     std::string path = dir.file("r.vhd");
@@ -320,7 +262,7 @@ TEST(VpcInfo, FixedImagesNeedTheFormatNamed) {
     std::string path = create(dir, "subformat=fixed", 16 * MiB);
     std::vector<uint8_t> head = read_range(path, 0, 4096);
     EXPECT_FALSE(formats::vpc_detect(head.data(), head.size()));
-    RunResult r = run(qemu_img() + " info --output=json " + quote(path));
+    CommandResult r = run_command(qemu_img() + " info --output=json " + shell_quote(path));
     EXPECT_NE(r.output.find("\"format\": \"raw\""), std::string::npos) << r.output;
     expect_same(path, true, "fixed, -f vpc");
 }
@@ -331,26 +273,11 @@ TEST(VpcInfo, ClearsTheResult) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = create(dir, "subformat=fixed", 16 * MiB);
-    abi::InfoResult ours;
-    std::memset(&ours, 0xA5, sizeof ours);
-    ASSERT_EQ(read_info_file(formats::vpc_read_info, path, ours), formats::kOk);
-    QemuJson q = qemu_info_json(path, "vpc");
-    ASSERT_TRUE(q.ok) << q.text;
-    EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vpc, "vpc"));
-    // A refusal leaves nothing behind either.
-    std::memset(&ours, 0xA5, sizeof ours);
-    MemorySource junk(std::vector<uint8_t>(4096, 0x5A));
-    Scratch scratch;
-    EXPECT_EQ(formats::vpc_read_info(junk, scratch.arena, ours), Status::image_invalid);
-    EXPECT_TRUE(all_zero(&ours, sizeof ours));
+    expect_clears_result(formats::vpc_read_info, abi::BackingFormat::vpc, "vpc", path);
 }
 
 TEST(VpcInfo, NeedsOnlyLittleScratch) {
-    MemorySource mem(std::vector<uint8_t>(2560, 0));
-    std::vector<uint8_t> none(16);
-    formats::Arena arena(none.data(), none.size());
-    abi::InfoResult ours;
-    EXPECT_EQ(formats::vpc_read_info(mem, arena, ours), Status::out_of_memory);
+    expect_needs_scratch(formats::vpc_read_info, 2560);
 }
 
 }  // namespace

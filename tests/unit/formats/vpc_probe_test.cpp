@@ -17,51 +17,12 @@ namespace instar::testing {
 namespace {
 
 using namespace vv;
+using namespace vv::vhd;
 using formats::BasicImageInfo;
 using formats::Status;
 
 constexpr uint64_t MiB = 1 << 20, GiB = 1024 * MiB;
 constexpr uint64_t kMaxBytes = 0xff000000ull * 512;
-
-// Footer field offsets (VHD spec).
-constexpr uint64_t kCreatorApp = 28, kCurrentSize = 48, kGeometry = 56, kDiskType = 60, kChecksum = 64;
-// Dynamic header field offsets, the header being at 512.
-constexpr uint64_t kDyn = 512, kTableOffset = 16, kEntries = 28, kBlockSize = 32;
-constexpr uint64_t kBat = 1536;
-
-std::vector<uint8_t> be32(uint32_t v) {
-    std::vector<uint8_t> b(4);
-    formats::store_be32(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> be64(uint64_t v) {
-    std::vector<uint8_t> b(8);
-    formats::store_be64(b.data(), v);
-    return b;
-}
-std::vector<uint8_t> text(const char* s) { return std::vector<uint8_t>(s, s + 4); }
-
-// Recomputes the checksum of the footer at `at`, as a tool that edits a
-// footer would.
-void refresh_footer(const std::string& path, uint64_t at) {
-    std::vector<uint8_t> f = read_range(path, at, 512);
-    uint32_t sum = 0;
-    for (int i = 0; i < 512; ++i)
-        if (i < 64 || i >= 68) sum += f[i];
-    write_range(path, at + kChecksum, be32(~sum));
-}
-
-// Edits both footers of a dynamic image (or the one of a fixed image) and
-// keeps them valid.
-void edit_footers(const std::string& path, uint64_t field, const std::vector<uint8_t>& value) {
-    uint64_t end = file_size(path) - 512;
-    std::vector<uint8_t> head = read_range(path, 0, 8);
-    bool dynamic = std::string(head.begin(), head.end()) == "conectix";
-    for (uint64_t at : dynamic ? std::vector<uint64_t>{0, end} : std::vector<uint64_t>{end}) {
-        write_range(path, at + field, value);
-        refresh_footer(path, at);
-    }
-}
 
 Verdict probe(formats::ImageSource& src) { return probe_with(formats::vpc_read_basic, src); }
 
@@ -74,11 +35,7 @@ void expect_agreement(const std::string& path, bool qemu_should_open, const std:
 }
 
 std::string make(const TempDir& dir, const std::string& name, const std::string& opts, uint64_t size) {
-    std::string path = dir.file(name);
-    RunResult r = run(qemu_img() + " create -q -f vpc " + (opts.empty() ? "" : "-o " + opts + " ") + quote(path) +
-                      " " + std::to_string(size));
-    EXPECT_EQ(r.status, 0) << r.output;
-    return path;
+    return qemu_create(dir, name, "vpc", opts, size);
 }
 
 TEST(VpcDetect, RecognisesTheFooterCopyOnly) {
@@ -93,7 +50,7 @@ TEST(VpcDetect, RecognisesTheFooterCopyOnly) {
     std::string fixed = make(dir, "f.vhd", "subformat=fixed", 16 * MiB);
     std::vector<uint8_t> head = read_range(fixed, 0, 4096);
     EXPECT_FALSE(formats::vpc_detect(head.data(), head.size()));
-    RunResult r = run(qemu_img() + " info --output=json " + quote(fixed));
+    CommandResult r = run_command(qemu_img() + " info --output=json " + shell_quote(fixed));
     EXPECT_NE(r.output.find("\"format\": \"raw\""), std::string::npos) << r.output;
     dyn[3] ^= 1;
     EXPECT_FALSE(formats::vpc_detect(dyn.data(), dyn.size()));
@@ -141,8 +98,6 @@ TEST_P(VpcProbeOnDamagedImages, AgreesWithQemu) {
     d.apply(path);
     expect_agreement(path, d.qemu_opens, d.name);
 }
-
-void truncate_to(const std::string& path, uint64_t size) { ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0); }
 
 const Damage kDamage[] = {
     {"intact_dynamic", false, [](const std::string&) {}, true},
@@ -273,12 +228,12 @@ INSTANTIATE_TEST_SUITE_P(Damage, VpcProbeOnDamagedImages, ::testing::ValuesIn(kD
 
 TEST(VpcProbe, AcceptsBlocksQemuAllocated) {
     INSTAR_REQUIRE_QEMU_IMG();
-    std::string qemu_io = qemu_tool("qemu-io");
-    if (qemu_io.empty()) GTEST_SKIP() << "qemu-io not installed";
+    const std::string io_tool = qemu_io();
+    if (io_tool.empty()) GTEST_SKIP() << "qemu-io not installed";
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = make(dir, "x.vhd", "", 64 * MiB);
-    RunResult w = run(qemu_io + " -f vpc -c 'write -P 1 0 4k' -c 'write -P 2 40M 4k' " + quote(path));
+    CommandResult w = run_command(io_tool + " -f vpc -c 'write -P 1 0 4k' -c 'write -P 2 40M 4k' " + shell_quote(path));
     ASSERT_EQ(w.status, 0) << w.output;
     expect_agreement(path, true, "written");
     // The last block's data cut off: qemu refuses the truncated image.

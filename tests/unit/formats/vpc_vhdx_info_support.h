@@ -11,25 +11,10 @@
 
 #include "abi/ops/info.h"
 #include "formats/common/status.h"
+#include "memory_image.h"
 #include "vpc_vhdx_test_support.h"
 
 namespace instar::testing::vv {
-
-struct QemuJson {
-    bool ok;
-    nlohmann::json json;
-    std::string text;
-};
-
-inline QemuJson qemu_info_json(const std::string& path, const std::string& fmt) {
-    RunResult r = run(qemu_img() + " info -f " + fmt + " --output=json " + quote(path));
-    QemuJson q{r.status == 0, {}, r.output};
-    if (q.ok) {
-        q.json = nlohmann::json::parse(r.output, nullptr, /*allow_exceptions=*/false);
-        if (!q.json.is_object()) q.ok = false;
-    }
-    return q;
-}
 
 inline bool all_zero(const void* p, size_t n) {
     const auto* b = static_cast<const uint8_t*>(p);
@@ -88,6 +73,51 @@ formats::Status read_info_file(ReadInfo fn, const std::string& path, abi::InfoRe
     if (!src.ok()) return formats::Status::read_failed;
     Scratch scratch;
     return fn(src, scratch.arena, out);
+}
+
+// qemu-img info and a format's read_info agree on the file: the same
+// facts, or both refuse it, ours with `refusal`.
+template <typename ReadInfo>
+void expect_info_agreement(ReadInfo fn, abi::BackingFormat format, const char* format_name, const std::string& path,
+                           bool qemu_should_open, const std::string& what, formats::Status refusal) {
+    QemuJson q = qemu_info_json(path, format_name);
+    EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
+    abi::InfoResult ours;
+    formats::Status s = read_info_file(fn, path, ours);
+    if (q.ok) {
+        ASSERT_EQ(s, formats::kOk) << what;
+        EXPECT_TRUE(same_info(q.json, ours, format, format_name)) << what;
+    } else {
+        EXPECT_EQ(s, refusal) << what;
+    }
+}
+
+// Whatever the caller's buffer held, only what qemu reports is set (on the
+// qemu-made image at `path`); a refusal leaves nothing behind either.
+template <typename ReadInfo>
+void expect_clears_result(ReadInfo fn, abi::BackingFormat format, const char* format_name, const std::string& path) {
+    abi::InfoResult ours;
+    std::memset(&ours, 0xA5, sizeof ours);
+    ASSERT_EQ(read_info_file(fn, path, ours), formats::kOk);
+    QemuJson q = qemu_info_json(path, format_name);
+    ASSERT_TRUE(q.ok) << q.text;
+    EXPECT_TRUE(same_info(q.json, ours, format, format_name));
+    std::memset(&ours, 0xA5, sizeof ours);
+    MemorySource junk(std::vector<uint8_t>(4096, 0x5A));
+    Scratch scratch;
+    EXPECT_EQ(fn(junk, scratch.arena, ours), formats::Status::image_invalid);
+    EXPECT_TRUE(all_zero(&ours, sizeof ours));
+}
+
+// With 16 bytes of scratch, reading `file_bytes` zero bytes runs out of
+// memory rather than past the arena.
+template <typename ReadInfo>
+void expect_needs_scratch(ReadInfo fn, size_t file_bytes) {
+    MemorySource mem(std::vector<uint8_t>(file_bytes, 0));
+    std::vector<uint8_t> none(16);
+    formats::Arena arena(none.data(), none.size());
+    abi::InfoResult ours;
+    EXPECT_EQ(fn(mem, arena, ours), formats::Status::out_of_memory);
 }
 
 }  // namespace instar::testing::vv

@@ -1,4 +1,4 @@
-// Shared by the vpc and vhdx tests: running the real qemu-img, a sink that
+// Shared by the vpc and vhdx tests: what qemu-img info says, a sink that
 // keeps only what was written (so multi-TiB images cost nothing), and a
 // comparison of an emitted image against a qemu-made file that reads only
 // the parts either side actually holds.
@@ -22,77 +22,16 @@
 
 #include "abi/ops/create.h"
 #include "formats/common/arena.h"
+#include "formats/common/endian.h"
 #include "formats/common/image_io.h"
 #include "formats/common/probe.h"
+#include "file_image.h"
+#include "memory_image.h"
+#include "support/files.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 
 namespace instar::testing::vv {
-
-inline std::string qemu_tool(const char* name) {
-    std::string fixed = std::string("/usr/bin/") + name;
-    if (access(fixed.c_str(), X_OK) == 0) return fixed;
-    std::string cmd = std::string("command -v ") + name + " 2>/dev/null";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return {};
-    char buf[512] = {};
-    std::string out = fgets(buf, sizeof buf, p) ? buf : "";
-    pclose(p);
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
-}
-
-inline const std::string& qemu_img() {
-    static const std::string path = qemu_tool("qemu-img");
-    return path;
-}
-
-#define INSTAR_REQUIRE_QEMU_IMG()                                                          \
-    do {                                                                                   \
-        if (::instar::testing::vv::qemu_img().empty())                                     \
-            GTEST_SKIP() << "qemu-img not installed: the reference images come from it"; \
-    } while (0)
-
-struct RunResult {
-    int status;  // exit code, -1 if the command could not run
-    std::string output;
-};
-
-inline RunResult run(const std::string& cmd) {
-    RunResult r{-1, {}};
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
-
-inline std::string quote(const std::string& s) { return "'" + s + "'"; }
-
-class TempDir {
-public:
-    TempDir() {
-        const char* base = getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/instar-vv-XXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        if (mkdtemp(buf.data()) != nullptr) path_ = buf.data();
-    }
-    ~TempDir() {
-        if (!path_.empty()) {
-            std::error_code ec;
-            std::filesystem::remove_all(path_, ec);
-        }
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-    bool ok() const { return !path_.empty(); }
-
-private:
-    std::string path_;
-};
 
 // Keeps each write separately; unwritten bytes read as zero.
 class SparseSink : public formats::ImageSink {
@@ -248,29 +187,6 @@ inline ::testing::AssertionResult same_image(const std::string& qemu_path, const
     return ::testing::AssertionSuccess();
 }
 
-inline std::vector<uint8_t> read_range(const std::string& path, uint64_t offset, size_t len) {
-    std::vector<uint8_t> buf(len, 0);
-    int fd = open(path.c_str(), O_RDONLY);
-    if (fd >= 0) {
-        ssize_t got = pread(fd, buf.data(), len, off_t(offset));
-        (void)got;
-        close(fd);
-    }
-    return buf;
-}
-
-inline uint64_t file_size(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
-}
-
-// A number from `qemu-img info --output=json`; -1 when absent.
-inline long long json_number(const std::string& json, const std::string& key) {
-    auto at = json.find("\"" + key + "\":");
-    if (at == std::string::npos) return -1;
-    return std::stoll(json.substr(at + key.size() + 3));
-}
-
 struct Info {
     bool ok;
     long long virtual_size;
@@ -278,59 +194,20 @@ struct Info {
     std::string text;
 };
 
+// What qemu-img info says of a file: whether it opens it, and the sizes
+// it shows (-1 when absent).
 inline Info qemu_info(const std::string& path, const std::string& fmt) {
-    RunResult r = run(qemu_img() + " info -f " + fmt + " --output=json " + quote(path));
-    Info i{r.status == 0, -1, -1, r.output};
-    if (i.ok) {
-        i.virtual_size = json_number(r.output, "virtual-size");
-        i.cluster_size = json_number(r.output, "cluster-size");
-    }
+    QemuJson q = qemu_info_json(path, fmt);
+    Info i{q.status == 0, -1, -1, q.text};
+    uint64_t v = 0;
+    if (i.ok && json_number(q.text, "virtual-size", v)) i.virtual_size = (long long)v;
+    if (i.ok && json_number(q.text, "cluster-size", v)) i.cluster_size = (long long)v;
     return i;
 }
 
-// An image file as a probe sees it (sparse files cost nothing).
-class FileSource : public formats::ImageSource {
-public:
-    explicit FileSource(const std::string& path) : fd_(open(path.c_str(), O_RDONLY)) {
-        struct stat st {};
-        if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = uint64_t(st.st_size);
-    }
-    ~FileSource() override {
-        if (fd_ >= 0) close(fd_);
-    }
-    FileSource(const FileSource&) = delete;
-    FileSource& operator=(const FileSource&) = delete;
-    bool ok() const { return fd_ >= 0; }
-    uint64_t size() const override { return size_; }
-    bool read(uint64_t offset, void* buf, size_t len) override {
-        std::memset(buf, 0, len);
-        if (offset >= size_) return true;
-        size_t n = size_t(std::min<uint64_t>(len, size_ - offset));
-        return pread(fd_, buf, n, off_t(offset)) == ssize_t(n);
-    }
-
-private:
-    int fd_;
-    uint64_t size_ = 0;
-};
-
-inline bool write_range(const std::string& path, uint64_t offset, const std::vector<uint8_t>& data) {
-    int fd = open(path.c_str(), O_WRONLY);
-    if (fd < 0) return false;
-    bool ok = pwrite(fd, data.data(), data.size(), off_t(offset)) == ssize_t(data.size());
-    return close(fd) == 0 && ok;
-}
-
 inline bool copy_file(const std::string& from, const std::string& to) {
-    return run("cp --sparse=always " + quote(from) + " " + quote(to)).status == 0;
+    return run_command("cp --sparse=always " + shell_quote(from) + " " + shell_quote(to)).status == 0;
 }
-
-// Scratch for the emitters and probes, as the guest would give them.
-struct Scratch {
-    std::vector<uint8_t> buf;
-    formats::Arena arena;
-    explicit Scratch(size_t bytes = 1 << 20) : buf(bytes), arena(buf.data(), buf.size()) {}
-};
 
 // What a format's probe says about a file: status and virtual size.
 using ReadBasicFn = formats::Status (*)(formats::ImageSource&, formats::Arena&, formats::BasicImageInfo&);
@@ -381,30 +258,6 @@ inline abi::CreateRequest base_request(abi::ImageFormat fmt, uint64_t size) {
     return r;
 }
 
-}  // namespace instar::testing::vv
-
-namespace instar::testing::vv {
-
-// Records only where writes land: for requests whose images would not fit
-// in memory.
-class CountingSink : public formats::ImageSink {
-public:
-    uint64_t bytes = 0, max_end = 0, writes = 0, size = 0;
-    bool size_set = false;
-    bool write(uint64_t offset, const void*, size_t len) override {
-        bytes += len;
-        ++writes;
-        if (offset + len > max_end) max_end = offset + len;
-        return true;
-    }
-    bool preallocate(uint64_t, uint64_t, bool) override { return true; }
-    bool set_size(uint64_t s) override {
-        size = s;
-        size_set = true;
-        return true;
-    }
-};
-
 // Requests with every field drawn from interesting and arbitrary values.
 template <typename Rng>
 uint64_t pick_size(Rng& rng) {
@@ -425,5 +278,145 @@ uint32_t pick_u32(Rng& rng) {
         default: return uint32_t(rng() % 8);
     }
 }
+
+// ---- making and editing reference images -----------------------------------
+
+inline std::vector<uint8_t> be32(uint32_t v) {
+    std::vector<uint8_t> b(4);
+    formats::store_be32(b.data(), v);
+    return b;
+}
+inline std::vector<uint8_t> be64(uint64_t v) {
+    std::vector<uint8_t> b(8);
+    formats::store_be64(b.data(), v);
+    return b;
+}
+inline std::vector<uint8_t> le16(uint16_t v) {
+    std::vector<uint8_t> b(2);
+    formats::store_le16(b.data(), v);
+    return b;
+}
+inline std::vector<uint8_t> le32(uint32_t v) {
+    std::vector<uint8_t> b(4);
+    formats::store_le32(b.data(), v);
+    return b;
+}
+inline std::vector<uint8_t> le64(uint64_t v) {
+    std::vector<uint8_t> b(8);
+    formats::store_le64(b.data(), v);
+    return b;
+}
+
+inline void truncate_to(const std::string& path, uint64_t size) {
+    ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0);
+}
+
+// `qemu-img create -q -f FMT [-o OPTS] DIR/NAME SIZE`; returns the path.
+inline std::string qemu_create(const TempDir& dir, const std::string& name, const std::string& fmt,
+                               const std::string& opts, uint64_t size) {
+    std::string path = dir.file(name);
+    CommandResult r = run_command(qemu_img() + " create -q -f " + fmt + " " + (opts.empty() ? "" : "-o " + opts + " ") +
+                                  shell_quote(path) + " " + std::to_string(size));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return path;
+}
+
+// A raw file of `size` bytes with patterned data at 0, at `middle`
+// ("OFFSET LENGTH" for qemu-io) and in the last 4 KiB, converted to FMT as
+// DIR/NAME; returns the path.
+inline std::string qemu_convert(const TempDir& dir, const std::string& name, const std::string& fmt,
+                                const std::string& opts, uint64_t size, const std::string& middle) {
+    std::string raw = dir.file("src.raw");
+    std::string path = dir.file(name);
+    EXPECT_EQ(run_command(qemu_img() + " create -q -f raw " + shell_quote(raw) + " " + std::to_string(size)).status, 0);
+    CommandResult w = run_command(qemu_io() + " -f raw -c 'write -P 0x11 0 64k' -c 'write -P 0x22 " + middle +
+                                  "' -c 'write -P 0x33 " + std::to_string(size - 4096) + " 4k' " + shell_quote(raw));
+    EXPECT_EQ(w.status, 0) << w.output;
+    CommandResult c = run_command(qemu_img() + " convert -O " + fmt + " " + (opts.empty() ? "" : "-o " + opts + " ") +
+                                  shell_quote(raw) + " " + shell_quote(path));
+    EXPECT_EQ(c.status, 0) << c.output;
+    return path;
+}
+
+// VHD (vpc) footer and dynamic header fields (VHD spec), the header at 512.
+namespace vhd {
+
+inline constexpr uint64_t kCreatorApp = 28, kCurrentSize = 48, kGeometry = 56, kDiskType = 60, kChecksum = 64;
+inline constexpr uint64_t kDyn = 512, kTableOffset = 16, kEntries = 28, kBlockSize = 32;
+inline constexpr uint64_t kBat = 1536;
+
+// Four bytes of a cookie or creator field.
+inline std::vector<uint8_t> text(const char* s) { return std::vector<uint8_t>(s, s + 4); }
+
+// Recomputes the checksum of the footer at `at`, as a tool that edits a
+// footer would.
+inline void refresh_footer(const std::string& path, uint64_t at) {
+    std::vector<uint8_t> f = read_range(path, at, 512);
+    uint32_t sum = 0;
+    for (int i = 0; i < 512; ++i)
+        if (i < 64 || i >= 68) sum += f[i];
+    write_range(path, at + kChecksum, be32(~sum));
+}
+
+// Edits both footers of a dynamic image (or the one of a fixed image) and
+// keeps them valid.
+inline void edit_footers(const std::string& path, uint64_t field, const std::vector<uint8_t>& value) {
+    uint64_t end = file_size(path) - 512;
+    std::vector<uint8_t> head = read_range(path, 0, 8);
+    bool dynamic = std::string(head.begin(), head.end()) == "conectix";
+    for (uint64_t at : dynamic ? std::vector<uint64_t>{0, end} : std::vector<uint64_t>{end}) {
+        write_range(path, at + field, value);
+        refresh_footer(path, at);
+    }
+}
+
+}  // namespace vhd
+
+// VHDX structures, at the offsets of the spec (header 1 at 64 KiB, region
+// table 1 at 192 KiB) and qemu's placement of the metadata region at 3 MiB
+// in the images these tests make (64 MiB, default log and block size).
+namespace vhdx_edit {
+
+// CRC-32C bit by bit, independent of the one under test.
+inline uint32_t slow_crc32c(const std::vector<uint8_t>& data) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (uint8_t b : data) {
+        crc ^= b;
+        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}
+
+// Recomputes the checksum of the structure whose block starts at `at`.
+inline void refresh_crc(const std::string& path, uint64_t at, uint64_t size) {
+    std::vector<uint8_t> b = read_range(path, at, size);
+    std::memset(b.data() + 4, 0, 4);
+    write_range(path, at + 4, le32(slow_crc32c(b)));
+}
+inline void edit_header(const std::string& path, uint64_t header, uint64_t field, const std::vector<uint8_t>& v) {
+    write_range(path, header + field, v);
+    refresh_crc(path, header, 4096);
+}
+inline void edit_region_table(const std::string& path, uint64_t field, const std::vector<uint8_t>& v) {
+    write_range(path, 0x30000 + field, v);
+    refresh_crc(path, 0x30000, 65536);
+}
+// A region table entry (index from 0): GUID, offset, length, flags.
+inline void put_region(const std::string& path, uint32_t index, const std::vector<uint8_t>& guid, uint64_t offset,
+                       uint32_t length, uint32_t flags) {
+    std::vector<uint8_t> entry = guid;
+    for (auto& part : {le64(offset), le32(length), le32(flags)}) entry.insert(entry.end(), part.begin(), part.end());
+    edit_region_table(path, 16 + 32ull * index, entry);
+}
+// A metadata table entry (index from 0) of the region at 3 MiB.
+inline void put_metadata_entry(const std::string& path, uint32_t index, const std::vector<uint8_t>& guid,
+                               uint32_t offset, uint32_t length, uint32_t flags) {
+    std::vector<uint8_t> entry = guid;
+    for (auto& part : {le32(offset), le32(length), le32(flags), le32(0)})
+        entry.insert(entry.end(), part.begin(), part.end());
+    write_range(path, (3u << 20) + 32 + 32ull * index, entry);
+}
+
+}  // namespace vhdx_edit
 
 }  // namespace instar::testing::vv
