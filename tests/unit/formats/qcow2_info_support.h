@@ -341,6 +341,18 @@ struct PatchVariant {
     formats::Status expected;
 };
 
+// The bytes `b`, written to `path`: the guest answers `expected`, qemu-img
+// opens them exactly when that is kOk, and where both open them, the two
+// show the same.
+inline void expect_bytes_like_qemu(const std::vector<uint8_t>& b, const std::string& path, formats::Status expected) {
+    ASSERT_TRUE(write_file(path, b));
+    std::optional<nlohmann::json> q = qemu_info(path);
+    GuestRun g = guest_info(path);
+    EXPECT_EQ(g.status, expected);
+    EXPECT_EQ(bool(q), expected == formats::kOk) << "qemu-img disagrees";
+    if (q && g.status == formats::kOk) expect_same(g, *q);
+}
+
 // Each variant applied to `base` and written to `path`: the guest answers
 // as expected, qemu-img agrees on opening it, and where it opens, the two
 // show the same.
@@ -350,12 +362,51 @@ inline void expect_variants_like_qemu(const std::vector<uint8_t>& base, const st
         SCOPED_TRACE(v.name);
         std::vector<uint8_t> b = base;
         v.apply(b);
-        ASSERT_TRUE(write_file(path, b));
-        std::optional<nlohmann::json> q = qemu_info(path);
-        GuestRun g = guest_info(path);
-        EXPECT_EQ(g.status, v.expected);
-        EXPECT_EQ(bool(q), v.expected == formats::kOk);
-        if (q && g.status == formats::kOk) expect_same(g, *q);
+        expect_bytes_like_qemu(b, path, v.expected);
+    }
+}
+
+// Bytes of a qemu-made image to change one bit at a time.
+struct BitFlips {
+    BitFlips() = default;
+    BitFlips(std::vector<size_t> offsets_, size_t at_ = 0, const char* what_ = "byte")
+        : offsets(std::move(offsets_)), at(at_), what(what_) {}
+
+    std::vector<size_t> offsets;
+    size_t at = 0;              // the offsets count from here
+    const char* what = "byte";  // for the trace
+    // Whether the changed image is one the result cannot describe (see
+    // expect_like_qemu); none when empty.
+    std::function<bool(const std::vector<uint8_t>&)> undescribable;
+    // Changes left out; none when empty.
+    std::function<bool(size_t offset, uint8_t mask)> skip;
+};
+
+// Each byte of `base` at `flips.offsets` with its lowest, then its highest
+// bit flipped, written to `path`: the guest answers as qemu-img does.
+inline void expect_bit_flips_like_qemu(const std::vector<uint8_t>& base, const std::string& path,
+                                       const BitFlips& flips) {
+    for (size_t off : flips.offsets) {
+        for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80)}) {
+            if (flips.skip && flips.skip(off, mask)) continue;
+            std::vector<uint8_t> b = base;
+            b[flips.at + off] ^= mask;
+            SCOPED_TRACE(std::string(flips.what) + " " + std::to_string(off) + " ^ " + std::to_string(mask));
+            ASSERT_TRUE(write_file(path, b));
+            expect_like_qemu(path, flips.undescribable && flips.undescribable(b));
+        }
+    }
+}
+
+// `full` cut to each of `lengths` (those not shorter than it left out),
+// written to `path`: the guest answers as qemu-img does.
+inline void expect_truncations_like_qemu(const std::vector<uint8_t>& full, const std::string& path,
+                                         const std::vector<size_t>& lengths, const std::string& what = "") {
+    for (size_t len : lengths) {
+        if (len >= full.size()) continue;
+        SCOPED_TRACE(what + "cut to " + std::to_string(len));
+        ASSERT_TRUE(write_file(path, std::vector<uint8_t>(full.begin(), full.begin() + long(len))));
+        expect_like_qemu(path);
     }
 }
 

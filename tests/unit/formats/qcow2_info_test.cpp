@@ -407,14 +407,7 @@ TEST(Qcow2Info, TruncatedLikeQemu) {
         std::vector<size_t> lengths = {0, 4, 7, 8, 20, 40, 56, 60, 64, 71, 72, 80, 100, 103, 104, 105, 111, 112,
                                        120, 127, 200, 400, 512, 520, 528, 530, 4096, 65536, 65600, 131072, 196608,
                                        full.size() - 1};
-        for (size_t len : lengths) {
-            if (len >= full.size()) continue;
-            SCOPED_TRACE(std::string(image.script) + " cut to " + std::to_string(len));
-            std::vector<uint8_t> b(full.begin(), full.begin() + long(len));
-            const std::string path = dir.file("cut.qcow2");
-            ASSERT_TRUE(write_file(path, b));
-            expect_like_qemu(path);
-        }
+        expect_truncations_like_qemu(full, dir.file("cut.qcow2"), lengths, std::string(image.script) + " ");
     }
 }
 
@@ -427,16 +420,13 @@ TEST(Qcow2Info, HeaderBytesLikeQemu) {
     ASSERT_TRUE(make_image(dir, kBase));
     const std::vector<uint8_t> base = read_file(dir.file("img.qcow2"));
     const std::string path = dir.file("flip.qcow2");
-    for (size_t off = 0; off < 112; ++off) {
-        for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80)}) {
-            std::vector<uint8_t> b = base;
-            b[off] ^= mask;
-            SCOPED_TRACE("byte " + std::to_string(off) + " ^ " + std::to_string(mask));
-            ASSERT_TRUE(write_file(path, b));
-            const bool undescribable = (get64(b, 72) & 4) || get32(b, 60) > abi::kInfoMaxSnapshots;
-            expect_like_qemu(path, undescribable && get32(b, 4) == 3 && get32(b, 0) == 0x514649fb);
-        }
-    }
+    BitFlips flips;
+    for (size_t off = 0; off < 112; ++off) flips.offsets.push_back(off);
+    flips.undescribable = [](const std::vector<uint8_t>& b) {
+        const bool undescribable = (get64(b, 72) & 4) || get32(b, 60) > abi::kInfoMaxSnapshots;
+        return undescribable && get32(b, 4) == 3 && get32(b, 0) == 0x514649fb;
+    };
+    expect_bit_flips_like_qemu(base, path, flips);
 }
 
 // The same for the bytes that steer the walks after the header: the
@@ -453,15 +443,7 @@ TEST(Qcow2Info, MetadataBytesLikeQemu) {
         if (off < 120 || off >= 128) offsets.push_back(off);  // not the format name "raw"
     }
     for (size_t off = 0; off < 64; ++off) offsets.push_back(size_t(get64(base, 64)) + off);
-    for (size_t off : offsets) {
-        for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80)}) {
-            std::vector<uint8_t> b = base;
-            b[off] ^= mask;
-            SCOPED_TRACE("byte " + std::to_string(off) + " ^ " + std::to_string(mask));
-            ASSERT_TRUE(write_file(path, b));
-            expect_like_qemu(path);
-        }
-    }
+    expect_bit_flips_like_qemu(base, path, {offsets});
 }
 
 // A snapshot table longer than qemu's 64 MiB cap is refused, even though

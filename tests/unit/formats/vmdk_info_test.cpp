@@ -30,7 +30,6 @@ using formats::Status;
 using nlohmann::json;
 
 constexpr uint64_t MiB = 1024 * 1024;
-constexpr size_t kDescAt = 512, kDescBytes = 10240;
 
 template <uint32_t N>
 std::string str(const abi::InfoString<N>& s) {
@@ -248,15 +247,6 @@ void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) { formats::store_le6
 constexpr size_t kVersion = 4, kFlags = 8, kCapacity = 12, kGranularity = 20, kDescOffset = 28, kDescSize = 36,
                  kGtes = 44, kRgdOffset = 48, kGdOffset = 56, kGrainOffset = 64, kCompress = 77;
 
-void set_descriptor(std::vector<uint8_t>& b, const std::string& text) {
-    std::memset(b.data() + kDescAt, 0, kDescBytes);
-    std::memcpy(b.data() + kDescAt, text.data(), std::min(text.size(), kDescBytes));
-}
-
-const std::string kDesc =
-    "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\ncreateType=\"monolithicSparse\"\n\n"
-    "# Extent description\nRW 2048 SPARSE \"img.vmdk\"\n";
-
 std::string with_hint(const std::string& hint) {
     return "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=89abcdef\ncreateType=\"monolithicSparse\"\n"
            "parentFileNameHint=\"" +
@@ -281,9 +271,8 @@ TEST_P(VmdkInfoEdited, AgreesWithQemu) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("img.vmdk");
-    ASSERT_EQ(run_command(kCreate + (e.stream ? kStream : "") + shell_quote(f) + " 1M").status, 0);
-    std::vector<uint8_t> b = read_file(f);
-    set_descriptor(b, kDesc);
+    std::vector<uint8_t> b = qemu_made_1m(f, e.stream);
+    ASSERT_FALSE(b.empty());
     e.apply(b);
 
     Result r = read_info(b);
@@ -323,9 +312,8 @@ TEST_P(VmdkInfoDeclined, QemuOpensInstarDeclines) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("img.vmdk");
-    ASSERT_EQ(run_command(kCreate + shell_quote(f) + " 1M").status, 0);
-    std::vector<uint8_t> b = read_file(f);
-    set_descriptor(b, kDesc);
+    std::vector<uint8_t> b = qemu_made_1m(f);
+    ASSERT_FALSE(b.empty());
     e.apply(b);
     EXPECT_EQ(read_info(b).status, Status::unsupported_feature);
     ASSERT_TRUE(write_sparse(f, b));

@@ -19,7 +19,6 @@ using formats::BasicImageInfo;
 using formats::Status;
 
 constexpr uint64_t MiB = 1024 * 1024, GiB = 1024 * MiB;
-constexpr size_t kDescAt = 512, kDescBytes = 10240;
 
 struct QemuInfo {
     bool opened = false;
@@ -183,15 +182,6 @@ INSTANTIATE_TEST_SUITE_P(Images, VmdkReadBasicQemuMade,
 void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) { formats::store_le32(b.data() + off, v); }
 void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) { formats::store_le64(b.data() + off, v); }
 
-void set_descriptor(std::vector<uint8_t>& b, const std::string& text) {
-    std::memset(b.data() + kDescAt, 0, kDescBytes);
-    std::memcpy(b.data() + kDescAt, text.data(), std::min(text.size(), kDescBytes));
-}
-
-const std::string kDesc =
-    "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\ncreateType=\"monolithicSparse\"\n\n"
-    "# Extent description\nRW 2048 SPARSE \"img.vmdk\"\n";
-
 struct Damage {
     const char* name;
     void (*apply)(std::vector<uint8_t>&);
@@ -209,9 +199,8 @@ TEST_P(VmdkReadBasicDamaged, AgreesWithQemu) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     const std::string f = dir.file("img.vmdk");
-    ASSERT_EQ(run_command("qemu-img create -q -f vmdk " + shell_quote(f) + " 1M").status, 0);
-    std::vector<uint8_t> b = read_file(f);
-    set_descriptor(b, kDesc);
+    std::vector<uint8_t> b = qemu_made_1m(f);
+    ASSERT_FALSE(b.empty());
     d.apply(b);
 
     BasicImageInfo info{};

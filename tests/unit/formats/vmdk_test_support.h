@@ -63,6 +63,33 @@ inline bool qemu_cid(const std::vector<uint8_t>& image, uint32_t& cid) {
     return true;
 }
 
+// Where a monolithicSparse file of qemu's keeps its embedded descriptor.
+inline constexpr size_t kDescAt = 512, kDescBytes = 10240;
+
+// The embedded descriptor replaced by `text`, zero padded.
+inline void set_descriptor(std::vector<uint8_t>& b, const std::string& text) {
+    std::memset(b.data() + kDescAt, 0, kDescBytes);
+    std::memcpy(b.data() + kDescAt, text.data(), std::min(text.size(), kDescBytes));
+}
+
+// The descriptor of a 1 MiB monolithicSparse img.vmdk, with a fixed CID.
+inline const std::string kDesc =
+    "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\ncreateType=\"monolithicSparse\"\n\n"
+    "# Extent description\nRW 2048 SPARSE \"img.vmdk\"\n";
+
+// What `qemu-img create -f vmdk PATH 1M` (streamOptimized when asked)
+// writes, with its descriptor replaced by kDesc; empty if qemu-img failed.
+inline std::vector<uint8_t> qemu_made_1m(const std::string& path, bool stream = false) {
+    CommandResult made = run_command("qemu-img create -q -f vmdk " +
+                                     std::string(stream ? "-o subformat=streamOptimized " : "") + shell_quote(path) +
+                                     " 1M");
+    EXPECT_EQ(made.status, 0) << made.output;
+    if (made.status != 0) return {};
+    std::vector<uint8_t> b = read_file(path);
+    set_descriptor(b, kDesc);
+    return b;
+}
+
 // A request as the host would resolve `qemu-img create -f vmdk NAME SIZE`
 // with no options.
 inline abi::CreateRequest default_request(uint64_t size, const char* image_name = "ref.vmdk") {
