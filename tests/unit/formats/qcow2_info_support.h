@@ -306,6 +306,20 @@ inline bool make_image(const TempDir& dir, const std::string& script) {
     return r.status == 0;
 }
 
+// The image `script` makes (img.qcow2 in `dir`): qemu-img opens it, the
+// guest answers `expected`, and where that is kOk the two show the same.
+// `g` is the guest's answer, for checks of the caller's own.
+inline void expect_made_like_qemu(const TempDir& dir, const std::string& script, formats::Status expected,
+                                  GuestRun& g) {
+    ASSERT_TRUE(make_image(dir, script));
+    const std::string path = dir.file("img.qcow2");
+    std::optional<nlohmann::json> q = qemu_info(path);
+    ASSERT_TRUE(q) << "qemu-img info refuses its own image";
+    g = guest_info(path);
+    ASSERT_EQ(g.status, expected) << q->dump(4);
+    if (expected == formats::kOk) expect_same(g, *q);
+}
+
 // ---- patching bytes --------------------------------------------------------
 
 inline void set16(std::vector<uint8_t>& b, size_t off, uint16_t v) { formats::store_be16(b.data() + off, v); }

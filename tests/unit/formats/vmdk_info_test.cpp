@@ -239,14 +239,6 @@ INSTANTIATE_TEST_SUITE_P(Images, VmdkInfoQemuMade, ::testing::ValuesIn(made_case
 
 // ---- edited and damaged files ----------------------------------------------
 
-void put16(std::vector<uint8_t>& b, size_t off, uint16_t v) { formats::store_le16(b.data() + off, v); }
-void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) { formats::store_le32(b.data() + off, v); }
-void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) { formats::store_le64(b.data() + off, v); }
-
-// Header field offsets, as the on-disk layout has them.
-constexpr size_t kVersion = 4, kFlags = 8, kCapacity = 12, kGranularity = 20, kDescOffset = 28, kDescSize = 36,
-                 kGtes = 44, kRgdOffset = 48, kGdOffset = 56, kGrainOffset = 64, kCompress = 77;
-
 std::string with_hint(const std::string& hint) {
     return "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=89abcdef\ncreateType=\"monolithicSparse\"\n"
            "parentFileNameHint=\"" +
@@ -1014,19 +1006,7 @@ TEST(VmdkDescriptor, BlankLinesAreReadInLinearTime) {
 // Never a read outside the file, never a crash, and info agrees with the
 // probe on every file either accepts.
 TEST(VmdkInfoFuzz, RandomDamageStaysInBoundsAndMatchesTheProbe) {
-    std::vector<uint8_t> base(65536, 0);
-    std::memcpy(base.data(), "KDMV", 4);
-    put32(base, kVersion, 1);
-    put32(base, kFlags, 3);
-    put64(base, kCapacity, 2048);
-    put64(base, kGranularity, 128);
-    put64(base, kDescOffset, 1);
-    put64(base, kDescSize, 20);
-    put32(base, kGtes, 512);
-    put64(base, kRgdOffset, 21);
-    put64(base, kGdOffset, 26);
-    put64(base, kGrainOffset, 128);
-    set_descriptor(base, with_hint("base.vmdk"));
+    const std::vector<uint8_t> base = sparse_1m(with_hint("base.vmdk"));
     {
         const Result r = read_info(base);
         ASSERT_EQ(r.status, formats::kOk);

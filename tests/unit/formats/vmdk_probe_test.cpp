@@ -179,9 +179,6 @@ INSTANTIATE_TEST_SUITE_P(Images, VmdkReadBasicQemuMade,
 
 // ---- damaged and hostile images -----------------------------------------
 
-void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) { formats::store_le32(b.data() + off, v); }
-void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) { formats::store_le64(b.data() + off, v); }
-
 struct Damage {
     const char* name;
     void (*apply)(std::vector<uint8_t>&);
@@ -361,20 +358,8 @@ TEST(VmdkFooter, BadMarkersRefusedAsInQemu) {
 // ---- random damage: never a read outside the file, never a crash ---------
 
 TEST(VmdkReadBasicFuzz, RandomDamageStaysInBounds) {
-    std::vector<uint8_t> base(65536, 0);
     // A well-formed 1 MiB image to start from (as qemu lays it out).
-    std::memcpy(base.data(), "KDMV", 4);
-    put32(base, 4, 1);
-    put32(base, 8, 3);
-    put64(base, 12, 2048);
-    put64(base, 20, 128);
-    put64(base, 28, 1);
-    put64(base, 36, 20);
-    put32(base, 44, 512);
-    put64(base, 48, 21);
-    put64(base, 56, 26);
-    put64(base, 64, 128);
-    set_descriptor(base, kDesc);
+    const std::vector<uint8_t> base = sparse_1m(kDesc);
     {
         BasicImageInfo info{};
         ASSERT_EQ(read_basic(base, info), formats::kOk);

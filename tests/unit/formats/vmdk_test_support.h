@@ -21,6 +21,7 @@
 #include "abi/ops/create.h"
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
+#include "formats/common/endian.h"
 #include "formats/common/image_io.h"
 #include "file_image.h"
 #include "memory_image.h"
@@ -76,6 +77,34 @@ inline void set_descriptor(std::vector<uint8_t>& b, const std::string& text) {
 inline const std::string kDesc =
     "# Disk DescriptorFile\nversion=1\nCID=1234abcd\nparentCID=ffffffff\ncreateType=\"monolithicSparse\"\n\n"
     "# Extent description\nRW 2048 SPARSE \"img.vmdk\"\n";
+
+inline void put16(std::vector<uint8_t>& b, size_t off, uint16_t v) { formats::store_le16(b.data() + off, v); }
+inline void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) { formats::store_le32(b.data() + off, v); }
+inline void put64(std::vector<uint8_t>& b, size_t off, uint64_t v) { formats::store_le64(b.data() + off, v); }
+
+// Sparse extent header field offsets, as the on-disk layout has them.
+inline constexpr size_t kVersion = 4, kFlags = 8, kCapacity = 12, kGranularity = 20, kDescOffset = 28,
+                        kDescSize = 36, kGtes = 44, kRgdOffset = 48, kGdOffset = 56, kGrainOffset = 64,
+                        kCompress = 77;
+
+// The first 64 KiB of a well-formed 1 MiB monolithicSparse image, as qemu
+// lays it out, with `descriptor` embedded.
+inline std::vector<uint8_t> sparse_1m(const std::string& descriptor) {
+    std::vector<uint8_t> base(65536, 0);
+    std::memcpy(base.data(), "KDMV", 4);
+    put32(base, kVersion, 1);
+    put32(base, kFlags, 3);
+    put64(base, kCapacity, 2048);
+    put64(base, kGranularity, 128);
+    put64(base, kDescOffset, 1);
+    put64(base, kDescSize, 20);
+    put32(base, kGtes, 512);
+    put64(base, kRgdOffset, 21);
+    put64(base, kGdOffset, 26);
+    put64(base, kGrainOffset, 128);
+    set_descriptor(base, descriptor);
+    return base;
+}
 
 // What `qemu-img create -f vmdk PATH 1M` (streamOptimized when asked)
 // writes, with its descriptor replaced by kDesc; empty if qemu-img failed.
