@@ -56,13 +56,9 @@ uint64_t current_header(const std::string& p) {
 uint64_t other_header(const std::string& p) {
     return current_header(p) == kHeader1Offset ? kHeader2Offset : kHeader1Offset;
 }
-std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
-    return qemu_create(dir, "x.vhdx", "vhdx", opts, size);
-}
+const ImageKind kVhdx{"vhdx", "x.vhdx", "9M 2M"};
 
-std::string convert(const TempDir& dir, const std::string& opts, uint64_t size) {
-    return qemu_convert(dir, "x.vhdx", "vhdx", opts, size, "9M 2M");
-}
+std::string create(const TempDir& dir, const std::string& opts, uint64_t size) { return kVhdx.create(dir, opts, size); }
 
 // qemu-img info and vhdx_read_info agree: the same facts, or both refuse,
 // ours with `refusal`.
@@ -71,11 +67,6 @@ void expect_same(const std::string& path, bool qemu_should_open, const std::stri
     expect_info_agreement(formats::vhdx_read_info, abi::BackingFormat::vhdx, "vhdx", path, qemu_should_open, what,
                           refusal);
 }
-
-struct Made {
-    const char* name;
-    std::function<std::string(const TempDir&)> make;
-};
 
 class VhdxInfoOnQemuImages : public ::testing::TestWithParam<Made> {};
 
@@ -88,38 +79,24 @@ TEST_P(VhdxInfoOnQemuImages, MatchesQemuImgInfo) {
     expect_same(path, true, GetParam().name);
 }
 
-std::function<std::string(const TempDir&)> created(const char* opts, uint64_t size) {
-    return [=](const TempDir& d) { return create(d, opts, size); };
-}
-std::function<std::string(const TempDir&)> converted(const char* opts, uint64_t size) {
-    return [=](const TempDir& d) { return convert(d, opts, size); };
-}
-std::function<std::string(const TempDir&)> written(const char* opts, uint64_t size, const char* io) {
-    return [=](const TempDir& d) {
-        std::string p = create(d, opts, size);
-        CommandResult w = run_command(qemu_io() + " -f vhdx " + io + " " + shell_quote(p));
-        EXPECT_EQ(w.status, 0) << w.output;
-        return p;
-    };
-}
 
 const Made kMade[] = {
-    {"size_0", created("", 0)},
-    {"size_1", created("", 1)},
-    {"size_64m", created("", 64 * kMiB)},
-    {"odd_size_1m_blocks", created("block_size=1M", 1000000007)},
-    {"blocks_32m", created("block_size=32M", 3 * GiB)},
-    {"blocks_256m_log_8m", created("log_size=8M,block_size=256M", 64 * kMiB)},
-    {"size_64t", created("", 64 * kTiB)},
-    {"fixed", created("subformat=fixed", 1000000007)},
-    {"fixed_no_zero_state", created("subformat=fixed,block_state_zero=off", 64 * kMiB)},
-    {"fixed_2t", created("subformat=fixed,block_state_zero=off", 2 * kTiB)},
-    {"converted", converted("", 20 * kMiB)},
-    {"converted_fixed", converted("subformat=fixed", 20 * kMiB)},
-    {"converted_2m_blocks", converted("block_size=2M", 20 * kMiB + 512)},
-    {"written", written("", 64 * kMiB, "-c 'write -P 1 0 64k' -c 'write -P 2 40M 1M' -c 'write -P 3 63M 1M'")},
-    {"written_no_zero_state", written("block_state_zero=off", 64 * kMiB, "-c 'write -P 3 8M 9M'")},
-    {"discarded", written("", 64 * kMiB, "-c 'write -P 4 0 16M' -c 'discard 0 8M' -c 'write -z 8M 8M'")},
+    {"size_0", created(kVhdx, "", 0)},
+    {"size_1", created(kVhdx, "", 1)},
+    {"size_64m", created(kVhdx, "", 64 * kMiB)},
+    {"odd_size_1m_blocks", created(kVhdx, "block_size=1M", 1000000007)},
+    {"blocks_32m", created(kVhdx, "block_size=32M", 3 * GiB)},
+    {"blocks_256m_log_8m", created(kVhdx, "log_size=8M,block_size=256M", 64 * kMiB)},
+    {"size_64t", created(kVhdx, "", 64 * kTiB)},
+    {"fixed", created(kVhdx, "subformat=fixed", 1000000007)},
+    {"fixed_no_zero_state", created(kVhdx, "subformat=fixed,block_state_zero=off", 64 * kMiB)},
+    {"fixed_2t", created(kVhdx, "subformat=fixed,block_state_zero=off", 2 * kTiB)},
+    {"converted", converted(kVhdx, "", 20 * kMiB)},
+    {"converted_fixed", converted(kVhdx, "subformat=fixed", 20 * kMiB)},
+    {"converted_2m_blocks", converted(kVhdx, "block_size=2M", 20 * kMiB + 512)},
+    {"written", written(kVhdx, "", 64 * kMiB, "-c 'write -P 1 0 64k' -c 'write -P 2 40M 1M' -c 'write -P 3 63M 1M'")},
+    {"written_no_zero_state", written(kVhdx, "block_state_zero=off", 64 * kMiB, "-c 'write -P 3 8M 9M'")},
+    {"discarded", written(kVhdx, "", 64 * kMiB, "-c 'write -P 4 0 16M' -c 'discard 0 8M' -c 'write -z 8M 8M'")},
 };
 
 INSTANTIATE_TEST_SUITE_P(Made, VhdxInfoOnQemuImages, ::testing::ValuesIn(kMade),

@@ -28,14 +28,10 @@ using formats::Status;
 constexpr uint64_t MiB = 1 << 20, GiB = 1024 * MiB;
 constexpr uint64_t kMaxBytes = 0xff000000ull * 512;
 
-std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
-    return qemu_create(dir, "x.vhd", "vpc", opts, size);
-}
+// x.vhd, made by qemu-img create, or converted from patterned raw data.
+const ImageKind kVpc{"vpc", "x.vhd", "3M 1M"};
 
-// A raw file with a few patterned extents, converted to vpc.
-std::string convert(const TempDir& dir, const std::string& opts, uint64_t size) {
-    return qemu_convert(dir, "x.vhd", "vpc", opts, size, "3M 1M");
-}
+std::string create(const TempDir& dir, const std::string& opts, uint64_t size) { return kVpc.create(dir, opts, size); }
 
 // qemu-img info and vpc_read_info agree: both open the file with the same
 // facts, or both refuse it.
@@ -43,11 +39,6 @@ void expect_same(const std::string& path, bool qemu_should_open, const std::stri
     expect_info_agreement(formats::vpc_read_info, abi::BackingFormat::vpc, "vpc", path, qemu_should_open, what,
                           Status::image_invalid);
 }
-
-struct Made {
-    const char* name;
-    std::function<std::string(const TempDir&)> make;
-};
 
 class VpcInfoOnQemuImages : public ::testing::TestWithParam<Made> {};
 
@@ -60,21 +51,6 @@ TEST_P(VpcInfoOnQemuImages, MatchesQemuImgInfo) {
     expect_same(path, true, GetParam().name);
 }
 
-std::function<std::string(const TempDir&)> created(const char* opts, uint64_t size) {
-    return [=](const TempDir& d) { return create(d, opts, size); };
-}
-std::function<std::string(const TempDir&)> converted(const char* opts, uint64_t size) {
-    return [=](const TempDir& d) { return convert(d, opts, size); };
-}
-// A qemu-made image, then changed.
-std::function<std::string(const TempDir&)> edited(const char* opts, uint64_t size,
-                                                  std::function<void(const std::string&)> edit) {
-    return [=](const TempDir& d) {
-        std::string p = create(d, opts, size);
-        edit(p);
-        return p;
-    };
-}
 
 // 512-byte blocks: 4096 entries cover the disk; the table must fit before
 // the file's end (qemu reads it whole).
@@ -94,20 +70,20 @@ void disk2vhd_sized(const std::string& p) {
 }
 
 const Made kMade[] = {
-    {"dynamic_0", created("", 0)},
-    {"dynamic_1", created("", 1)},
-    {"dynamic_16m", created("", 16 * MiB)},
-    {"dynamic_odd", created("", 1000000007)},
-    {"dynamic_beyond_chs", created("", 65535ull * 16 * 255 * 512 + 512)},
-    {"dynamic_max", created("", kMaxBytes)},
-    {"dynamic_force_size", created("force_size=on", 1000000007)},
-    {"fixed_16m", created("subformat=fixed", 16 * MiB)},
-    {"fixed_odd", created("subformat=fixed", 1000000007)},
-    {"fixed_force_size", created("subformat=fixed,force_size=on", 1000000007)},
-    {"fixed_max", created("subformat=fixed", kMaxBytes)},
-    {"converted_dynamic", converted("", 10 * MiB)},
-    {"converted_fixed", converted("subformat=fixed", 10 * MiB)},
-    {"converted_force_size", converted("force_size=on", 10 * MiB + 512)},
+    {"dynamic_0", created(kVpc, "", 0)},
+    {"dynamic_1", created(kVpc, "", 1)},
+    {"dynamic_16m", created(kVpc, "", 16 * MiB)},
+    {"dynamic_odd", created(kVpc, "", 1000000007)},
+    {"dynamic_beyond_chs", created(kVpc, "", 65535ull * 16 * 255 * 512 + 512)},
+    {"dynamic_max", created(kVpc, "", kMaxBytes)},
+    {"dynamic_force_size", created(kVpc, "force_size=on", 1000000007)},
+    {"fixed_16m", created(kVpc, "subformat=fixed", 16 * MiB)},
+    {"fixed_odd", created(kVpc, "subformat=fixed", 1000000007)},
+    {"fixed_force_size", created(kVpc, "subformat=fixed,force_size=on", 1000000007)},
+    {"fixed_max", created(kVpc, "subformat=fixed", kMaxBytes)},
+    {"converted_dynamic", converted(kVpc, "", 10 * MiB)},
+    {"converted_fixed", converted(kVpc, "subformat=fixed", 10 * MiB)},
+    {"converted_force_size", converted(kVpc, "force_size=on", 10 * MiB + 512)},
     {"written",
      [](const TempDir& d) {
          std::string p = create(d, "", 64 * MiB);
@@ -128,14 +104,14 @@ const Made kMade[] = {
     // opened: a footer copy at 0 saying "fixed" reports none, any other
     // type (differencing, unknown) the block size. A differencing disk
     // opens as a plain dynamic one: qemu reports no backing file.
-    {"footer_copy_says_fixed", edited("", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(2)); })},
-    {"differencing", edited("", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(4)); })},
-    {"unknown_disk_type", edited("", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(7)); })},
+    {"footer_copy_says_fixed", edited(kVpc, "", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(2)); })},
+    {"differencing", edited(kVpc, "", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(4)); })},
+    {"unknown_disk_type", edited(kVpc, "", 16 * MiB, [](const std::string& p) { edit_footers(p, kDiskType, be32(7)); })},
     {"block_size_4m",
-     edited("", 16 * MiB, [](const std::string& p) { write_range(p, kDyn + kBlockSize, be32(4 * MiB)); })},
-    {"block_size_512", edited("", 1 * MiB, tiny_blocks)},
-    {"hyperv_current_size", edited("", 16 * MiB, hyperv_sized)},
-    {"fixed_disk2vhd_current_size", edited("subformat=fixed", 16 * MiB, disk2vhd_sized)},
+     edited(kVpc, "", 16 * MiB, [](const std::string& p) { write_range(p, kDyn + kBlockSize, be32(4 * MiB)); })},
+    {"block_size_512", edited(kVpc, "", 1 * MiB, tiny_blocks)},
+    {"hyperv_current_size", edited(kVpc, "", 16 * MiB, hyperv_sized)},
+    {"fixed_disk2vhd_current_size", edited(kVpc, "subformat=fixed", 16 * MiB, disk2vhd_sized)},
 };
 
 INSTANTIATE_TEST_SUITE_P(Made, VpcInfoOnQemuImages, ::testing::ValuesIn(kMade),

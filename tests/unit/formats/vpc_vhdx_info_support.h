@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -73,6 +74,56 @@ formats::Status read_info_file(ReadInfo fn, const std::string& path, abi::InfoRe
     if (!src.ok()) return formats::Status::read_failed;
     Scratch scratch;
     return fn(src, scratch.arena, out);
+}
+
+// How a format's reference images are made: qemu-img's name for the
+// format, the file, and the middle extent (qemu-io "OFFSET LENGTH") of the
+// patterned raw data a converted image holds.
+struct ImageKind {
+    const char* format;
+    const char* file;
+    const char* convert_middle;
+
+    std::string create(const TempDir& dir, const std::string& opts, uint64_t size) const {
+        return qemu_create(dir, file, format, opts, size);
+    }
+    std::string convert(const TempDir& dir, const std::string& opts, uint64_t size) const {
+        return qemu_convert(dir, file, format, opts, size, convert_middle);
+    }
+};
+
+// A reference image, made in a fresh directory; returns its path.
+using ImageMaker = std::function<std::string(const TempDir&)>;
+
+// One row of an info test's table of qemu-made images.
+struct Made {
+    const char* name;
+    ImageMaker make;
+};
+
+inline ImageMaker created(const ImageKind& kind, const char* opts, uint64_t size) {
+    return [=](const TempDir& d) { return kind.create(d, opts, size); };
+}
+inline ImageMaker converted(const ImageKind& kind, const char* opts, uint64_t size) {
+    return [=](const TempDir& d) { return kind.convert(d, opts, size); };
+}
+// Created, then changed by `edit`.
+inline ImageMaker edited(const ImageKind& kind, const char* opts, uint64_t size,
+                         std::function<void(const std::string&)> edit) {
+    return [=](const TempDir& d) {
+        std::string p = kind.create(d, opts, size);
+        edit(p);
+        return p;
+    };
+}
+// Created, then written by the qemu-io commands `io`.
+inline ImageMaker written(const ImageKind& kind, const char* opts, uint64_t size, const char* io) {
+    return [=](const TempDir& d) {
+        std::string p = kind.create(d, opts, size);
+        CommandResult w = run_command(qemu_io() + " -f " + kind.format + " " + io + " " + shell_quote(p));
+        EXPECT_EQ(w.status, 0) << w.output;
+        return p;
+    };
 }
 
 // qemu-img info and a format's read_info agree on the file: the same

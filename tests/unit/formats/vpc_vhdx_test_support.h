@@ -281,31 +281,18 @@ uint32_t pick_u32(Rng& rng) {
 
 // ---- making and editing reference images -----------------------------------
 
-inline std::vector<uint8_t> be32(uint32_t v) {
-    std::vector<uint8_t> b(4);
-    formats::store_be32(b.data(), v);
+// `v` as the bytes `store` writes.
+template <typename T>
+std::vector<uint8_t> encoded(void (*store)(uint8_t*, T), T v) {
+    std::vector<uint8_t> b(sizeof(T));
+    store(b.data(), v);
     return b;
 }
-inline std::vector<uint8_t> be64(uint64_t v) {
-    std::vector<uint8_t> b(8);
-    formats::store_be64(b.data(), v);
-    return b;
-}
-inline std::vector<uint8_t> le16(uint16_t v) {
-    std::vector<uint8_t> b(2);
-    formats::store_le16(b.data(), v);
-    return b;
-}
-inline std::vector<uint8_t> le32(uint32_t v) {
-    std::vector<uint8_t> b(4);
-    formats::store_le32(b.data(), v);
-    return b;
-}
-inline std::vector<uint8_t> le64(uint64_t v) {
-    std::vector<uint8_t> b(8);
-    formats::store_le64(b.data(), v);
-    return b;
-}
+inline std::vector<uint8_t> be32(uint32_t v) { return encoded(formats::store_be32, v); }
+inline std::vector<uint8_t> be64(uint64_t v) { return encoded(formats::store_be64, v); }
+inline std::vector<uint8_t> le16(uint16_t v) { return encoded(formats::store_le16, v); }
+inline std::vector<uint8_t> le32(uint32_t v) { return encoded(formats::store_le32, v); }
+inline std::vector<uint8_t> le64(uint64_t v) { return encoded(formats::store_le64, v); }
 
 inline void truncate_to(const std::string& path, uint64_t size) {
     ASSERT_EQ(truncate(path.c_str(), off_t(size)), 0);
