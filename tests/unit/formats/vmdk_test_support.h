@@ -1,5 +1,6 @@
-// Shared helpers for the vmdk emitter and probe tests: requests, the CID
-// qemu wrote, a source strict about reads past the end.
+// Shared helpers for the vmdk emitter, probe and info tests: sparse files,
+// the embedded descriptor, a hand-made and a qemu-made 1 MiB image, the
+// CID qemu wrote, requests, a source strict about reads past the end.
 #pragma once
 
 #include <gtest/gtest.h>
