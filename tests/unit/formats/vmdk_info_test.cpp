@@ -1057,14 +1057,7 @@ TEST(VmdkInfoFuzz, RandomDamageStaysInBoundsAndMatchesTheProbe) {
 // never a crash, and the two runs agree (a first run that asks for files
 // gets an answer about exactly those).
 TEST(VmdkInfoFuzz, RandomDamageToDescriptorsAndExtents) {
-    std::vector<uint8_t> sparse(65536, 0);
-    std::memcpy(sparse.data(), "KDMV", 4);
-    put32(sparse, kVersion, 1);
-    put64(sparse, kCapacity, 2048);
-    put64(sparse, kGranularity, 128);
-    put32(sparse, kGtes, 512);
-    put64(sparse, kGdOffset, 26);
-    put64(sparse, kGrainOffset, 128);
+    const std::vector<uint8_t> sparse = sparse_extent_1m();
     const std::vector<std::pair<std::string, std::vector<uint8_t>>> good = {
         {"s.vmdk", sparse}, {"c.vmdk", cowd_extent(2048, 16, 1)}, {"se.vmdk", se_sparse_extent(4096)}};
     const std::string base = descriptor(

@@ -88,21 +88,29 @@ inline constexpr size_t kVersion = 4, kFlags = 8, kCapacity = 12, kGranularity =
                         kDescSize = 36, kGtes = 44, kRgdOffset = 48, kGdOffset = 56, kGrainOffset = 64,
                         kCompress = 77;
 
-// The first 64 KiB of a well-formed 1 MiB monolithicSparse image, as qemu
-// lays it out, with `descriptor` embedded.
-inline std::vector<uint8_t> sparse_1m(const std::string& descriptor) {
+// The first 64 KiB of a 1 MiB sparse extent with only what a descriptor
+// file's extent needs: no flags, no embedded descriptor, no redundant
+// grain directory.
+inline std::vector<uint8_t> sparse_extent_1m() {
     std::vector<uint8_t> base(65536, 0);
     std::memcpy(base.data(), "KDMV", 4);
     put32(base, kVersion, 1);
-    put32(base, kFlags, 3);
     put64(base, kCapacity, 2048);
     put64(base, kGranularity, 128);
-    put64(base, kDescOffset, 1);
-    put64(base, kDescSize, 20);
     put32(base, kGtes, 512);
-    put64(base, kRgdOffset, 21);
     put64(base, kGdOffset, 26);
     put64(base, kGrainOffset, 128);
+    return base;
+}
+
+// The first 64 KiB of a well-formed 1 MiB monolithicSparse image, as qemu
+// lays it out, with `descriptor` embedded.
+inline std::vector<uint8_t> sparse_1m(const std::string& descriptor) {
+    std::vector<uint8_t> base = sparse_extent_1m();
+    put32(base, kFlags, 3);
+    put64(base, kDescOffset, 1);
+    put64(base, kDescSize, 20);
+    put64(base, kRgdOffset, 21);
     set_descriptor(base, descriptor);
     return base;
 }
