@@ -89,7 +89,6 @@ struct ResolvedCreate {
     bool attach_backing = false;
     std::string backing_path;
     HostFileHints file_hints;
-    std::vector<std::pair<std::string, std::string>> formatting_options;
 };
 
 // `-o help`: the text qemu-img prints, or nullopt when not asked for.

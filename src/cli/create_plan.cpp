@@ -8,10 +8,12 @@
 #include "cli/create_options.h"
 #include "cli/format_named.h"
 #include "cli/size_parser.h"
+#include "formats/common/bits.h"
 #include "host/error.h"
 
 namespace instar::cli {
 namespace {
+using formats::is_power_of_two;
 
 using abi::ImageFormat;
 
@@ -67,8 +69,6 @@ const OptionValue* last_option(const std::vector<OptionValue>& options, std::str
     }
     return nullptr;
 }
-
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 // instar-only sizes: qemu's size syntax, a power of two within [lo, hi].
 uint32_t parse_pow2_flag(const std::string& text, uint64_t lo, uint64_t hi, const std::string& message) {

@@ -8,10 +8,13 @@
 #include "cli/create_option_table.h"
 #include "cli/create_options.h"
 #include "cli/formatting_line.h"
+#include "formats/common/bits.h"
 #include "host/error.h"
 
 namespace instar::cli {
 namespace {
+using formats::is_power_of_two;
+using formats::round_up;
 
 using abi::ImageFormat;
 
@@ -56,10 +59,6 @@ bool get_bool(const CreatePlan& plan, std::string_view name, bool fallback) {
     const OptionValue* v = get(plan, name);
     return v ? v->boolean : fallback;
 }
-
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
-uint64_t round_up(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
 
 // Whole 512-byte sectors covering `size`, without wrapping near 2^64.
 uint64_t sectors_of(uint64_t size) { return size / kSectorBytes + (size % kSectorBytes != 0); }
@@ -361,7 +360,6 @@ ResolvedCreate resolve_create(const CreatePlan& plan) {
     }
     if (const OptionValue* bf = get(plan, "backing_fmt")) q.backing_format = static_cast<uint32_t>(abi::backing_format_named(bf->text.data(), bf->text.size()));
     r.sector_size = plan.sector_size;
-    r.formatting_options = formatting_options(plan);
     return r;
 }
 

@@ -8,10 +8,12 @@
 
 #include "abi/ops/create.h"
 #include "cli/info_render.h"
+#include "formats/common/bits.h"
 #include "host/error.h"
 
 namespace instar::cli {
 namespace {
+using formats::is_power_of_two;
 
 using abi::BackingFormat;
 
@@ -25,8 +27,6 @@ constexpr uint32_t kKnownQcow2Flags = abi::kQcow2LazyRefcounts | abi::kQcow2Corr
 constexpr uint32_t kKnownExtentFlags = abi::kVmdkExtentCompressed | abi::kVmdkExtentHasClusterSize;
 
 [[noreturn]] void refuse(const std::string& what) { throw Error("invalid info result from the guest: " + what); }
-
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 template <uint32_t N>
 void check_length(const abi::InfoString<N>& s, const char* what) {
@@ -323,7 +323,6 @@ void validate_vmdk_extent_names(const std::vector<abi::InfoVmdkExtent>& extents,
 }
 
 namespace {
-
 
 template <typename E>
 struct LuksName {

@@ -1,7 +1,7 @@
 // How a guest operation plugs into the runtime: one translation unit per
 // operation says
 //
-//     INSTAR_GUEST_OP(2, create_main)      // 2 == abi::OpId::create
+//     INSTAR_GUEST_OP(2, abi::OpId::create, create_main)
 //
 // and the runtime calls create_main(config) once the CPU and the devices are
 // set up. The op ends by calling send_result() or fail(); returning is a bug

@@ -18,7 +18,9 @@ public:
     ConfinedOpener& operator=(const ConfinedOpener&) = delete;
 
     // Opens `path` (absolute, or relative to the current directory)
-    // read-only if it lies beneath one of the roots. Returns the fd; throws
+    // read-only if it lies beneath one of the roots and is a regular file
+    // (anything else is refused before it is opened for reading: a device
+    // node an image names is never touched). Returns the fd; throws
     // Error. A path outside every root fails with the same message whether
     // or not it exists: `name` (how the image spelled it) is not allowed.
     int open_read_only(const std::string& path, const std::string& name) const;

@@ -36,6 +36,19 @@ def run(args, **kw):
     return subprocess.run([str(a) for a in args], **kw)
 
 
+def run_qemu_img_luks(args, **kw):
+    """Runs a qemu-img command that makes LUKS key material. qemu-img times
+    its key derivation by thread CPU time and gives up ("Unable to get
+    accurate CPU usage") when a loaded host's clock says too little: that
+    is qemu-img's flake, not the test's, so that one failure is tried again
+    (up to five times); any other result is returned as it is."""
+    for _ in range(5):
+        made = run(args, **kw)
+        if made.returncode == 0 or "Unable to get accurate CPU usage" not in made.stderr:
+            break
+    return made
+
+
 @pytest.fixture(scope="session")
 def instar():
     if not INSTAR.exists():

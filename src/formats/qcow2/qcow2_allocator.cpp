@@ -1,12 +1,11 @@
 #include "qcow2_allocator.h"
 
 #include "qcow2_layout.h"
+#include "../common/bits.h"
 
 namespace instar::formats::qcow2 {
 namespace {
 
-uint64_t div_round_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
-uint64_t round_up(uint64_t a, uint64_t b) { return div_round_up(a, b) * b; }
 uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 

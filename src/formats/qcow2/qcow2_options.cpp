@@ -2,14 +2,13 @@
 
 #include "qcow2_layout.h"
 #include "abi/format_names.h"
+#include "../common/bits.h"
 
 namespace instar::formats::qcow2 {
 namespace {
 
 constexpr uint32_t kQcow2Flags = abi::kCreateHasSize | abi::kCreateHasBacking | abi::kCreateBackingAttached |
                                  abi::kCreateLazyRefcounts | abi::kCreateExtendedL2;
-
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 uint32_t log2_exact(uint64_t v) {
     uint32_t bits = 0;

@@ -1,6 +1,7 @@
 #include "qcow2_plan.h"
 
 #include "qcow2_layout.h"
+#include "../common/bits.h"
 
 namespace instar::formats::qcow2 {
 namespace {
@@ -11,7 +12,6 @@ constexpr size_t kMaxUsedRanges = 1 << 16;
 constexpr size_t kExtraRuns = 4096;
 constexpr uint64_t kInvalidOffset = ~uint64_t(0);
 
-uint64_t div_round_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 class Planner {

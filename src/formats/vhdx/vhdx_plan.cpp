@@ -1,6 +1,7 @@
 #include "vhdx_plan.h"
 
 #include "vhdx_layout.h"
+#include "../common/bits.h"
 
 namespace instar::formats::vhdx {
 
@@ -8,8 +9,6 @@ namespace {
 
 constexpr uint32_t kAcceptedFlags = abi::kCreateHasSize | abi::kCreateBlockStateZero;
 constexpr uint64_t kGiB = 1024 * kMiB;
-
-uint64_t round_up(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
 
 // qemu's automatic choice: keep the BAT small enough to load into RAM.
 uint32_t auto_block_size(uint64_t disk_size) {

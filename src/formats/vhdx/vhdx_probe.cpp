@@ -6,6 +6,7 @@
 #include "vhdx_bat.h"
 #include "vhdx_layout.h"
 #include "vhdx_log.h"
+#include "../common/bits.h"
 
 namespace instar::formats {
 
@@ -22,8 +23,6 @@ bool is_zero(const uint8_t* p, size_t n) {
         if (p[i] != 0) return false;
     return true;
 }
-
-bool is_power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 // Ranges of the file already claimed (log, regions); qemu refuses any new
 // region or payload block overlapping one. Ends wrap like qemu's.

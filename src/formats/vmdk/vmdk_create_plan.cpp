@@ -3,6 +3,7 @@
 #include "../common/endian.h"
 #include "vmdk_descriptor.h"
 #include "vmdk_text.h"
+#include "../common/bits.h"
 
 namespace instar::formats::vmdk {
 
@@ -24,8 +25,6 @@ constexpr uint32_t kVmdkFlags = abi::kCreateHasSize | abi::kCreateHasBacking |
 constexpr const char* kDefaultHwVersion = "4";
 constexpr const char* kCompat6HwVersion = "6";
 constexpr const char* kDefaultToolsVersion = "2147483647";
-
-bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 Status check_preallocation(uint32_t mode) {
     // The vmdk driver has no preallocation option: qemu hands it to the

@@ -1,10 +1,9 @@
 #include "vmdk_layout.h"
+#include "../common/bits.h"
 
 namespace instar::formats::vmdk {
 
 namespace {
-
-uint64_t div_round_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
 }  // namespace
 

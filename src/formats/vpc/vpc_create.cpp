@@ -5,6 +5,7 @@
 #include "vpc_structs.h"
 #include "vpc_uuid.h"
 #include "../common/uuid.h"
+#include "../common/bits.h"
 
 namespace instar::formats {
 
@@ -21,8 +22,6 @@ constexpr size_t kBatChunkMax = 64 * 1024;
 constexpr size_t kBatChunkMin = 512;
 
 constexpr uint64_t kMaxRequestBytes = uint64_t(INT64_MAX) - (kSectorSize - 1);
-
-bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 Status check_request(const abi::CreateRequest& req) {
     if (req.format != uint32_t(abi::ImageFormat::vpc)) return Status::invalid_option;

@@ -33,6 +33,7 @@ namespace instar::cli {
 namespace {
 
 using ::instar::testing::CommandResult;
+using ::instar::testing::retry_qemu_luks_timing;
 using ::instar::testing::run_command;
 using ::instar::testing::Stderr;
 using testing::shell_quote;
@@ -40,8 +41,15 @@ using testing::TempDir;
 
 // Runs a shell command in `dir`; stdout is returned, stderr kept in
 // dir/stderr for failure messages.
+// `cmd` in `dir`; its stderr goes to dir/stderr. qemu-img's LUKS timing
+// failure is tried again (support/process.h).
 CommandResult sh(const TempDir& dir, const std::string& cmd) {
-    return run_command("( cd " + shell_quote(dir.path()) + " && { " + cmd + "; } 2>stderr )", Stderr::discard);
+    return retry_qemu_luks_timing([&](std::string& err) {
+        CommandResult r =
+            run_command("( cd " + shell_quote(dir.path()) + " && { " + cmd + "; } 2>stderr )", Stderr::discard);
+        err = testing::read_text(dir.file("stderr"));
+        return r;
+    });
 }
 
 void must(const TempDir& dir, const std::string& cmd) {

@@ -293,15 +293,8 @@ inline void expect_like_qemu(const std::string& path, bool unsupported_ok = fals
 inline std::string sh_env() { return "QI=" + shell_quote(qemu_img()) + "; QIO=" + shell_quote(qemu_io()) + "; ulimit -c 0; "; }
 
 // Runs `script` in a fresh directory; the image it makes is img.qcow2.
-// qemu-img times LUKS key derivation by thread CPU time and gives up
-// ("Unable to get accurate CPU usage") when a loaded host's clock says too
-// little: qemu-img's flake, not the test's, so such a script runs again.
 inline bool make_image(const TempDir& dir, const std::string& script) {
-    CommandResult r;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-        r = run_command(sh_env() + "cd " + shell_quote(dir.path()) + " && " + script);
-        if (r.status == 0 || r.output.find("Unable to get accurate CPU usage") == std::string::npos) break;
-    }
+    CommandResult r = run_qemu_command(sh_env() + "cd " + shell_quote(dir.path()) + " && " + script);
     EXPECT_EQ(r.status, 0) << script << "\n" << r.output;
     return r.status == 0;
 }

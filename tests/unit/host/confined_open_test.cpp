@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -52,13 +53,42 @@ TEST_F(ConfinedOpenTest, OpensFilesBeneathTheRoot) {
 
 // A FIFO named by an image (a backing or extent file) must not block the
 // open: nothing would ever end it, the guest's deadline has not started.
-TEST_F(ConfinedOpenTest, AFifoDoesNotBlockTheOpen) {
+// It is refused, as anything but a regular file is.
+TEST_F(ConfinedOpenTest, AFifoIsRefusedWithoutBlocking) {
     ASSERT_EQ(mkfifo((base + "/allowed/fifo").c_str(), 0644), 0);
     ConfinedOpener j({base + "/allowed"});
-    const int fd = j.open_read_only(base + "/allowed/fifo", "NAME");
-    struct stat st;
-    ASSERT_EQ(fstat(fd, &st), 0);
-    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    EXPECT_EQ(error_of(j, base + "/allowed/fifo"), "'file' driver requires 'NAME' to be a regular file");
+}
+
+TEST_F(ConfinedOpenTest, ADirectoryIsRefused) {
+    ConfinedOpener j({base + "/allowed"});
+    EXPECT_EQ(error_of(j, base + "/allowed/sub"), "'file' driver requires 'NAME' to be a regular file");
+}
+
+// An image may name /dev/watchdog or another disk once a directory holding
+// device nodes is allowed (`info --backing-chain /dev/sdb` allows /dev):
+// device nodes are refused, and never opened for reading (opening some
+// devices acts), through a symlink or not.
+TEST_F(ConfinedOpenTest, DeviceNodesAreRefusedUnopened) {
+    if (geteuid() != 0) GTEST_SKIP() << "making device nodes needs root";
+    // /dev/null's numbers (char 1:3) and a loop device's (block 7:0).
+    ASSERT_EQ(mknod((base + "/allowed/chr").c_str(), S_IFCHR | 0600, makedev(1, 3)), 0);
+    ASSERT_EQ(mknod((base + "/allowed/blk").c_str(), S_IFBLK | 0600, makedev(7, 0)), 0);
+    ASSERT_EQ(symlink("chr", (base + "/allowed/to-chr").c_str()), 0);
+    ConfinedOpener j({base + "/allowed"});
+    const std::string refused = "Could not open 'NAME': a device node named by an image is not opened";
+    EXPECT_EQ(error_of(j, base + "/allowed/chr"), refused);
+    EXPECT_EQ(error_of(j, base + "/allowed/blk"), refused);
+    EXPECT_EQ(error_of(j, base + "/allowed/to-chr"), refused);
+}
+
+TEST_F(ConfinedOpenTest, TheDescriptorReadsTheFileItNamed) {
+    ConfinedOpener j({base + "/allowed"});
+    const int fd = j.open_read_only(base + "/allowed/inside", "NAME");
+    char c = 0;
+    EXPECT_EQ(read(fd, &c, 1), 1);
+    EXPECT_EQ(c, 'y');
+    EXPECT_EQ(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
     close(fd);
 }
 

@@ -46,6 +46,33 @@ inline CommandResult run_command(const std::string& cmd, Stderr err = Stderr::me
     return r;
 }
 
+// qemu-img times LUKS key derivation by thread CPU time and gives up
+// ("Unable to get accurate CPU usage") when a loaded host's clock says too
+// little: qemu-img's flake, not the test's. Every test command that may ask
+// qemu-img for LUKS goes through here: `attempt()` runs it and returns its
+// result with what it printed on stderr; a failure for that one reason is
+// tried again (up to five times), any other result is final.
+template <typename Attempt>
+CommandResult retry_qemu_luks_timing(Attempt attempt) {
+    CommandResult r;
+    for (int i = 0; i < 5; ++i) {
+        std::string stderr_text;
+        r = attempt(stderr_text);
+        if (r.status == 0 || stderr_text.find("Unable to get accurate CPU usage") == std::string::npos) break;
+    }
+    return r;
+}
+
+// A shell command whose stderr is merged into its output, tried again on
+// qemu-img's LUKS timing failure.
+inline CommandResult run_qemu_command(const std::string& cmd) {
+    return retry_qemu_luks_timing([&](std::string& err) {
+        CommandResult r = run_command(cmd);
+        err = r.output;
+        return r;
+    });
+}
+
 // /usr/bin/NAME (qemu-utils 7.2 on CI), else NAME on PATH, else empty.
 inline std::string find_tool(const char* name) {
     std::string fixed = std::string("/usr/bin/") + name;

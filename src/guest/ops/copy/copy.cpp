@@ -6,6 +6,7 @@
 // without the guest looking at the data.
 #include "abi/ops/copy.h"
 #include "abi/virtio.h"
+#include "formats/common/bits.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
 #include "guest/op.h"
@@ -13,12 +14,11 @@
 
 namespace instar::guest {
 namespace {
+using formats::round_up;
 namespace v = abi::virtio;
 
 constexpr uint32_t kChunkBytes = 1u << 20;
 constexpr uint32_t kChunksPerBatch = 16;
-
-uint64_t round_up(uint64_t value, uint64_t unit) { return (value + unit - 1) / unit * unit; }
 
 void copy_main(const abi::BootConfig& config) {
     if (config.input_count != 1 || !config.has_output) fail(abi::GuestError::bad_config, "copy needs one input and an output");
