@@ -19,6 +19,7 @@
 #include "cli/format_named.h"
 #include "cli/info_render.h"
 #include "cli/info_validate.h"
+#include "cli/qemu_paths.h"
 #include "host/confined_open.h"
 #include "host/error.h"
 #include "host/guest_fault.h"
@@ -158,8 +159,8 @@ GuestOutput run_info_guest(const GuestRun& run, bool in_child, abi::BackingForma
 // descriptor takes two runs: the first names the extent files, the second
 // reads them. Only the last run may be in this process (`in_child` false):
 // run_guest confines the process, and the first may ask for more files.
-void inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat requested, const InfoArgs& args,
-             bool in_child, Allowlist& allowlist, InfoImage& image) {
+CheckedInfoImage inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat requested,
+                         const InfoArgs& args, bool in_child, Allowlist& allowlist, InfoImage image) {
     GuestRun run = make_guest_run(args.sandbox, abi::OpId::info, "info");
     run.inputs.push_back(Disk{fd, size, size, 512});
     abi::InfoRequest req{uint32_t(requested), args.unsafe_quirks ? abi::kInfoUnsafeQuirks : 0u};
@@ -180,7 +181,7 @@ void inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat 
         run.inputs.insert(run.inputs.end(), extents.disks.begin(), extents.disks.end());
         output = run_info_guest(run, in_child, requested, image.filename);
     }
-    accept_info_output(output, requested, names ? &*names : nullptr, image);
+    return accept_info_output(output, requested, names ? &*names : nullptr, std::move(image));
 }
 
 void run_info(const InfoArgs& args) {
@@ -206,7 +207,7 @@ void run_info(const InfoArgs& args) {
                     "': " + std::strerror(e));
     }
 
-    std::vector<InfoImage> chain;
+    std::vector<CheckedInfoImage> chain;
     std::set<std::pair<dev_t, ino_t>> seen;
     Allowlist allowlist(args);
 
@@ -225,22 +226,22 @@ void run_info(const InfoArgs& args) {
         InfoImage image;
         image.filename = name;
         image.actual_size = uint64_t(st.st_blocks) * 512;
-        inspect(fd, size, path, requested, args, args.backing_chain, allowlist, image);
+        chain.push_back(inspect(fd, size, path, requested, args, args.backing_chain, allowlist, std::move(image)));
         close(fd);
-        chain.push_back(image);
-        std::optional<std::string> backing = info_backing_file(chain.back().info);
+        const InfoImage& shown = *chain.back();
+        std::optional<std::string> backing = info_backing_file(shown.info);
         if (!args.backing_chain || !backing) break;
 
         // Follow the backing file: only beneath the allowed directories.
-        std::optional<std::string> next_name = info_full_backing_filename(chain.back());
+        std::optional<std::string> next_name = info_full_backing_filename(shown);
         if (!next_name) throw Error("Could not open backing file of '" + info_error_name(name) + "'");
         std::string candidate = (*backing)[0] == '/' ? *backing : real_directory_of(path) + "/" + *backing;
         fd = allowlist.opener().open_read_only(candidate, info_error_name(*backing));
         name = *next_name;
         path = candidate;
         requested = abi::BackingFormat::none;
-        if (chain.back().info.flags & abi::kInfoHasBackingFormat) {
-            std::string fmt = info_string(chain.back().info.backing_format);
+        if (shown.info.flags & abi::kInfoHasBackingFormat) {
+            std::string fmt = info_string(shown.info.backing_format);
             auto f = format_named(fmt);
             if (!f)
                 throw Error("Could not open '" + info_error_name(name) + "': Unknown driver '" +

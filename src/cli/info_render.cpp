@@ -5,12 +5,11 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
-#include <numeric>
 #include <nlohmann/json.hpp>
 
-#include "abi/format_names.h"
 #include "abi/ops/create.h"
-#include "cli/info_validate.h"
+#include "cli/qemu_paths.h"
+#include "cli/qemu_qdict.h"
 #include "host/error.h"
 #include "host/escape.h"
 
@@ -19,203 +18,7 @@ namespace {
 
 using abi::BackingFormat;
 
-// qemu builds its answer as QAPI objects, turns them into QDicts and prints
-// those; both the JSON and the "Format specific information" text follow
-// the QDict's iteration order. So instar builds the same tree, keys in
-// QAPI declaration order, and orders them the way a QDict iterates.
-struct QValue {
-    enum class Kind { string, integer, boolean, dict, list };
-    Kind kind = Kind::dict;
-    std::string text;  // string: bytes as qemu holds them (a C string)
-    int64_t integer = 0;
-    bool boolean = false;
-    std::vector<std::string> keys;  // dict: in insertion order
-    std::vector<QValue> items;      // dict values (parallel to keys) or list items
-
-    static QValue str(std::string s) {
-        QValue v;
-        v.kind = Kind::string;
-        v.text = std::move(s);
-        return v;
-    }
-    // QAPI 'int' is int64: wider unsigned values print negative, as in qemu.
-    static QValue num(uint64_t n) {
-        QValue v;
-        v.kind = Kind::integer;
-        v.integer = int64_t(n);
-        return v;
-    }
-    static QValue flag(bool b) {
-        QValue v;
-        v.kind = Kind::boolean;
-        v.boolean = b;
-        return v;
-    }
-    static QValue list() {
-        QValue v;
-        v.kind = Kind::list;
-        return v;
-    }
-    void put(std::string key, QValue value) {
-        keys.push_back(std::move(key));
-        items.push_back(std::move(value));
-    }
-};
-
-// A QDict has 512 buckets chosen by a hash of the key (the tdb/gdbm hash),
-// iterates buckets in order, and within a bucket puts the newest entry
-// first.
-unsigned qdict_bucket(const std::string& key) {
-    uint32_t h = uint32_t(0x238F13AFu * uint32_t(key.size()));
-    for (size_t i = 0; i < key.size(); ++i) h += uint32_t(static_cast<unsigned char>(key[i])) << ((i * 5) % 24);
-    h = 1103515243u * h + 12345u;
-    return h % 512;
-}
-
-std::vector<size_t> qdict_order(const std::vector<std::string>& keys) {
-    std::vector<size_t> order(keys.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::vector<unsigned> bucket(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) bucket[i] = qdict_bucket(keys[i]);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-        return bucket[a] != bucket[b] ? bucket[a] < bucket[b] : a > b;
-    });
-    return order;
-}
-
-// ---- JSON -----------------------------------------------------------------
-
-// qemu decodes a string as (modified) UTF-8 one sequence at a time and
-// prints each code point; a sequence that is not a valid character becomes
-// U+FFFD. This gives the same code points as valid UTF-8, so that the JSON
-// library's \u escapes match qemu's.
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
-}
-
-std::string qemu_code_points(std::string_view in) {
-    constexpr uint32_t kReplacement = 0xFFFD;
-    std::string out;
-    size_t i = 0;
-    while (i < in.size()) {
-        const auto lead = static_cast<unsigned char>(in[i]);
-        if (lead < 0x80) {
-            out += char(lead);
-            ++i;
-            continue;
-        }
-        if (lead >= 0xFE || (lead & 0x40) == 0) {  // impossible byte, or a stray continuation byte
-            append_utf8(out, kReplacement);
-            ++i;
-            continue;
-        }
-        // Leading ones give the length (2 to 6 bytes); the sequence ends at
-        // the first missing continuation byte.
-        unsigned length = 0;
-        while (length < 8 && (lead & (0x80u >> length))) ++length;
-        uint32_t cp = lead & (0x7Fu >> length);
-        size_t j = i + 1;
-        bool complete = true;
-        for (unsigned k = 1; k < length; ++k, ++j) {
-            if (j >= in.size() || (static_cast<unsigned char>(in[j]) & 0xC0) != 0x80) {
-                complete = false;
-                break;
-            }
-            cp = (cp << 6) | (static_cast<unsigned char>(in[j]) & 0x3F);
-        }
-        i = j;
-        if (!complete) {
-            append_utf8(out, kReplacement);
-            continue;
-        }
-        static const uint32_t kShortest[] = {0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000};
-        bool valid = cp <= 0x10FFFF && !(cp >= 0xFDD0 && cp <= 0xFDEF) && (cp & 0xFFFE) != 0xFFFE &&
-                     !(cp >= 0xD800 && cp <= 0xDFFF);
-        bool overlong = cp < kShortest[length];
-        if (overlong && cp == 0 && length == 2) overlong = false;  // C0 80: modified UTF-8's NUL
-        append_utf8(out, valid && !overlong ? cp : kReplacement);
-    }
-    return out;
-}
-
-nlohmann::ordered_json to_json(const QValue& v) {
-    switch (v.kind) {
-    case QValue::Kind::string:
-        return qemu_code_points(v.text);
-    case QValue::Kind::integer:
-        return v.integer;
-    case QValue::Kind::boolean:
-        return v.boolean;
-    case QValue::Kind::list: {
-        auto a = nlohmann::ordered_json::array();
-        for (const QValue& item : v.items) a.push_back(to_json(item));
-        return a;
-    }
-    case QValue::Kind::dict:
-        break;
-    }
-    auto o = nlohmann::ordered_json::object();
-    for (size_t i : qdict_order(v.keys)) o[v.keys[i]] = to_json(v.items[i]);
-    return o;
-}
-
-// The library writes what qemu writes (4-space indent, ": ", ASCII only
-// with the same \b \f \n \r \t shorthands and \u escapes for the rest,
-// DEL included) except that qemu spells the hex digits in upper case, and
-// closes every list and dict on a line of its own, even an empty one
-// ("[" newline, indent, "]", where the library writes "[]").
-std::string qemu_json_dump(const nlohmann::ordered_json& j) {
-    const std::string text = j.dump(4, ' ', true);
-    std::vector<char> out;
-    out.reserve(text.size() + 64);
-    bool in_string = false;
-    size_t line_start = 0;  // in `out`
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        out.push_back(c);
-        if (in_string) {
-            if (c == '"') {
-                in_string = false;
-            } else if (c == '\\' && i + 1 < text.size()) {
-                const char escaped = text[++i];
-                out.push_back(escaped);
-                if (escaped != 'u') continue;
-                for (size_t k = i + 1; k < i + 5 && k < text.size(); ++k) {
-                    const char h = text[k];
-                    out.push_back(h >= 'a' && h <= 'f' ? char(h - 'a' + 'A') : h);
-                }
-                i += 4;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '\n') {
-            line_start = out.size();
-        } else if ((c == '[' || c == '{') && i + 1 < text.size() && text[i + 1] == (c == '[' ? ']' : '}')) {
-            size_t indent = 0;
-            while (line_start + indent < out.size() && out[line_start + indent] == ' ') ++indent;
-            out.push_back('\n');
-            out.insert(out.end(), indent, ' ');
-            out.push_back(text[++i]);
-        }
-    }
-    return std::string(out.begin(), out.end());
-}
+// ---- the tree qemu builds ---------------------------------------------------
 
 // ---- the tree qemu builds ---------------------------------------------------
 
@@ -370,25 +173,7 @@ QValue image_tree(const InfoImage& img) {
     return d;
 }
 
-void validate_image(const InfoImage& img) {
-    validate_info_result(img.info);
-    validate_info_snapshots(img.info, img.snapshots);
-    validate_info_vmdk_extents(img.info, img.extents);
-    validate_info_bitmaps(img.info, img.bitmaps);
-    // What the result says qemu shows under "encrypt:", and the details
-    // to show there, must agree.
-    const bool qcow2 = img.info.format == uint32_t(BackingFormat::qcow2);
-    const uint32_t format = qcow2 ? img.info.qcow2.encrypt_format : uint32_t(abi::Qcow2EncryptFormat::none);
-    if (format != uint32_t(abi::Qcow2EncryptFormat::none) && !img.encryption)
-        throw Error("invalid info result: an encrypted qcow2 image without its encryption details");
-    if (img.encryption) {
-        const auto expected = img.encryption->format == Qcow2Encryption::Format::aes ? abi::Qcow2EncryptFormat::aes
-                                                                                     : abi::Qcow2EncryptFormat::luks;
-        if (format != uint32_t(expected))
-            throw Error("invalid info result: encryption details disagree with the image's encryption");
-        validate_qcow2_encryption(*img.encryption);
-    }
-}
+// ---- human ------------------------------------------------------------------
 
 // ---- human ------------------------------------------------------------------
 
@@ -404,49 +189,6 @@ __attribute__((format(printf, 1, 2))) std::string format(const char* fmt, ...) {
     va_end(again);
     out.resize(out.size() - 1);
     return out;
-}
-
-void dump_value(std::string& out, const QValue& v, int indent);
-
-// qemu's human dump of a QDict/QList: one "key: value" line per member,
-// dashes in keys shown as spaces, nested containers on the following lines
-// four spaces deeper.
-void dump_member(std::string& out, const std::string& label, const QValue& v, int indent) {
-    const bool composite = v.kind == QValue::Kind::dict || v.kind == QValue::Kind::list;
-    out += std::string(size_t(indent) * 4, ' ') + label + ":" + (composite ? "\n" : " ");
-    dump_value(out, v, indent + 1);
-    if (!composite) out += "\n";
-}
-
-void dump_value(std::string& out, const QValue& v, int indent) {
-    switch (v.kind) {
-    case QValue::Kind::string:
-        out += escape_untrusted(v.text);
-        break;
-    case QValue::Kind::integer:
-        out += std::to_string(v.integer);
-        break;
-    case QValue::Kind::boolean:
-        out += v.boolean ? "true" : "false";
-        break;
-    case QValue::Kind::list:
-        for (size_t i = 0; i < v.items.size(); ++i) {
-            // Built by appending: GCC 12 at -O3 warns falsely (-Wrestrict,
-            // GCC bug 105329) on "[" + std::to_string(i) + "]".
-            std::string label = "[";
-            label += std::to_string(i);
-            label += ']';
-            dump_member(out, label, v.items[i], indent);
-        }
-        break;
-    case QValue::Kind::dict:
-        for (size_t i : qdict_order(v.keys)) {
-            std::string label = v.keys[i];
-            std::replace(label.begin(), label.end(), '-', ' ');
-            dump_member(out, label, v.items[i], indent);
-        }
-        break;
-    }
 }
 
 std::string snapshot_date(uint32_t seconds) {
@@ -500,17 +242,12 @@ std::string human_image(const InfoImage& img) {
     if (!img.snapshots.empty()) dump_snapshots(out, img.snapshots);
     if (auto data = format_specific(img)) {
         out += "Format specific information:\n";
-        dump_value(out, *data, 1);
+        qemu_human_dump(out, *data, 1);
     }
     return out;
 }
 
 }  // namespace
-
-const char* info_format_name(uint32_t format) {
-    const char* name = abi::backing_format_name(BackingFormat(format));
-    return name ? name : "unknown";
-}
 
 std::string qemu_size_to_str(uint64_t bytes) {
     static const char* const kUnits[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
@@ -526,75 +263,31 @@ std::string qemu_size_to_str(uint64_t bytes) {
     return format("%0.3g %sB", value, kUnits[unit]);
 }
 
-std::optional<std::string> info_backing_file(const abi::InfoResult& info) {
-    if (!(info.flags & abi::kInfoHasBacking)) return std::nullopt;
-    std::string name = info_string(info.backing_file);
-    if (name.empty()) return std::nullopt;
-    return name;
-}
-
-namespace {
-
-// A name like "nbd:host" or "json:{...}": a ':' before any '/'.
-bool has_protocol(const std::string& path) {
-    size_t p = path.find_first_of(":/");
-    return p != std::string::npos && path[p] == ':';
-}
-
-}  // namespace
-
-std::string qemu_path_combine(const std::string& base, const std::string& name) {
-    if (!name.empty() && name[0] == '/') return name;
-    // Keep the base's directory part (and a protocol prefix, if any).
-    size_t keep = 0;
-    if (has_protocol(base)) keep = base.find(':') + 1;
-    size_t slash = base.rfind('/');
-    if (slash != std::string::npos) keep = std::max(keep, slash + 1);
-    return base.substr(0, keep) + name;
-}
-
-std::optional<std::string> qemu_full_backing_filename(const std::string& image_filename, const std::string& backing) {
-    if (backing.empty()) return std::nullopt;
-    if (backing[0] == '/' || has_protocol(backing)) return backing;
-    if (image_filename.empty() || image_filename.rfind("json:", 0) == 0) return std::nullopt;
-    return qemu_path_combine(image_filename, backing);
-}
-
-std::string info_error_name(const std::string& name) { return escape_untrusted(name); }
-
-std::optional<std::string> info_full_backing_filename(const InfoImage& image) {
-    auto backing = info_backing_file(image.info);
-    if (!backing) return std::nullopt;
-    return qemu_full_backing_filename(image.filename, *backing);
-}
-
 // glibc loads the zone on the first localtime_r() and, on every tzset()
 // with TZ unset, stats /etc/localtime again: both are system calls the
 // sandbox refuses. So the zone is loaded here, once, and rendering only
 // calls localtime_r().
 void prepare_info_render() { tzset(); }
 
-std::string render_info_human(const std::vector<InfoImage>& chain) {
+std::string render_info_human(const std::vector<CheckedInfoImage>& chain) {
     if (chain.empty()) throw Error("info: no image to show");
-    for (const InfoImage& img : chain) validate_image(img);
     std::string out;
     for (size_t i = 0; i < chain.size(); ++i) {
         if (i != 0) out += "\n";
-        out += human_image(chain[i]);
+        out += human_image(*chain[i]);
     }
     return out;
 }
 
-std::string render_info_json(const std::vector<InfoImage>& chain, bool backing_chain) {
+std::string render_info_json(const std::vector<CheckedInfoImage>& chain, bool backing_chain) {
     if (chain.empty()) throw Error("info: no image to show");
-    for (const InfoImage& img : chain) validate_image(img);
     if (!backing_chain && chain.size() != 1) throw Error("info: one image without --backing-chain");
     nlohmann::ordered_json j;
     if (backing_chain) {
         j = nlohmann::ordered_json::array();
-        for (const InfoImage& img : chain) j.push_back(to_json(image_tree(img)));
+        for (const CheckedInfoImage& img : chain) j.push_back(qemu_json(image_tree(*img)));
     } else {
-        j = to_json(image_tree(chain.front()));
+        j = qemu_json(image_tree(*chain.front()));
     }
     return qemu_json_dump(j) + "\n";
 }

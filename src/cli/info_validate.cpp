@@ -5,9 +5,9 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "abi/ops/create.h"
-#include "cli/info_render.h"
 #include "formats/common/bits.h"
 #include "host/error.h"
 
@@ -502,8 +502,39 @@ std::vector<std::string> accept_extent_file_request(const GuestOutput& output) {
     return validate_vmdk_extent_files(info, records_as<abi::InfoVmdkExtentFile>(output.records[kInfoExtentFileList]));
 }
 
-void accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
-                        const std::vector<std::string>* extent_files, InfoImage& image) {
+namespace {
+
+// The checks of everything an InfoImage holds besides its result, against
+// that result (already checked).
+void check_against_result(const InfoImage& img) {
+    validate_info_snapshots(img.info, img.snapshots);
+    validate_info_vmdk_extents(img.info, img.extents);
+    validate_info_bitmaps(img.info, img.bitmaps);
+    // What the result says qemu shows under "encrypt:", and the details
+    // to show there, must agree.
+    const bool qcow2 = img.info.format == uint32_t(BackingFormat::qcow2);
+    const uint32_t format = qcow2 ? img.info.qcow2.encrypt_format : uint32_t(abi::Qcow2EncryptFormat::none);
+    if (format != uint32_t(abi::Qcow2EncryptFormat::none) && !img.encryption)
+        throw Error("invalid info result: an encrypted qcow2 image without its encryption details");
+    if (img.encryption) {
+        const auto expected = img.encryption->format == Qcow2Encryption::Format::aes ? abi::Qcow2EncryptFormat::aes
+                                                                                     : abi::Qcow2EncryptFormat::luks;
+        if (format != uint32_t(expected))
+            throw Error("invalid info result: encryption details disagree with the image's encryption");
+        validate_qcow2_encryption(*img.encryption);
+    }
+}
+
+}  // namespace
+
+CheckedInfoImage check_info_image(InfoImage image) {
+    validate_info_result(image.info);
+    check_against_result(image);
+    return CheckedInfoImage(std::move(image));
+}
+
+CheckedInfoImage accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+                                    const std::vector<std::string>* extent_files, InfoImage image) {
     image.info = output.result_as<abi::InfoResult>("info");
     if (extent_files)
         validate_vmdk_extent_names(records_as<abi::InfoVmdkExtent>(output.records[kInfoExtentList]), *extent_files);
@@ -511,14 +542,14 @@ void accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
         throw Error("invalid info result from the guest: extent file names with a final answer");
     image.snapshots = records_as<abi::InfoSnapshot>(output.records[kInfoSnapshotList]);
     image.extents = records_as<abi::InfoVmdkExtent>(output.records[kInfoExtentList]);
-    validate_info_result(image.info);
-    validate_info_snapshots(image.info, image.snapshots);
-    validate_info_vmdk_extents(image.info, image.extents);
     image.bitmaps = records_as<abi::InfoBitmap>(output.records[kInfoBitmapList]);
-    validate_info_bitmaps(image.info, image.bitmaps);
-    image.encryption = qcow2_encryption_of(image.info);
+    validate_info_result(image.info);
     if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
         throw Error("guest misbehaved: info result contradicts the requested format");
+    // Read from the result only once the result is known to be in range.
+    image.encryption = qcow2_encryption_of(image.info);
+    check_against_result(image);
+    return CheckedInfoImage(std::move(image));
 }
 
 }  // namespace instar::cli

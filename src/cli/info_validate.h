@@ -10,12 +10,10 @@
 
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
+#include "cli/info_model.h"
 #include "host/guest_run.h"
 
 namespace instar::cli {
-
-struct InfoImage;
-struct Qcow2Encryption;
 
 // The lists the `info` guest may send as records (GuestRun::record_kinds),
 // at these indexes of GuestOutput::records.
@@ -30,10 +28,16 @@ std::vector<std::string> accept_extent_file_request(const GuestOutput& output);
 // (its exact size), the extents in the files attached (`extent_files`,
 // the names accept_extent_file_request gave; nullptr when none were), no
 // extent file names, the snapshot, extent and bitmap records, the format
-// asked for (none: any). Fills image.info, its lists and
-// image.encryption; throws instar::Error naming what is wrong.
-void accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
-                        const std::vector<std::string>* extent_files, InfoImage& image);
+// asked for (none: any). `image` brings the host's own facts (filename,
+// actual_size); its info, lists and encryption are filled from the
+// answer. Throws instar::Error naming what is wrong.
+CheckedInfoImage accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+                                    const std::vector<std::string>* extent_files, InfoImage image);
+
+// Every check of an InfoImage (the result, each list against it, the
+// encryption details against what the result says): the one way to make
+// the CheckedInfoImage the renderers take. Throws like the above.
+CheckedInfoImage check_info_image(InfoImage image);
 
 // Throws instar::Error with one line naming the first field out of range.
 void validate_info_result(const abi::InfoResult& info);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -126,21 +127,23 @@ inline std::string host_accept_extent_request(const GuestOutput& output, std::ve
 }
 
 // inspect()'s checks on a final answer (`extent_files`: the names of the
-// files attached, or nullptr), filling `image`.
+// files attached, or nullptr) for `image`; `accepted` set when they pass.
 inline std::string host_accept(const GuestOutput& output, abi::BackingFormat requested,
-                               const std::vector<std::string>* extent_files, cli::InfoImage& image) {
-    return host_refusal([&] { cli::accept_info_output(output, requested, extent_files, image); });
+                               const std::vector<std::string>* extent_files, cli::InfoImage image,
+                               std::optional<cli::CheckedInfoImage>& accepted) {
+    return host_refusal(
+        [&] { accepted.emplace(cli::accept_info_output(output, requested, extent_files, std::move(image))); });
 }
 
 // The host's rendering of an accepted chain; `refusal` set when it threw
 // (it must not, once every image passed the checks).
-inline std::string host_render_human(const std::vector<cli::InfoImage>& chain, std::string& refusal) {
+inline std::string host_render_human(const std::vector<cli::CheckedInfoImage>& chain, std::string& refusal) {
     std::string out;
     refusal = host_refusal([&] { out = cli::render_info_human(chain); });
     return out;
 }
 
-inline std::string host_render_json(const std::vector<cli::InfoImage>& chain, bool backing_chain,
+inline std::string host_render_json(const std::vector<cli::CheckedInfoImage>& chain, bool backing_chain,
                                     std::string& refusal) {
     std::string out;
     refusal = host_refusal([&] { out = cli::render_info_json(chain, backing_chain); });
@@ -228,7 +231,7 @@ inline const char* check_json_image(const nlohmann::json& j, const cli::InfoImag
 
 // JSON output: ASCII only (qemu escapes the rest), parses back, and says
 // what the validated result says.
-inline const char* check_json_text(const std::string& text, const std::vector<cli::InfoImage>& chain,
+inline const char* check_json_text(const std::string& text, const std::vector<cli::CheckedInfoImage>& chain,
                                    bool backing_chain) {
     for (char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
@@ -236,15 +239,15 @@ inline const char* check_json_text(const std::string& text, const std::vector<cl
     }
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return "JSON output does not parse";
-    if (!backing_chain) return chain.size() == 1 ? check_json_image(j, chain[0]) : "one image expected";
+    if (!backing_chain) return chain.size() == 1 ? check_json_image(j, *chain[0]) : "one image expected";
     if (!j.is_array() || j.size() != chain.size()) return "JSON backing chain is not a list of every image";
     for (size_t i = 0; i < chain.size(); ++i)
-        if (const char* bad = check_json_image(j[i], chain[i])) return bad;
+        if (const char* bad = check_json_image(j[i], *chain[i])) return bad;
     return nullptr;
 }
 
 // Render a chain the host accepted, both ways, and check the text.
-inline const char* check_render(const std::vector<cli::InfoImage>& chain, bool backing_chain) {
+inline const char* check_render(const std::vector<cli::CheckedInfoImage>& chain, bool backing_chain) {
     static const bool zone_loaded = (cli::prepare_info_render(), true);  // as the CLI, once
     (void)zone_loaded;
     std::string refusal;
@@ -365,13 +368,14 @@ inline const char* check_info_once(FuzzFiles& files, formats::ImageSource& src, 
 
     cli::InfoImage img;
     img.filename = "fuzz.img";
-    refusal = host_accept(output, requested, attached ? &names : nullptr, img);
+    std::optional<cli::CheckedInfoImage> accepted;
+    refusal = host_accept(output, requested, attached ? &names : nullptr, img, accepted);
     if (!refusal.empty()) return disagreement(refusal);
     // Rendering what the host accepted is fuzz_info_validate's part (its
     // inputs are every answer the host accepts, these among them): here it
     // would take most of each run, the JSON library's own code guiding the
     // fuzzer more than the image's bytes do.
-    return check_bounds(img);
+    return check_bounds(**accepted);
 }
 
 // An info target for one format: the image (the input's first file), its
@@ -540,16 +544,20 @@ inline const char* check_validate(const uint8_t* data, size_t size) {
     img.filename = c.filename;
     img.actual_size = c.actual_size;
     const bool after_files = c.ctl & kValidateAfterExtentFiles;
-    if (!host_accept(output, requested, after_files ? &names : nullptr, img).empty()) return nullptr;
+    std::optional<cli::CheckedInfoImage> accepted;
+    if (!host_accept(output, requested, after_files ? &names : nullptr, img, accepted).empty()) return nullptr;
     if (c.result.size() != sizeof(abi::InfoResult)) return "the host accepted a result that is not one InfoResult";
-    if (const char* bad = check_bounds(img)) return bad;
+    if (const char* bad = check_bounds(**accepted)) return bad;
 
-    std::vector<cli::InfoImage> chain = {img};
+    std::vector<cli::CheckedInfoImage> chain = {*accepted};
     const bool backing_chain = c.ctl & (kValidateJsonChain | kValidateTwoImages);
     if (c.ctl & kValidateTwoImages) {
-        const auto next = cli::info_full_backing_filename(img);
-        chain.push_back(img);
-        chain.back().filename = next ? *next : "backing";
+        // The same image again under the name its backing file gets.
+        cli::InfoImage second = **accepted;
+        const auto next = cli::info_full_backing_filename(second);
+        second.filename = next ? *next : "backing";
+        std::string refused = host_refusal([&] { chain.push_back(cli::check_info_image(std::move(second))); });
+        if (!refused.empty()) return "the host's checks refused an image they had accepted under another name";
     }
     return check_render(chain, backing_chain);
 }

@@ -24,6 +24,7 @@
 #include "abi/ops/info.h"
 #include "cli/info_render.h"
 #include "cli/info_validate.h"
+#include "cli/qemu_paths.h"
 #include "host/error.h"
 #include "host/escape.h"
 #include "host/seccomp_filter.h"
@@ -243,6 +244,13 @@ struct QemuInfo {
     std::vector<InfoImage> chain;
 };
 
+// The images as the renderers take them: checked (a refusal fails the test).
+std::vector<CheckedInfoImage> checked(const std::vector<InfoImage>& images) {
+    std::vector<CheckedInfoImage> out;
+    for (const InfoImage& img : images) out.push_back(check_info_image(img));
+    return out;
+}
+
 // qemu-img info ARGS, human and JSON; ARGS end with the file name.
 QemuInfo qemu_info(const TempDir& dir, const std::string& args) {
     QemuInfo q;
@@ -268,8 +276,8 @@ void expect_same(const TempDir& dir, const std::string& args) {
     SCOPED_TRACE("qemu-img info " + args);
     QemuInfo q = qemu_info(dir, args);
     if (::testing::Test::HasFailure()) return;
-    EXPECT_EQ(render_info_human(q.chain), q.human);
-    EXPECT_EQ(render_info_json(q.chain, chain_option(args)), q.json);
+    EXPECT_EQ(render_info_human(checked(q.chain)), q.human);
+    EXPECT_EQ(render_info_json(checked(q.chain), chain_option(args)), q.json);
 }
 
 // ---- patching what qemu-img cannot make -------------------------------------
@@ -479,13 +487,13 @@ TEST_F(InfoVsQemu, BackingNames) {
     QemuInfo q = qemu_info(dir, "h.qcow2");
     ASSERT_FALSE(HasFailure());
     set_string(q.chain[0].info.backing_file, hostile);  // the bytes, not qemu's decoding of them
-    EXPECT_EQ(render_info_json(q.chain, false), q.json);
+    EXPECT_EQ(render_info_json(checked(q.chain), false), q.json);
     std::string expected = q.human;
     size_t at = expected.find(hostile);
     ASSERT_NE(at, std::string::npos);
     expected.replace(at, hostile.size(), escape_untrusted(hostile));
-    EXPECT_EQ(render_info_human(q.chain), expected);
-    EXPECT_EQ(render_info_human(q.chain).find('\x1b'), std::string::npos);
+    EXPECT_EQ(render_info_human(checked(q.chain)), expected);
+    EXPECT_EQ(render_info_human(checked(q.chain)).find('\x1b'), std::string::npos);
 
     // qemu holds names as C strings: bytes after a NUL are not there.
     set_string(q.chain[0].info.backing_file, std::string("b.img\0ignored", 13));
@@ -495,11 +503,11 @@ TEST_F(InfoVsQemu, BackingNames) {
     ASSERT_FALSE(HasFailure());
     q.chain[0].filename = "b.qcow2";
     q.chain[0].actual_size = b.chain[0].actual_size;
-    EXPECT_EQ(render_info_human(q.chain), b.human);
-    EXPECT_EQ(render_info_json(q.chain, false), b.json);
+    EXPECT_EQ(render_info_human(checked(q.chain)), b.human);
+    EXPECT_EQ(render_info_json(checked(q.chain), false), b.json);
     // ... and a name that starts with NUL is no backing file at all.
     set_string(q.chain[0].info.backing_file, std::string("\0x", 2));
-    EXPECT_EQ(render_info_human(q.chain).find("backing"), std::string::npos);
+    EXPECT_EQ(render_info_human(checked(q.chain)).find("backing"), std::string::npos);
     EXPECT_FALSE(info_backing_file(q.chain[0].info));
 }
 
@@ -572,13 +580,12 @@ TEST_F(InfoVsQemu, EncryptedLuks) {
     ASSERT_TRUE(q.chain[0].encryption);
     q.chain[0].encryption->ivgen_hash_alg.reset();
     q.chain[0].encryption->ivgen_alg = "plain64";
-    std::string json = render_info_json(q.chain, false);
+    std::string json = render_info_json(checked(q.chain), false);
     EXPECT_EQ(json.find("ivgen-hash-alg"), std::string::npos);
     EXPECT_NE(json.find("\"ivgen-alg\": \"plain64\""), std::string::npos);
     // An encrypted image without the details cannot be shown as qemu does.
     q.chain[0].encryption.reset();
-    EXPECT_THROW(render_info_human(q.chain), Error);
-    EXPECT_THROW(render_info_json(q.chain, false), Error);
+    EXPECT_THROW(check_info_image(q.chain[0]), Error);
 }
 
 TEST_F(InfoVsQemu, Bitmaps) {
@@ -636,12 +643,12 @@ TEST(InfoRender, PinnedRawOutput) {
     img.filename = "disk.img";
     img.info = minimal_raw();
     img.actual_size = 4096;
-    EXPECT_EQ(render_info_human({img}),
+    EXPECT_EQ(render_info_human(checked({img})),
               "image: disk.img\nfile format: raw\nvirtual size: 1 MiB (1048576 bytes)\ndisk size: 4 KiB\n");
-    EXPECT_EQ(render_info_json({img}, false),
+    EXPECT_EQ(render_info_json(checked({img}), false),
               "{\n    \"virtual-size\": 1048576,\n    \"filename\": \"disk.img\",\n    \"format\": \"raw\",\n"
               "    \"actual-size\": 4096,\n    \"dirty-flag\": false\n}\n");
-    EXPECT_EQ(render_info_json({img}, true).substr(0, 6), "[\n    ");
+    EXPECT_EQ(render_info_json(checked({img}), true).substr(0, 6), "[\n    ");
 }
 
 // qemu-img 7.2 prints a dynamic vpc whose block size is 2 GiB with
@@ -654,10 +661,10 @@ TEST(InfoRender, VpcBlockSizeOf2GiBIsNegativeAsInQemu) {
     img.info.virtual_size = 67125248;
     img.info.flags = abi::kInfoHasClusterSize;
     img.info.cluster_size = uint64_t(1) << 31;
-    EXPECT_NE(render_info_human({img}).find("\ncluster_size: -2147483648\n"), std::string::npos);
-    EXPECT_NE(render_info_json({img}, false).find("\"cluster-size\": -2147483648,"), std::string::npos);
+    EXPECT_NE(render_info_human(checked({img})).find("\ncluster_size: -2147483648\n"), std::string::npos);
+    EXPECT_NE(render_info_json(checked({img}), false).find("\"cluster-size\": -2147483648,"), std::string::npos);
     img.info.cluster_size = uint64_t(1) << 30;
-    EXPECT_NE(render_info_human({img}).find("\ncluster_size: 1073741824\n"), std::string::npos);
+    EXPECT_NE(render_info_human(checked({img})).find("\ncluster_size: 1073741824\n"), std::string::npos);
 }
 
 // The CLI renders after the guest ran, inside the seccomp sandbox that
@@ -675,6 +682,7 @@ TEST(InfoRender, RendersInsideTheSandbox) {
     img.snapshots.resize(1);
     img.snapshots[0].date_sec = 1700000000;
     img.snapshots[0].icount = UINT64_MAX;
+    const std::vector<CheckedInfoImage> chain = checked({img});
     for (bool with_tz : {false, true}) {
         SCOPED_TRACE(with_tz ? "TZ set" : "TZ unset");
         pid_t pid = fork();
@@ -686,8 +694,8 @@ TEST(InfoRender, RendersInsideTheSandbox) {
                 unsetenv("TZ");
             prepare_info_render();
             install_seccomp(SeccompPolicy{});
-            bool ok = render_info_human({img}).find("2023-11-") != std::string::npos &&
-                      !render_info_json({img}, true).empty() && !render_info_human({img}).empty();
+            bool ok = render_info_human(chain).find("2023-11-") != std::string::npos &&
+                      !render_info_json(chain, true).empty() && !render_info_human(chain).empty();
             _exit(ok ? 0 : 1);
         }
         int status = 0;
@@ -702,11 +710,11 @@ TEST(InfoRender, RefusesInvalidInput) {
     img.filename = "disk.img";
     img.info = minimal_raw();
     img.info.format = 9;
-    EXPECT_THROW(render_info_human({img}), Error);
-    EXPECT_THROW(render_info_json({img}, false), Error);
+    EXPECT_THROW(check_info_image(img), Error);
     EXPECT_THROW(render_info_human({}), Error);
+    EXPECT_THROW(render_info_json({}, true), Error);
     img.info = minimal_raw();
-    EXPECT_THROW(render_info_json({img, img}, false), Error);
+    EXPECT_THROW(render_info_json(checked({img, img}), false), Error);
 }
 
 }  // namespace
