@@ -22,6 +22,7 @@
 #include "cli/formatting_line.h"
 #include "host/error.h"
 #include "host/guest_fault.h"
+#include "host/interrupt.h"
 #include "host/output_file.h"
 
 namespace instar::cli {
@@ -156,13 +157,12 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     capacity = (capacity + block - 1) / block * block;
     run.output = Disk{out.fd(), 0, capacity, r.sector_size,
                       r.request.preallocation == uint32_t(abi::Preallocation::full)};
-    run.commit_dirs = {out.dir_fd()};
     run.op_config.assign(reinterpret_cast<const uint8_t*>(&r.request),
                          reinterpret_cast<const uint8_t*>(&r.request) + sizeof r.request);
 
     GuestOutput output;
     try {
-        output = run_guest(run);
+        output = run_guest_in_child(run);
     } catch (const GuestFailed& e) {
         throw Error(out.target() + ": " + e.what());
     }
@@ -216,6 +216,9 @@ void run_create(std::vector<std::string> raw) {
         std::cout << *text;
         return;
     }
+    // From here a guest may run and an output exist: a signal stops and
+    // discards them (host/interrupt.h).
+    InterruptHandling interrupts("create");
     std::vector<std::string> warnings;
     BackingProbe probe = [&](const BackingQuery& q) { return probe_backing(q, sandbox); };
     CreatePlan plan;
@@ -231,8 +234,6 @@ void run_create(std::vector<std::string> raw) {
     for (const auto& w : plan.driver_warnings) std::cerr << "instar: create: warning: " << w << "\n";
     ResolvedCreate resolved = resolve_create(plan);
 
-    // Everything that needs a system call beyond the sandbox's allowance
-    // (getcwd here) happens before the guest runs.
     const std::string absolute_filename = absolute(plan.filename);
     OutputFile out(plan.filename);
     apply_file_hints(out.fd(), resolved.file_hints);
