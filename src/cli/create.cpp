@@ -118,20 +118,32 @@ struct Created {
     abi::CreateResult result;
 };
 
+void write_zeroes(int fd, uint64_t size, const std::string& name) {
+    static const std::vector<uint8_t> zeros(1 << 20, 0);
+    for (uint64_t at = 0; at < size;) {
+        size_t n = size_t(std::min<uint64_t>(zeros.size(), size - at));
+        ssize_t w = pwrite(fd, zeros.data(), n, off_t(at));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw_errno(name + ": Could not write zeros for preallocation", w < 0 ? errno : ENOSPC);
+        at += uint64_t(w);
+    }
+}
+
+// qemu 7.2 reserves with posix_fallocate, which on a file system without
+// fallocate (ramfs, NFSv3, some FUSE) falls back to writing a zero into
+// every block: the image is then allocated all the same. fallocate(2) is
+// called here directly and the fallback is the same: zeroes written.
 void preallocate_raw(int fd, uint64_t size, abi::Preallocation mode, const std::string& name) {
-    if (mode == abi::Preallocation::falloc) {
-        int e = posix_fallocate(fd, 0, off_t(size));
-        if (e) throw_errno("Could not preallocate data for the new file", e);
-        (void)name;
+    if (mode == abi::Preallocation::falloc && size) {
+        int rc;
+        do {
+            rc = fallocate(fd, 0, 0, off_t(size));
+        } while (rc < 0 && errno == EINTR);
+        if (rc == 0) return;
+        if (errno != EOPNOTSUPP) throw_errno(name + ": Could not preallocate new data", errno);
+        write_zeroes(fd, size, name);
     } else if (mode == abi::Preallocation::full) {
-        static const std::vector<uint8_t> zeros(1 << 20, 0);
-        for (uint64_t at = 0; at < size;) {
-            size_t n = size_t(std::min<uint64_t>(zeros.size(), size - at));
-            ssize_t w = pwrite(fd, zeros.data(), n, off_t(at));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) throw_errno("Could not write zeros for preallocation", errno);
-            at += uint64_t(w);
-        }
+        write_zeroes(fd, size, name);
     }
 }
 
