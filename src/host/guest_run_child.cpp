@@ -285,6 +285,12 @@ private:
     }
 
     int reap() {
+        // Wait for the end with signals free, then reap and forget the pid
+        // in one step, so the interrupt handler never kills a reaped pid.
+        siginfo_t info;
+        while (waitid(P_PID, id_t(pid_), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+        }
+        SignalsHeld held;
         int status = 0;
         while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
         }

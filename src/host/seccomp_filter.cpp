@@ -73,6 +73,8 @@ void install_seccomp(const SeccompPolicy& policy) {
     // ASan queries the signal stack before every noreturn call (_exit,
     // throw) and its thread id; harmless, and only in sanitizer builds.
     for (int sc : {SCMP_SYS(sigaltstack), SCMP_SYS(gettid), SCMP_SYS(getpid)}) allow(c, sc);
+    // Its allocator marks new regions (strace of a sandboxed run).
+    for (int advice : {MADV_NOHUGEPAGE, MADV_DONTDUMP}) allow(c, SCMP_SYS(madvise), {SCMP_A2(SCMP_CMP_EQ, advice)});
 #endif
 
     if (seccomp_load(c) < 0) throw Error("cannot install the seccomp filter");
