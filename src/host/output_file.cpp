@@ -78,7 +78,14 @@ OutputFile::OutputFile(const std::string& path) : shown_path_(path) {
 
     fd_ = openat(dir_fd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     // EOPNOTSUPP: a file system without O_TMPFILE; EISDIR: a kernel
-    // without it (the flag then reads as O_DIRECTORY).
+    // without it (the flag then reads as O_DIRECTORY). An unnamed file is
+    // also no use where it could never be linked in: without root's
+    // CAP_DAC_READ_SEARCH (linkat AT_EMPTY_PATH) and without /proc.
+    if (fd_ >= 0 && geteuid() != 0 && access("/proc/self/fd", X_OK) != 0) {
+        close(fd_);
+        fd_ = -1;
+        errno = EOPNOTSUPP;
+    }
     if (fd_ < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
         for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
             temp_name_ = temp_name_for(final_name_);
