@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "host/error.h"
+#include "host/interrupt.h"
 #include "host/output_file.h"
 
 namespace instar::cli {
@@ -27,6 +28,8 @@ struct CopyArgs {
 };
 
 void run_copy(const CopyArgs& args) {
+    // A signal from here on stops the guest and discards the output.
+    InterruptHandling interrupts("copy");
     InputFile in = open_input(args.input);
     OutputFile out(args.output);
 
@@ -38,11 +41,12 @@ void run_copy(const CopyArgs& args) {
     // batch, as qemu-img convert overlaps its reads and writes; below a few
     // batches the thread's start costs more than the overlap saves.
     run.output->io_thread = in.size >= kCopyIoThreadMinBytes;
-    run.commit_dirs = {out.dir_fd()};
     ProgressPrinter progress(args.progress);
     run.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
 
-    auto result = run_guest(run).result_as<abi::CopyResult>("copy");
+    // The guest runs in a sandboxed child; this process relays its progress
+    // and, once the result checks out, puts the output in place.
+    auto result = run_guest_in_child(run).result_as<abi::CopyResult>("copy");
     if (result.bytes_copied != in.size || result.output_size != in.size)
         throw Error("guest misbehaved: copy result does not match the input");
     out.commit(result.output_size);

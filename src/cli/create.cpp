@@ -22,6 +22,7 @@
 #include "cli/formatting_line.h"
 #include "host/error.h"
 #include "host/guest_fault.h"
+#include "host/interrupt.h"
 #include "host/output_file.h"
 
 namespace instar::cli {
@@ -117,20 +118,32 @@ struct Created {
     abi::CreateResult result;
 };
 
+void write_zeroes(int fd, uint64_t size, const std::string& name) {
+    static const std::vector<uint8_t> zeros(1 << 20, 0);
+    for (uint64_t at = 0; at < size;) {
+        size_t n = size_t(std::min<uint64_t>(zeros.size(), size - at));
+        ssize_t w = pwrite(fd, zeros.data(), n, off_t(at));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw_errno(name + ": Could not write zeros for preallocation", w < 0 ? errno : ENOSPC);
+        at += uint64_t(w);
+    }
+}
+
+// qemu 7.2 reserves with posix_fallocate, which on a file system without
+// fallocate (ramfs, NFSv3, some FUSE) falls back to writing a zero into
+// every block: the image is then allocated all the same. fallocate(2) is
+// called here directly and the fallback is the same: zeroes written.
 void preallocate_raw(int fd, uint64_t size, abi::Preallocation mode, const std::string& name) {
-    if (mode == abi::Preallocation::falloc) {
-        int e = posix_fallocate(fd, 0, off_t(size));
-        if (e) throw_errno("Could not preallocate data for the new file", e);
-        (void)name;
+    if (mode == abi::Preallocation::falloc && size) {
+        int rc;
+        do {
+            rc = fallocate(fd, 0, 0, off_t(size));
+        } while (rc < 0 && errno == EINTR);
+        if (rc == 0) return;
+        if (errno != EOPNOTSUPP) throw_errno(name + ": Could not preallocate new data", errno);
+        write_zeroes(fd, size, name);
     } else if (mode == abi::Preallocation::full) {
-        static const std::vector<uint8_t> zeros(1 << 20, 0);
-        for (uint64_t at = 0; at < size;) {
-            size_t n = size_t(std::min<uint64_t>(zeros.size(), size - at));
-            ssize_t w = pwrite(fd, zeros.data(), n, off_t(at));
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) throw_errno("Could not write zeros for preallocation", errno);
-            at += uint64_t(w);
-        }
+        write_zeroes(fd, size, name);
     }
 }
 
@@ -156,13 +169,12 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     capacity = (capacity + block - 1) / block * block;
     run.output = Disk{out.fd(), 0, capacity, r.sector_size,
                       r.request.preallocation == uint32_t(abi::Preallocation::full)};
-    run.commit_dirs = {out.dir_fd()};
     run.op_config.assign(reinterpret_cast<const uint8_t*>(&r.request),
                          reinterpret_cast<const uint8_t*>(&r.request) + sizeof r.request);
 
     GuestOutput output;
     try {
-        output = run_guest(run);
+        output = run_guest_in_child(run);
     } catch (const GuestFailed& e) {
         throw Error(out.target() + ": " + e.what());
     }
@@ -216,6 +228,9 @@ void run_create(std::vector<std::string> raw) {
         std::cout << *text;
         return;
     }
+    // From here a guest may run and an output exist: a signal stops and
+    // discards them (host/interrupt.h).
+    InterruptHandling interrupts("create");
     std::vector<std::string> warnings;
     BackingProbe probe = [&](const BackingQuery& q) { return probe_backing(q, sandbox); };
     CreatePlan plan;
@@ -231,8 +246,6 @@ void run_create(std::vector<std::string> raw) {
     for (const auto& w : plan.driver_warnings) std::cerr << "instar: create: warning: " << w << "\n";
     ResolvedCreate resolved = resolve_create(plan);
 
-    // Everything that needs a system call beyond the sandbox's allowance
-    // (getcwd here) happens before the guest runs.
     const std::string absolute_filename = absolute(plan.filename);
     OutputFile out(plan.filename);
     apply_file_hints(out.fd(), resolved.file_hints);

@@ -145,10 +145,9 @@ void open_extent_files(const std::vector<std::string>& names, const InfoImage& i
     }
 }
 
-GuestOutput run_info_guest(const GuestRun& run, bool in_child, abi::BackingFormat requested,
-                           const std::string& filename) {
+GuestOutput run_info_guest(const GuestRun& run, abi::BackingFormat requested, const std::string& filename) {
     try {
-        return in_child ? run_guest_in_child(run) : run_guest(run);
+        return run_guest_in_child(run);
     } catch (const GuestFailed& e) {
         throw Error("Could not open '" + info_error_name(filename) + "': " + guest_failure_text(e, requested, filename));
     }
@@ -157,16 +156,16 @@ GuestOutput run_info_guest(const GuestRun& run, bool in_child, abi::BackingForma
 // One image of the chain: run the `info` guest on an open file (`path`:
 // how it was opened) and fill in what it reports, checked. A vmdk
 // descriptor takes two runs: the first names the extent files, the second
-// reads them. Only the last run may be in this process (`in_child` false):
-// run_guest confines the process, and the first may ask for more files.
+// reads them. Each run is in a sandboxed child: this process goes on to open
+// the files a run names, and the next image of the chain.
 CheckedInfoImage inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat requested,
-                         const InfoArgs& args, bool in_child, Allowlist& allowlist, InfoImage image) {
+                         const InfoArgs& args, Allowlist& allowlist, InfoImage image) {
     GuestRun run = make_guest_run(args.sandbox, abi::OpId::info, "info");
     run.inputs.push_back(Disk{fd, size, size, 512});
     abi::InfoRequest req{uint32_t(requested), args.unsafe_quirks ? abi::kInfoUnsafeQuirks : 0u};
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
     run.record_kinds = info_record_kinds();
-    GuestOutput output = run_info_guest(run, true, requested, image.filename);
+    GuestOutput output = run_info_guest(run, requested, image.filename);
 
     ExtentFiles extents;
     std::optional<std::vector<std::string>> names;
@@ -179,7 +178,7 @@ CheckedInfoImage inspect(int fd, uint64_t size, const std::string& path, abi::Ba
         }
         image.actual_size += extents.allocated;
         run.inputs.insert(run.inputs.end(), extents.disks.begin(), extents.disks.end());
-        output = run_info_guest(run, in_child, requested, image.filename);
+        output = run_info_guest(run, requested, image.filename);
     }
     return accept_info_output(output, requested, names ? &*names : nullptr, std::move(image));
 }
@@ -226,7 +225,7 @@ void run_info(const InfoArgs& args) {
         InfoImage image;
         image.filename = name;
         image.actual_size = uint64_t(st.st_blocks) * 512;
-        chain.push_back(inspect(fd, size, path, requested, args, args.backing_chain, allowlist, std::move(image)));
+        chain.push_back(inspect(fd, size, path, requested, args, allowlist, std::move(image)));
         close(fd);
         const InfoImage& shown = *chain.back();
         std::optional<std::string> backing = info_backing_file(shown.info);

@@ -21,6 +21,7 @@
 #include "host/guest_memory.h"
 #include "host/guest_messages.h"
 #include "host/kvm.h"
+#include "host/landlock.h"
 #include "host/page_tables.h"
 #include "host/seccomp_filter.h"
 #include "host/virtio_mmio_block.h"
@@ -187,6 +188,9 @@ GuestOutput run_guest(const GuestRun& run) {
     std::vector<uint8_t> binary = load_guest_binary(run.op_name);
     GuestMemory memory(abi::kGuestRamSize);
     Vm vm(memory);
+    // Every file this run uses is open now: from here on, neither this
+    // thread nor one it starts may open another (Landlock, where present).
+    restrict_to_open_files();
 
     LoadedImage image = load_guest_image(memory, binary, run.op);
     std::vector<PageMapping> mappings = guest_page_mappings(image);
@@ -203,7 +207,7 @@ GuestOutput run_guest(const GuestRun& run) {
         devices[abi::kOutputDeviceIndex] =
             std::make_unique<VirtioMmioBlock>(memory, backend_for(*run.output, false), run.output->io_thread);
 
-    install_seccomp(SeccompPolicy{vm.vcpu_fd(), run.commit_dirs});
+    install_seccomp(SeccompPolicy{vm.vcpu_fd()});
     try {
         return run_loop(vm, memory, devices, run);
     } catch (const GuestFault& f) {

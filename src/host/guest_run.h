@@ -35,7 +35,6 @@ struct GuestRun {
     std::vector<Disk> inputs;          // read-only devices 0..n-1
     std::optional<Disk> output;        // the one writable device
     std::vector<RecordKind> record_kinds;  // the lists the op may send as records
-    std::vector<int> commit_dirs;      // for the seccomp policy (see seccomp_filter.h)
     std::chrono::milliseconds timeout{60000};
     bool verbose = false;
     std::function<void(const std::string&)> on_log;        // escaped log lines (verbose only)
@@ -62,12 +61,16 @@ struct GuestOutput {
 
 // Returns the checked answer for run.op. Throws GuestFailed when the guest
 // reports a failure, Error with a one-line message when it misbehaves,
-// crashes or runs out of time. Installs seccomp on the calling process.
+// crashes or runs out of time. Confines the calling process for good
+// (Landlock and seccomp): only run_guest_in_child's child calls it.
 GuestOutput run_guest(const GuestRun& run);
 
-// The same in a forked child, for a guest run after which this process
-// still needs its full rights (e.g. probing a backing file before `create`
-// runs its own guest). Errors come back as the same exception types.
+// How every subcommand runs a guest: run_guest in a forked child that holds
+// only the run's files, while this process keeps its rights (to commit or
+// discard the output, open more files, print). The child's progress and
+// log lines reach run.on_progress and run.on_log here; errors come back as
+// the same exception types. The child is killed (and the run fails with the
+// deadline's message) if it has not ended shortly after run.timeout.
 GuestOutput run_guest_in_child(const GuestRun& run);
 
 // The host's wording for a guest error code.

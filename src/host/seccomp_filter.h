@@ -1,16 +1,15 @@
-// After every file is open and the VM is built, the process gives up all
-// system calls it does not need to run the guest, move its I/O and finish
-// (print, truncate and rename the output into place). Anything else kills
-// the process.
+// After every file is open and the VM is built, the sandbox child gives up
+// every system call it does not need to run the guest, move its I/O and
+// send its report to the parent. Anything else kills the process. Names,
+// modes, owners and lengths of files are the parent's business: the child
+// cannot open, create, rename, remove, chmod, chown, truncate or even stat
+// a file.
 #pragma once
-
-#include <vector>
 
 namespace instar {
 
 struct SeccompPolicy {
-    int vcpu_fd = -1;              // the only fd ioctl() may use
-    std::vector<int> commit_dirs;  // directories where renameat/unlinkat may act
+    int vcpu_fd = -1;  // the only fd ioctl() may use
 };
 
 void install_seccomp(const SeccompPolicy& policy);

@@ -100,6 +100,17 @@ def test_replaces_an_existing_file_and_keeps_its_mode(instar, tmp_path):
     assert stat.S_IMODE(os.stat(dst).st_mode) == 0o600
 
 
+def test_replacement_drops_setuid_and_setgid(instar, tmp_path):
+    """As cp does: new contents do not inherit the old file's privileges."""
+    src = tmp_path / "in.bin"
+    src.write_bytes(b"new content")
+    dst = tmp_path / "out.bin"
+    dst.write_bytes(b"old")
+    os.chmod(dst, 0o6755)
+    copy_ok(instar, src, dst)
+    assert stat.S_IMODE(os.stat(dst).st_mode) == 0o755
+
+
 def test_writes_through_a_symlink(instar, tmp_path):
     src = tmp_path / "in.bin"
     src.write_bytes(b"via link")
@@ -116,7 +127,17 @@ def test_progress_goes_to_stdout(instar, tmp_path):
     src = tmp_path / "in.bin"
     src.write_bytes(os.urandom(100000))
     r = copy_ok(instar, src, tmp_path / "out.bin", "-p")
-    assert "(100.00/100%)" in r.stdout
+    assert r.stdout == "    (0.00/100%)\r    (100.00/100%)\r\n"
+
+
+def test_progress_relayed_from_the_sandbox_child_is_exact(instar, tmp_path):
+    """The guest reports after each 16 MiB batch; the parent prints what the
+    child relays, byte for byte as when the guest ran in-process."""
+    src = tmp_path / "in.bin"
+    src.write_bytes(os.urandom(1 << 20) * 40 + b"tail")
+    r = copy_ok(instar, src, tmp_path / "out.bin", "-p")
+    assert r.stdout == ("    (0.00/100%)\r    (40.00/100%)\r    (80.00/100%)\r"
+                        "    (100.00/100%)\r\n")
 
 
 def test_missing_input_is_one_line_and_exit_1(instar, tmp_path):
