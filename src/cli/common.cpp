@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 
 #include "host/error.h"
@@ -14,8 +15,34 @@ namespace instar::cli {
 
 void add_sandbox_options(CLI::App& command, SandboxOptions& options) {
     command.add_option("--timeout", options.timeout_seconds, "Seconds the sandboxed guest may run (default 60)")
-        ->check(CLI::Range(0.001, 86400.0));
+        ->check(CLI::Range(kMinTimeoutSeconds, kMaxTimeoutSeconds));
     command.add_flag("-v,--verbose", options.verbose, "Show the guest's log lines on stderr");
+}
+
+SandboxOptions take_sandbox_options(std::vector<std::string>& args) {
+    SandboxOptions o;
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--") {
+            rest.insert(rest.end(), args.begin() + long(i), args.end());
+            break;
+        }
+        if (a == "-v" || a == "--verbose") {
+            o.verbose = true;
+        } else if (a == "--timeout" || a.rfind("--timeout=", 0) == 0) {
+            std::string v = a == "--timeout" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(10);
+            char* end = nullptr;
+            double t = std::strtod(v.c_str(), &end);
+            if (v.empty() || *end || !(t >= kMinTimeoutSeconds && t <= kMaxTimeoutSeconds))
+                throw Error("invalid --timeout '" + v + "'");
+            o.timeout_seconds = t;
+        } else {
+            rest.push_back(a);
+        }
+    }
+    args = rest;
+    return o;
 }
 
 GuestRun make_guest_run(const SandboxOptions& options, abi::OpId op, const std::string& op_name) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "host/guest_run.h"
 
@@ -16,7 +17,16 @@ struct SandboxOptions {
     bool verbose = false;
 };
 
+// --timeout's range, in seconds.
+inline constexpr double kMinTimeoutSeconds = 0.001;
+inline constexpr double kMaxTimeoutSeconds = 86400;
+
 void add_sandbox_options(CLI::App& command, SandboxOptions& options);
+
+// For a subcommand that parses its own arguments (create, as qemu-img
+// does): takes --timeout SECONDS (or --timeout=SECONDS) and -v/--verbose
+// out of `args`, up to a "--". Throws Error for a timeout out of range.
+SandboxOptions take_sandbox_options(std::vector<std::string>& args);
 
 // A GuestRun with the deadline and log printing set from the options.
 GuestRun make_guest_run(const SandboxOptions& options, abi::OpId op, const std::string& op_name);

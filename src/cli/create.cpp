@@ -20,6 +20,7 @@
 #include "cli/create_identity.h"
 #include "cli/create_options.h"
 #include "cli/formatting_line.h"
+#include "host/confined_open.h"
 #include "host/error.h"
 #include "host/guest_fault.h"
 #include "host/interrupt.h"
@@ -44,36 +45,6 @@ constexpr const char* kUsage =
     "  --subformat NAME, --grain-size N (vmdk), --block-size N (vpc, vhdx), --preallocation MODE\n"
     "  --deterministic           derive UUIDs and timestamps reproducibly\n"
     "  --timeout SECONDS, -v     sandbox deadline, guest log\n";
-
-struct CreateCommand {
-    std::vector<std::string> raw_args;
-};
-
-// Splits instar's sandbox options (--timeout, -v) from the create options.
-SandboxOptions take_sandbox_options(std::vector<std::string>& args) {
-    SandboxOptions o;
-    std::vector<std::string> rest;
-    for (size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--") {
-            rest.insert(rest.end(), args.begin() + long(i), args.end());
-            break;
-        }
-        if (a == "-v" || a == "--verbose") {
-            o.verbose = true;
-        } else if (a == "--timeout" || a.rfind("--timeout=", 0) == 0) {
-            std::string v = a == "--timeout" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(10);
-            char* end = nullptr;
-            double t = std::strtod(v.c_str(), &end);
-            if (v.empty() || *end || !(t >= 0.001 && t <= 86400)) throw Error("invalid --timeout '" + v + "'");
-            o.timeout_seconds = t;
-        } else {
-            rest.push_back(a);
-        }
-    }
-    args = rest;
-    return o;
-}
 
 // The backing file's virtual size, read in a sandboxed child (this process
 // still has to create the image afterwards).
@@ -106,17 +77,6 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
     if (r.virtual_size > uint64_t(INT64_MAX)) throw Error("guest misbehaved: probe result size is out of range");
     return r.virtual_size;
 }
-
-std::string absolute(const std::string& path) {
-    if (!path.empty() && path[0] == '/') return path;
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) return path;
-    return std::string(cwd) + "/" + path;
-}
-
-struct Created {
-    abi::CreateResult result;
-};
 
 void write_zeroes(int fd, uint64_t size, const std::string& name) {
     static const std::vector<uint8_t> zeros(1 << 20, 0);
@@ -246,7 +206,7 @@ void run_create(std::vector<std::string> raw) {
     for (const auto& w : plan.driver_warnings) std::cerr << "instar: create: warning: " << w << "\n";
     ResolvedCreate resolved = resolve_create(plan);
 
-    const std::string absolute_filename = absolute(plan.filename);
+    const std::string absolute_filename = absolute_path(plan.filename);
     OutputFile out(plan.filename);
     apply_file_hints(out.fd(), resolved.file_hints);
     abi::CreateResult result = resolved.request.format == uint32_t(abi::ImageFormat::raw)
@@ -259,11 +219,10 @@ void run_create(std::vector<std::string> raw) {
 }  // namespace
 
 void add_create_command(CLI::App& app) {
-    auto cmd_state = std::make_shared<CreateCommand>();
     CLI::App* cmd = app.add_subcommand("create", "Create a disk image (as qemu-img create)");
     cmd->prefix_command();
     cmd->set_help_flag();
-    cmd->callback([cmd, cmd_state] { run_create(cmd->remaining()); });
+    cmd->callback([cmd] { run_create(cmd->remaining()); });
 }
 
 }  // namespace instar::cli

@@ -193,8 +193,8 @@ void run_info(const InfoArgs& args) {
     if (args.output != "human" && args.output != "json")
         throw Error("--output must be human or json");
 
-    // Snapshot dates are rendered in local time; the zone must be loaded
-    // while files can still be opened.
+    // Snapshot dates are rendered in local time: the zone is loaded once,
+    // here, and rendering only reads it.
     prepare_info_render();
 
     InputFile top;
@@ -221,7 +221,9 @@ void run_info(const InfoArgs& args) {
         if (chain.size() == kMaxChainDepth)
             throw Error("backing chain of '" + args.filename + "' is deeper than " + std::to_string(kMaxChainDepth) +
                         " images");
-        uint64_t size = S_ISBLK(st.st_mode) ? top.size : uint64_t(st.st_size);
+        // The top image may be a block device (its size was read when it was
+        // opened); every backing file is a regular file.
+        uint64_t size = fd == top.fd ? top.size : uint64_t(st.st_size);
         InfoImage image;
         image.filename = name;
         image.actual_size = uint64_t(st.st_blocks) * 512;
