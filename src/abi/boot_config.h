@@ -18,7 +18,7 @@ enum class OpId : uint32_t {
 };
 
 inline constexpr uint32_t kBootMagic = 0x42525349;  // "ISRB"
-#define INSTAR_ABI_VERSION 3
+#define INSTAR_ABI_VERSION 4
 inline constexpr uint32_t kAbiVersion = INSTAR_ABI_VERSION;
 
 struct DeviceInfo {

@@ -12,7 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "abi/format_names.h"
+#include "abi/format.h"
 #include "abi/ops/create.h"
 #include "abi/ops/probe.h"
 #include "cli/common.h"
@@ -65,14 +65,14 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
     } catch (const GuestFailed& e) {
         close(in.fd);
         if (e.code() == abi::GuestError::image_format_mismatch)
-            throw Error(std::string("Image is not in ") + abi::backing_format_name(q.format) + " format");
+            throw Error(std::string("Image is not in ") + abi::format_name(q.format) + " format");
         throw Error("Could not open backing image: " + std::string(e.what()));
     }
     close(in.fd);
     auto r = output.result_as<abi::ProbeResult>("probe");
-    if (r.format == uint32_t(abi::BackingFormat::none) || r.format > uint32_t(abi::BackingFormat::vhdx))
+    if (r.format == uint32_t(abi::Format::none) || r.format > uint32_t(abi::Format::vhdx))
         throw Error("guest misbehaved: probe result names no format");
-    if (q.format != abi::BackingFormat::none && r.format != uint32_t(q.format))
+    if (q.format != abi::Format::none && r.format != uint32_t(q.format))
         throw Error("guest misbehaved: probe result contradicts the requested format");
     if (r.virtual_size > uint64_t(INT64_MAX)) throw Error("guest misbehaved: probe result size is out of range");
     return r.virtual_size;
@@ -209,7 +209,7 @@ void run_create(std::vector<std::string> raw) {
     const std::string absolute_filename = absolute_path(plan.filename);
     OutputFile out(plan.filename);
     apply_file_hints(out.fd(), resolved.file_hints);
-    abi::CreateResult result = resolved.request.format == uint32_t(abi::ImageFormat::raw)
+    abi::CreateResult result = resolved.request.format == uint32_t(abi::Format::raw)
                                    ? create_raw(resolved, out)
                                    : create_in_guest(resolved, out, sandbox, plan.deterministic);
     out.commit(result.file_size_after);

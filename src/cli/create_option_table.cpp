@@ -6,7 +6,7 @@
 namespace instar::cli {
 namespace {
 
-using abi::ImageFormat;
+using abi::Format;
 
 // Help texts are qemu's, since `-o help` must print them verbatim.
 constexpr OptionDesc kSize{"size", OptionType::size, "Virtual disk size", nullptr};
@@ -128,42 +128,23 @@ bool in_list(std::string_view name, std::initializer_list<const char*> list) {
 
 }  // namespace
 
-const std::vector<OptionDesc>& create_option_descs(ImageFormat format) {
+const std::vector<OptionDesc>& create_option_descs(Format format) {
     switch (format) {
-    case ImageFormat::raw: return raw_descs();
-    case ImageFormat::qcow2: return qcow2_descs();
-    case ImageFormat::vmdk: return vmdk_descs();
-    case ImageFormat::vpc: return vpc_descs();
-    case ImageFormat::vhdx: return vhdx_descs();
+    case Format::raw: return raw_descs();
+    case Format::qcow2: return qcow2_descs();
+    case Format::vmdk: return vmdk_descs();
+    case Format::vpc: return vpc_descs();
+    case Format::vhdx: return vhdx_descs();
+    case Format::none: break;
     }
     return raw_descs();
 }
 
-const OptionDesc* find_option_desc(ImageFormat format, std::string_view name) {
+const OptionDesc* find_option_desc(Format format, std::string_view name) {
     for (const OptionDesc& d : create_option_descs(format)) {
         if (name == d.name) return &d;
     }
     return nullptr;
-}
-
-std::optional<ImageFormat> image_format_from_name(std::string_view name) {
-    if (name == "raw") return ImageFormat::raw;
-    if (name == "qcow2") return ImageFormat::qcow2;
-    if (name == "vmdk") return ImageFormat::vmdk;
-    if (name == "vpc") return ImageFormat::vpc;
-    if (name == "vhdx") return ImageFormat::vhdx;
-    return std::nullopt;
-}
-
-const char* image_format_name(ImageFormat format) {
-    switch (format) {
-    case ImageFormat::raw: return "raw";
-    case ImageFormat::qcow2: return "qcow2";
-    case ImageFormat::vmdk: return "vmdk";
-    case ImageFormat::vpc: return "vpc";
-    case ImageFormat::vhdx: return "vhdx";
-    }
-    return "raw";
 }
 
 bool is_qemu_format_name(std::string_view name) {
@@ -184,7 +165,7 @@ bool is_qemu_block_driver_name(std::string_view name) {
                           "vvfat"});
 }
 
-std::string create_option_help(ImageFormat format, bool filename_given) {
+std::string create_option_help(Format format, bool filename_given) {
     // Without a filename qemu lists only the format driver's keys.
     std::vector<std::string> lines;
     for (const OptionDesc& d : create_option_descs(format)) {
@@ -198,7 +179,7 @@ std::string create_option_help(ImageFormat format, bool filename_given) {
     std::sort(lines.begin(), lines.end());
 
     std::string out = filename_given ? "Supported options:\n"
-                                     : "Supported " + std::string(image_format_name(format)) + " options:\n";
+                                     : "Supported " + std::string(abi::format_name(format)) + " options:\n";
     for (const std::string& l : lines) out += l + "\n";
     if (!filename_given) {
         out += "\nThe protocol level may support further options.\n"

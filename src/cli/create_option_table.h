@@ -24,14 +24,12 @@ struct OptionDesc {
 };
 
 // Keys of `format` (format keys, then protocol keys not already present).
-const std::vector<OptionDesc>& create_option_descs(abi::ImageFormat format);
+const std::vector<OptionDesc>& create_option_descs(abi::Format format);
 
 // nullptr when `format` has no key `name`.
-const OptionDesc* find_option_desc(abi::ImageFormat format, std::string_view name);
+const OptionDesc* find_option_desc(abi::Format format, std::string_view name);
 
 // The five formats instar creates, by qemu name.
-std::optional<abi::ImageFormat> image_format_from_name(std::string_view name);
-const char* image_format_name(abi::ImageFormat format);
 
 // Formats qemu-img 7.2 knows ("Supported formats:" of qemu-img --help).
 bool is_qemu_format_name(std::string_view name);
@@ -42,6 +40,6 @@ bool is_qemu_block_driver_name(std::string_view name);
 
 // Exactly what `qemu-img create -f FMT -o help [FILENAME]` prints. With a
 // filename qemu merges the file protocol's keys into one sorted list.
-std::string create_option_help(abi::ImageFormat format, bool filename_given);
+std::string create_option_help(abi::Format format, bool filename_given);
 
 }  // namespace instar::cli

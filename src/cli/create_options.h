@@ -40,10 +40,10 @@ struct OptionValue {
 // file (unless -u) to check it and, without SIZE, to take its virtual size.
 struct BackingQuery {
     std::string path;  // the backing name resolved against the new image's directory
-    // BackingFormat::none: no -F was given; qemu-img opens the file all the
+    // Format::none: no -F was given; qemu-img opens the file all the
     // same (probing its format) and fails afterwards, so only whether it
     // opens matters.
-    abi::BackingFormat format;
+    abi::Format format;
 };
 
 // Opens the backing file as `format` and returns its virtual size; throws
@@ -54,7 +54,7 @@ using BackingProbe = std::function<uint64_t(const BackingQuery&)>;
 inline constexpr uint32_t kDefaultSectorSize = 65536;
 
 struct CreatePlan {
-    abi::ImageFormat format = abi::ImageFormat::raw;
+    abi::Format format = abi::Format::raw;
     std::string format_name;
     std::string filename;
     std::vector<OptionValue> options;  // in the order set; the last of a name wins

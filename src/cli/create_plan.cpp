@@ -15,7 +15,7 @@ namespace instar::cli {
 namespace {
 using formats::is_power_of_two;
 
-using abi::ImageFormat;
+using abi::Format;
 
 [[noreturn]] void fail(const std::string& filename, const std::string& message) {
     throw Error(filename + ": " + message);
@@ -107,11 +107,11 @@ std::vector<std::pair<std::string, std::string>> flag_options(const CreateArgs& 
     add("--preallocation", "preallocation", args.preallocation);
 
     if (args.block_size) {
-        if (plan.format == ImageFormat::vhdx) {
+        if (plan.format == Format::vhdx) {
             uint32_t bs = parse_pow2_flag(*args.block_size, uint64_t{1} << 20, uint64_t{256} << 20,
                                           "--block-size must be a power of two between 1M and 256M for vhdx");
             keys.emplace_back("block_size", std::to_string(bs));
-        } else if (plan.format == ImageFormat::vpc) {
+        } else if (plan.format == Format::vpc) {
             plan.vpc_block_size = parse_pow2_flag(*args.block_size, uint64_t{512} << 10, uint64_t{256} << 20,
                                                   "--block-size must be a power of two between 512K and 256M for vpc");
         } else {
@@ -119,7 +119,7 @@ std::vector<std::pair<std::string, std::string>> flag_options(const CreateArgs& 
         }
     }
     if (args.grain_size) {
-        if (plan.format != ImageFormat::vmdk) flag_not_applicable("--grain-size", format_name);
+        if (plan.format != Format::vmdk) flag_not_applicable("--grain-size", format_name);
         plan.grain_size = parse_pow2_flag(*args.grain_size, uint64_t{4} << 10, uint64_t{64} << 10,
                                           "--grain-size must be a power of two between 4K and 64K");
     }
@@ -148,7 +148,7 @@ void refuse_unsupported(const CreatePlan& plan) {
             fail(plan.filename, "Parameter '" + o.name + "' is not supported by instar (external data files)");
         }
     }
-    if (plan.format == ImageFormat::vmdk) {
+    if (plan.format == Format::vmdk) {
         if (const OptionValue* sub = last_option(plan.options, "subformat")) {
             if (sub->text == "monolithicFlat" || sub->text == "twoGbMaxExtentSparse" ||
                 sub->text == "twoGbMaxExtentFlat") {
@@ -156,7 +156,7 @@ void refuse_unsupported(const CreatePlan& plan) {
             }
         }
     }
-    if (plan.format == ImageFormat::qcow2) {
+    if (plan.format == Format::qcow2) {
         const OptionValue* fmt = last_option(plan.options, "backing_fmt");
         if (fmt && !format_named(fmt->text) && is_qemu_block_driver_name(fmt->text)) {
             fail(plan.filename, "Backing file format '" + fmt->text + "' is not supported by instar");
@@ -179,7 +179,7 @@ std::string backing_path_relative_to(const std::string& image, const std::string
 
 std::optional<std::string> create_help_text(const CreateArgs& args) {
     if (args.options.empty() || !option_list_wants_help(join_option_lists(args.options))) return std::nullopt;
-    std::optional<ImageFormat> format = image_format_from_name(args.format);
+    std::optional<Format> format = format_named(args.format);
     if (!format) {
         if (is_qemu_format_name(args.format)) {
             throw Error("File format '" + args.format + "' is not supported by instar");
@@ -197,7 +197,7 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
     if (args.operands.size() >= 2) size_arg = parse_image_size_argument(args.operands[1], warnings);
     if (args.operands.size() > 2) throw Error("Unexpected argument: " + args.operands[2]);
 
-    std::optional<ImageFormat> format = image_format_from_name(args.format);
+    std::optional<Format> format = format_named(args.format);
     if (!format) {
         if (is_qemu_format_name(args.format)) {
             fail(plan.filename, "File format '" + args.format + "' is not supported by instar");
@@ -249,7 +249,7 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
     if (backing && !args.backing_unsafe) {
         // Without -F, qemu-img still opens the backing file (probing its
         // format, to name it in a hint) before refusing.
-        std::optional<abi::BackingFormat> bf = abi::BackingFormat::none;
+        std::optional<abi::Format> bf = abi::Format::none;
         if (backing_fmt) bf = format_named(backing_fmt->text);
         if (!bf) {
             if (is_qemu_block_driver_name(backing_fmt->text)) {
@@ -282,7 +282,7 @@ CreatePlan plan_create(const CreateArgs& args, const BackingProbe& probe, std::v
     // "size" out first), repeating qemu's hex-suffix warning.
     for (const OptionDesc& d : create_option_descs(plan.format)) {
         if (d.type != OptionType::size) continue;
-        if (plan.format == ImageFormat::vmdk && std::strcmp(d.name, "size") == 0) continue;
+        if (plan.format == Format::vmdk && std::strcmp(d.name, "size") == 0) continue;
         const OptionValue* v = last_option(plan.options, d.name);
         if (v && parse_qemu_size(v->text).hex_with_suffix) plan.driver_warnings.push_back(hex_suffix_warning(v->text));
     }

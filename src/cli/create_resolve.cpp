@@ -4,11 +4,15 @@
 #include <string_view>
 #include <tuple>
 
-#include "abi/format_names.h"
+#include "abi/format.h"
 #include "cli/create_option_table.h"
 #include "cli/create_options.h"
 #include "cli/formatting_line.h"
 #include "formats/common/bits.h"
+#include "formats/qcow2/qcow2_layout.h"
+#include "formats/vhdx/vhdx_layout.h"
+#include "formats/vmdk/vmdk_layout.h"
+#include "formats/vpc/vpc_layout.h"
 #include "host/error.h"
 
 namespace instar::cli {
@@ -16,33 +20,34 @@ namespace {
 using formats::is_power_of_two;
 using formats::round_up;
 
-using abi::ImageFormat;
+using abi::Format;
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 constexpr uint64_t kSectorBytes = 512;
 
-// qcow2: the L1 table may hold at most 32 MiB of 8-byte entries.
-constexpr uint64_t kQcow2MaxL1Entries = (uint64_t{32} << 20) / 8;
-constexpr uint32_t kQcow2MinClusterSize = 512;
-constexpr uint32_t kQcow2MaxClusterSize = 2u << 20;
-constexpr uint32_t kQcow2ExtendedL2MinClusterSize = 16384;
+// Limits the format code defines (formats/*/..._layout.h), under the names
+// this file uses; the defaults are qemu-img's.
+constexpr uint64_t kQcow2MaxL1Entries = formats::qcow2::kMaxL1Bytes / 8;
+constexpr uint32_t kQcow2MinClusterSize = 1u << formats::qcow2::kMinClusterBits;
+constexpr uint32_t kQcow2MaxClusterSize = 1u << formats::qcow2::kMaxClusterBits;
+constexpr uint32_t kQcow2ExtendedL2MinClusterSize = 1u << formats::qcow2::kMinExtendedL2ClusterBits;
 constexpr uint32_t kQcow2DefaultClusterSize = 65536;
-constexpr uint32_t kQcow2BackingNameMax = 1023;
+constexpr uint32_t kQcow2BackingNameMax = formats::qcow2::kBackingNameMax;
 
 // vmdk: qemu-img 7.2 writes a broken image (a bare 64 KiB header) once the
 // grain directory would reach 2^23 grain tables of 512 grains; instar
 // refuses from there on.
 constexpr uint64_t kVmdkMaxGrainTables = (uint64_t{1} << 23) - 1;
-constexpr uint64_t kVmdkGrainsPerTable = 512;
+constexpr uint64_t kVmdkGrainsPerTable = formats::vmdk::kGtesPerGt;
 constexpr uint32_t kVmdkDefaultGrainSize = 65536;
 
 // vpc: 0xff000000 sectors (2040 GiB) is the largest size qemu accepts.
-constexpr uint64_t kVpcMaxSize = uint64_t{0xff000000} * kSectorBytes;
-constexpr uint32_t kVpcDefaultBlockSize = 2u << 20;
+constexpr uint64_t kVpcMaxSize = formats::vpc::kMaxSectors * kSectorBytes;
+constexpr uint32_t kVpcDefaultBlockSize = formats::vpc::kDefaultBlockSize;
 
 constexpr uint64_t kVhdxMaxSize = uint64_t{64} << 40;
-constexpr uint64_t kVhdxMaxBlockSize = uint64_t{256} << 20;
-constexpr uint64_t kVhdxDefaultLogSize = kMiB;
+constexpr uint64_t kVhdxMaxBlockSize = formats::vhdx::kMaxBlockSize;
+constexpr uint64_t kVhdxDefaultLogSize = formats::vhdx::kDefaultLogSize;
 
 [[noreturn]] void fail(const CreatePlan& plan, const std::string& message) {
     throw Error(plan.filename + ": " + message);
@@ -82,7 +87,7 @@ std::optional<abi::Preallocation> preallocation_from_name(std::string_view s) {
 // its own keys (except vmdk's, read first); so these errors come first.
 abi::Preallocation check_file_protocol(const CreatePlan& plan, HostFileHints& hints) {
     abi::Preallocation mode = abi::Preallocation::off;
-    if (plan.format != ImageFormat::qcow2) {
+    if (plan.format != Format::qcow2) {
         if (const OptionValue* p = get(plan, "preallocation")) {
             std::optional<abi::Preallocation> m = preallocation_from_name(p->text);
             if (!m) fail(plan, "invalid parameter value: " + p->text);
@@ -330,11 +335,12 @@ ResolvedCreate resolve_create(const CreatePlan& plan) {
     const uint64_t size = size_opt ? size_opt->number : 0;
 
     switch (plan.format) {
-    case ImageFormat::raw: resolve_raw(plan, r, size); break;
-    case ImageFormat::qcow2: resolve_qcow2(plan, r, size); break;
-    case ImageFormat::vmdk: resolve_vmdk(plan, r, size); break;
-    case ImageFormat::vpc: resolve_vpc(plan, r, size); break;
-    case ImageFormat::vhdx: resolve_vhdx(plan, r, size); break;
+    case Format::raw: resolve_raw(plan, r, size); break;
+    case Format::qcow2: resolve_qcow2(plan, r, size); break;
+    case Format::vmdk: resolve_vmdk(plan, r, size); break;
+    case Format::vpc: resolve_vpc(plan, r, size); break;
+    case Format::vhdx: resolve_vhdx(plan, r, size); break;
+    case Format::none: throw Error("no format to create");  // plan_create always names one
     }
 
     const std::string image_name = image_base_name(plan.filename);
@@ -353,12 +359,12 @@ ResolvedCreate resolve_create(const CreatePlan& plan) {
         copy_string(q.backing_file, sizeof q.backing_file, backing->text);
         r.backing_path = backing_path_relative_to(plan.filename, backing->text);
         // vmdk records its parent's CID, so qemu opens the parent even with -u.
-        if (plan.format == ImageFormat::vmdk) {
+        if (plan.format == Format::vmdk) {
             q.flags |= abi::kCreateBackingAttached;
             r.attach_backing = true;
         }
     }
-    if (const OptionValue* bf = get(plan, "backing_fmt")) q.backing_format = static_cast<uint32_t>(abi::backing_format_named(bf->text.data(), bf->text.size()));
+    if (const OptionValue* bf = get(plan, "backing_fmt")) q.backing_format = static_cast<uint32_t>(abi::format_from_name(bf->text.data(), bf->text.size()));
     r.sector_size = plan.sector_size;
     return r;
 }

@@ -43,17 +43,17 @@ struct InfoArgs {
 };
 
 // What qemu-img says when the bytes are not in the format asked for.
-std::string mismatch_text(abi::BackingFormat f, const std::string& name) {
+std::string mismatch_text(abi::Format f, const std::string& name) {
     switch (f) {
-    case abi::BackingFormat::qcow2: return "Image is not in qcow2 format";
-    case abi::BackingFormat::vmdk: return "invalid VMDK image descriptor";
-    case abi::BackingFormat::vpc: return "invalid VPC image";
-    case abi::BackingFormat::vhdx: return "Could not open '" + info_error_name(name) + "': Invalid argument";
+    case abi::Format::qcow2: return "Image is not in qcow2 format";
+    case abi::Format::vmdk: return "invalid VMDK image descriptor";
+    case abi::Format::vpc: return "invalid VPC image";
+    case abi::Format::vhdx: return "Could not open '" + info_error_name(name) + "': Invalid argument";
     default: return "Image is not in the requested format";
     }
 }
 
-std::string guest_failure_text(const GuestFailed& e, abi::BackingFormat requested, const std::string& name) {
+std::string guest_failure_text(const GuestFailed& e, abi::Format requested, const std::string& name) {
     switch (e.code()) {
     case abi::GuestError::image_format_mismatch: return mismatch_text(requested, name);
     case abi::GuestError::image_format_unknown:
@@ -145,7 +145,7 @@ void open_extent_files(const std::vector<std::string>& names, const InfoImage& i
     }
 }
 
-GuestOutput run_info_guest(const GuestRun& run, abi::BackingFormat requested, const std::string& filename) {
+GuestOutput run_info_guest(const GuestRun& run, abi::Format requested, const std::string& filename) {
     try {
         return run_guest_in_child(run);
     } catch (const GuestFailed& e) {
@@ -158,7 +158,7 @@ GuestOutput run_info_guest(const GuestRun& run, abi::BackingFormat requested, co
 // descriptor takes two runs: the first names the extent files, the second
 // reads them. Each run is in a sandboxed child: this process goes on to open
 // the files a run names, and the next image of the chain.
-CheckedInfoImage inspect(int fd, uint64_t size, const std::string& path, abi::BackingFormat requested,
+CheckedInfoImage inspect(int fd, uint64_t size, const std::string& path, abi::Format requested,
                          const InfoArgs& args, Allowlist& allowlist, InfoImage image) {
     GuestRun run = make_guest_run(args.sandbox, abi::OpId::info, "info");
     run.inputs.push_back(Disk{fd, size, size, 512});
@@ -184,7 +184,7 @@ CheckedInfoImage inspect(int fd, uint64_t size, const std::string& path, abi::Ba
 }
 
 void run_info(const InfoArgs& args) {
-    abi::BackingFormat requested = abi::BackingFormat::none;
+    abi::Format requested = abi::Format::none;
     if (!args.format.empty()) {
         auto f = format_named(args.format);
         if (!f) throw Error("Could not open '" + args.filename + "': Unknown driver '" + args.format + "'");
@@ -240,7 +240,7 @@ void run_info(const InfoArgs& args) {
         fd = allowlist.opener().open_read_only(candidate, info_error_name(*backing));
         name = *next_name;
         path = candidate;
-        requested = abi::BackingFormat::none;
+        requested = abi::Format::none;
         if (shown.info.flags & abi::kInfoHasBackingFormat) {
             std::string fmt = info_string(shown.info.backing_format);
             auto f = format_named(fmt);

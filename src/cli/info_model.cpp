@@ -1,13 +1,13 @@
 #include "cli/info_model.h"
 
-#include "abi/format_names.h"
+#include "abi/format.h"
 #include "cli/qemu_paths.h"
 #include "host/escape.h"
 
 namespace instar::cli {
 
 const char* info_format_name(uint32_t format) {
-    const char* name = abi::backing_format_name(abi::BackingFormat(format));
+    const char* name = abi::format_name(abi::Format(format));
     return name ? name : "unknown";
 }
 

@@ -77,7 +77,7 @@ public:
 private:
     explicit CheckedInfoImage(InfoImage image) : image_(std::move(image)) {}
     friend CheckedInfoImage check_info_image(InfoImage image);
-    friend CheckedInfoImage accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+    friend CheckedInfoImage accept_info_output(const GuestOutput& output, abi::Format requested,
                                                const std::vector<std::string>* extent_files, InfoImage image);
     InfoImage image_;
 };

@@ -16,7 +16,7 @@
 namespace instar::cli {
 namespace {
 
-using abi::BackingFormat;
+using abi::Format;
 
 // ---- the tree qemu builds ---------------------------------------------------
 
@@ -112,10 +112,10 @@ QValue vmdk_tree(const InfoImage& img) {
 // The "data" member of ImageInfoSpecific, or nothing for formats qemu 7.2
 // shows no details of.
 std::optional<QValue> format_specific(const InfoImage& img) {
-    switch (BackingFormat(img.info.format)) {
-    case BackingFormat::qcow2:
+    switch (Format(img.info.format)) {
+    case Format::qcow2:
         return qcow2_tree(img);
-    case BackingFormat::vmdk:
+    case Format::vmdk:
         return vmdk_tree(img);
     default:
         return std::nullopt;
@@ -146,7 +146,7 @@ QValue image_tree(const InfoImage& img) {
     d.put("filename", QValue::str(img.filename));
     d.put("format", QValue::str(info_format_name(r.format)));
     // qemu has no dirty flag when its get_info fails.
-    if (!(r.format == uint32_t(BackingFormat::vmdk) && (r.vmdk.flags & abi::kVmdkMixedExtents)))
+    if (!(r.format == uint32_t(Format::vmdk) && (r.vmdk.flags & abi::kVmdkMixedExtents)))
         d.put("dirty-flag", QValue::flag(r.flags & abi::kInfoDirty));
     d.put("actual-size", QValue::num(img.actual_size));
     d.put("virtual-size", QValue::num(r.virtual_size));

@@ -15,7 +15,7 @@ namespace instar::cli {
 namespace {
 using formats::is_power_of_two;
 
-using abi::BackingFormat;
+using abi::Format;
 
 constexpr uint64_t kInt64Max = uint64_t(std::numeric_limits<int64_t>::max());
 
@@ -42,19 +42,19 @@ bool all_zero(const T& v) {
 }
 
 // What each format's driver in qemu 7.2 accepts as its unit of allocation.
-void check_cluster_size(BackingFormat format, uint64_t size, const char* what) {
+void check_cluster_size(Format format, uint64_t size, const char* what) {
     bool ok = false;
     switch (format) {
-    case BackingFormat::qcow2:  // cluster_bits 9..21
+    case Format::qcow2:  // cluster_bits 9..21
         ok = is_power_of_two(size) && size >= 512 && size <= (2u << 20);
         break;
-    case BackingFormat::vmdk:  // grain in sectors, at most 0x200000, any multiple
+    case Format::vmdk:  // grain in sectors, at most 0x200000, any multiple
         ok = size >= 512 && size % 512 == 0 && size <= (uint64_t(0x200000) * 512);
         break;
-    case BackingFormat::vpc:  // dynamic header block size, 32 bits
+    case Format::vpc:  // dynamic header block size, 32 bits
         ok = is_power_of_two(size) && size >= 512 && size <= (uint64_t(1) << 31);
         break;
-    case BackingFormat::vhdx:  // 1 MiB .. 256 MiB
+    case Format::vhdx:  // 1 MiB .. 256 MiB
         ok = is_power_of_two(size) && size >= (1u << 20) && size <= (256u << 20);
         break;
     default:
@@ -136,7 +136,7 @@ void check_snapshot_count(const abi::InfoResult& r) {
     if (r.snapshot_count > abi::kInfoMaxSnapshots)
         refuse("snapshot count " + std::to_string(r.snapshot_count) + " (at most " +
                std::to_string(abi::kInfoMaxSnapshots) + ")");
-    if (r.snapshot_count != 0 && r.format != uint32_t(BackingFormat::qcow2)) refuse("snapshots outside qcow2");
+    if (r.snapshot_count != 0 && r.format != uint32_t(Format::qcow2)) refuse("snapshots outside qcow2");
 }
 
 }  // namespace
@@ -158,32 +158,32 @@ void validate_info_snapshots(const abi::InfoResult& r, const std::vector<abi::In
 }
 
 void validate_info_result(const abi::InfoResult& r) {
-    if (r.format < uint32_t(BackingFormat::raw) || r.format > uint32_t(BackingFormat::vhdx))
+    if (r.format < uint32_t(Format::raw) || r.format > uint32_t(Format::vhdx))
         refuse("format " + std::to_string(r.format));
-    const auto format = BackingFormat(r.format);
+    const auto format = Format(r.format);
     if (r.flags & abi::kInfoNeedsExtentFiles) refuse("a request for extent files where the answer was due");
     if (r.flags & ~kKnownInfoFlags) refuse("unknown flags " + std::to_string(r.flags & ~kKnownInfoFlags));
     if (r.reserved != 0) refuse("reserved field set");
     if (r.virtual_size > kInt64Max) refuse("virtual size " + std::to_string(r.virtual_size));
 
     if (r.flags & abi::kInfoHasClusterSize) {
-        if (format == BackingFormat::raw) refuse("raw with a cluster size");
+        if (format == Format::raw) refuse("raw with a cluster size");
         check_cluster_size(format, r.cluster_size, "cluster size");
     } else if (r.cluster_size != 0) {
         refuse("cluster size without its flag");
-    } else if (format == BackingFormat::qcow2 || format == BackingFormat::vhdx) {
+    } else if (format == Format::qcow2 || format == Format::vhdx) {
         refuse(std::string(info_format_name(r.format)) + " without a cluster size");
     }
 
-    if ((r.flags & abi::kInfoEncrypted) && format != BackingFormat::qcow2) refuse("encryption outside qcow2");
-    if ((r.flags & abi::kInfoDirty) && format != BackingFormat::qcow2) refuse("dirty flag outside qcow2");
-    if ((r.flags & (abi::kInfoFormatUnknownAsRaw | abi::kInfoHasPartitionTable)) && format != BackingFormat::raw)
+    if ((r.flags & abi::kInfoEncrypted) && format != Format::qcow2) refuse("encryption outside qcow2");
+    if ((r.flags & abi::kInfoDirty) && format != Format::qcow2) refuse("dirty flag outside qcow2");
+    if ((r.flags & (abi::kInfoFormatUnknownAsRaw | abi::kInfoHasPartitionTable)) && format != Format::raw)
         refuse("raw-only flags on " + std::string(info_format_name(r.format)));
 
     check_length(r.backing_file, "backing file name");
     check_length(r.backing_format, "backing format");
     if (r.flags & abi::kInfoHasBacking) {
-        if (format != BackingFormat::qcow2 && format != BackingFormat::vmdk)
+        if (format != Format::qcow2 && format != Format::vmdk)
             refuse("backing file on " + std::string(info_format_name(r.format)));
         if (r.backing_file.length == 0) refuse("backing file flag with an empty name");
     } else {
@@ -198,12 +198,12 @@ void validate_info_result(const abi::InfoResult& r) {
 
     check_snapshot_count(r);
 
-    if (format == BackingFormat::qcow2) {
+    if (format == Format::qcow2) {
         check_qcow2(r);
     } else if (!all_zero(r.qcow2)) {
         refuse("qcow2 details on " + std::string(info_format_name(r.format)));
     }
-    if (format == BackingFormat::vmdk) {
+    if (format == Format::vmdk) {
         check_vmdk(r);
     } else if (!all_zero(r.vmdk)) {
         refuse("vmdk details on " + std::string(info_format_name(r.format)));
@@ -211,7 +211,7 @@ void validate_info_result(const abi::InfoResult& r) {
 }
 
 void validate_info_vmdk_extents(const abi::InfoResult& r, const std::vector<abi::InfoVmdkExtent>& extents) {
-    if (r.format != uint32_t(BackingFormat::vmdk)) {
+    if (r.format != uint32_t(Format::vmdk)) {
         if (!extents.empty()) refuse("vmdk extents on " + std::string(info_format_name(r.format)));
         return;
     }
@@ -236,7 +236,7 @@ void validate_info_vmdk_extents(const abi::InfoResult& r, const std::vector<abi:
         total += e.virtual_size;
         const bool grain = e.flags & abi::kVmdkExtentHasClusterSize;
         if (grain) {
-            check_cluster_size(BackingFormat::vmdk, e.cluster_size, (which + " cluster size").c_str());
+            check_cluster_size(Format::vmdk, e.cluster_size, (which + " cluster size").c_str());
         } else {
             if (e.cluster_size != 0) refuse(which + " cluster size without its flag");
             if (e.flags & abi::kVmdkExtentCompressed) refuse(which + " compressed without grains");
@@ -284,7 +284,7 @@ void validate_info_vmdk_extents(const abi::InfoResult& r, const std::vector<abi:
 
 std::vector<std::string> validate_vmdk_extent_files(const abi::InfoResult& r,
                                                     const std::vector<abi::InfoVmdkExtentFile>& files) {
-    if (r.format != uint32_t(BackingFormat::vmdk) || r.flags != abi::kInfoNeedsExtentFiles)
+    if (r.format != uint32_t(Format::vmdk) || r.flags != abi::kInfoNeedsExtentFiles)
         refuse("a request for extent files that is not a vmdk descriptor's");
     abi::InfoResult rest = r;
     rest.format = 0;
@@ -440,7 +440,7 @@ void validate_qcow2_encryption(const Qcow2Encryption& e) {
 }
 
 std::optional<Qcow2Encryption> qcow2_encryption_of(const abi::InfoResult& r) {
-    if (r.format != uint32_t(BackingFormat::qcow2)) return std::nullopt;
+    if (r.format != uint32_t(Format::qcow2)) return std::nullopt;
     const abi::InfoQcow2& q = r.qcow2;
     Qcow2Encryption e;
     switch (abi::Qcow2EncryptFormat(q.encrypt_format)) {
@@ -470,7 +470,7 @@ std::optional<Qcow2Encryption> qcow2_encryption_of(const abi::InfoResult& r) {
 }
 
 void validate_info_bitmaps(const abi::InfoResult& r, const std::vector<abi::InfoBitmap>& bitmaps) {
-    const uint32_t counted = r.format == uint32_t(BackingFormat::qcow2) ? r.qcow2.bitmap_count : 0;
+    const uint32_t counted = r.format == uint32_t(Format::qcow2) ? r.qcow2.bitmap_count : 0;
     if (bitmaps.size() != counted)
         refuse(std::to_string(bitmaps.size()) + " bitmap records for a bitmap count of " + std::to_string(counted));
     constexpr uint32_t kKnownBitmapFlags = abi::kInfoBitmapInUse | abi::kInfoBitmapAuto;
@@ -512,7 +512,7 @@ void check_against_result(const InfoImage& img) {
     validate_info_bitmaps(img.info, img.bitmaps);
     // What the result says qemu shows under "encrypt:", and the details
     // to show there, must agree.
-    const bool qcow2 = img.info.format == uint32_t(BackingFormat::qcow2);
+    const bool qcow2 = img.info.format == uint32_t(Format::qcow2);
     const uint32_t format = qcow2 ? img.info.qcow2.encrypt_format : uint32_t(abi::Qcow2EncryptFormat::none);
     if (format != uint32_t(abi::Qcow2EncryptFormat::none) && !img.encryption)
         throw Error("invalid info result: an encrypted qcow2 image without its encryption details");
@@ -533,7 +533,7 @@ CheckedInfoImage check_info_image(InfoImage image) {
     return CheckedInfoImage(std::move(image));
 }
 
-CheckedInfoImage accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+CheckedInfoImage accept_info_output(const GuestOutput& output, abi::Format requested,
                                     const std::vector<std::string>* extent_files, InfoImage image) {
     image.info = output.result_as<abi::InfoResult>("info");
     if (extent_files)
@@ -544,7 +544,7 @@ CheckedInfoImage accept_info_output(const GuestOutput& output, abi::BackingForma
     image.extents = records_as<abi::InfoVmdkExtent>(output.records[kInfoExtentList]);
     image.bitmaps = records_as<abi::InfoBitmap>(output.records[kInfoBitmapList]);
     validate_info_result(image.info);
-    if (requested != abi::BackingFormat::none && image.info.format != uint32_t(requested))
+    if (requested != abi::Format::none && image.info.format != uint32_t(requested))
         throw Error("guest misbehaved: info result contradicts the requested format");
     // Read from the result only once the result is known to be in range.
     image.encryption = qcow2_encryption_of(image.info);

@@ -31,7 +31,7 @@ std::vector<std::string> accept_extent_file_request(const GuestOutput& output);
 // asked for (none: any). `image` brings the host's own facts (filename,
 // actual_size); its info, lists and encryption are filled from the
 // answer. Throws instar::Error naming what is wrong.
-CheckedInfoImage accept_info_output(const GuestOutput& output, abi::BackingFormat requested,
+CheckedInfoImage accept_info_output(const GuestOutput& output, abi::Format requested,
                                     const std::vector<std::string>* extent_files, InfoImage image);
 
 // Every check of an InfoImage (the result, each list against it, the

@@ -19,7 +19,7 @@ namespace instar::formats {
 // image_invalid, as qemu opens none (qemu_can_open). Lists (abi::InfoRecord) go to `records`.
 // `vmdk_extent_files`: the files a vmdk descriptor's extents live in, once
 // the host has attached them (see vmdk_read_info).
-Status read_image_info(ImageSource& src, Arena& arena, abi::BackingFormat requested, bool unsafe_quirks,
+Status read_image_info(ImageSource& src, Arena& arena, abi::Format requested, bool unsafe_quirks,
                        VmdkExtentFiles& vmdk_extent_files, RecordSink& records, abi::InfoResult& out);
 
 }  // namespace instar::formats

@@ -27,9 +27,9 @@ namespace instar::fuzz {
 
 class ChecksumRepairedImage : public formats::ImageSource {
 public:
-    ChecksumRepairedImage(formats::ImageSource& inner, abi::BackingFormat format) : inner_(inner) {
-        if (format == abi::BackingFormat::vhdx) repair_vhdx();
-        if (format == abi::BackingFormat::vpc) repair_vpc();
+    ChecksumRepairedImage(formats::ImageSource& inner, abi::Format format) : inner_(inner) {
+        if (format == abi::Format::vhdx) repair_vhdx();
+        if (format == abi::Format::vpc) repair_vpc();
     }
 
     uint64_t size() const override { return inner_.size(); }

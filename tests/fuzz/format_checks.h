@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "abi/format_names.h"
+#include "abi/format.h"
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
 #include "formats/common/arena.h"
@@ -63,8 +63,7 @@ using ReadBasicFn = Status (*)(formats::ImageSource&, formats::Arena&, formats::
 
 struct FormatEntry {
     const char* name;
-    abi::ImageFormat format;       // as `create` names it
-    abi::BackingFormat info_format;  // as `info` and backing files name it
+    abi::Format format;
     DetectFn detect;        // nullptr: probe not in the tree
     ReadBasicFn read_basic;
     formats::EmitFn emit;   // nullptr: emitter not in the tree
@@ -73,17 +72,17 @@ struct FormatEntry {
 inline const std::vector<FormatEntry>& format_table() {
     static const std::vector<FormatEntry> table = {
 #ifdef INSTAR_FUZZ_QCOW2_PROBE
-        {"qcow2", abi::ImageFormat::qcow2, abi::BackingFormat::qcow2, formats::qcow2_detect, formats::qcow2_read_basic,
+        {"qcow2", abi::Format::qcow2, formats::qcow2_detect, formats::qcow2_read_basic,
 #ifdef INSTAR_FUZZ_QCOW2_EMIT
          formats::qcow2_emit},
 #else
          nullptr},
 #endif
 #endif
-        {"vmdk", abi::ImageFormat::vmdk, abi::BackingFormat::vmdk, formats::vmdk_detect, formats::vmdk_read_basic,
+        {"vmdk", abi::Format::vmdk, formats::vmdk_detect, formats::vmdk_read_basic,
          formats::vmdk_emit},
 #ifdef INSTAR_FUZZ_VPC_PROBE
-        {"vpc", abi::ImageFormat::vpc, abi::BackingFormat::vpc, formats::vpc_detect, formats::vpc_read_basic,
+        {"vpc", abi::Format::vpc, formats::vpc_detect, formats::vpc_read_basic,
 #ifdef INSTAR_FUZZ_VPC_EMIT
          formats::vpc_emit},
 #else
@@ -91,7 +90,7 @@ inline const std::vector<FormatEntry>& format_table() {
 #endif
 #endif
 #ifdef INSTAR_FUZZ_VHDX_PROBE
-        {"vhdx", abi::ImageFormat::vhdx, abi::BackingFormat::vhdx, formats::vhdx_detect, formats::vhdx_read_basic,
+        {"vhdx", abi::Format::vhdx, formats::vhdx_detect, formats::vhdx_read_basic,
 #ifdef INSTAR_FUZZ_VHDX_EMIT
          formats::vhdx_emit},
 #else
@@ -167,7 +166,7 @@ inline const char* check_probe(const FormatEntry& f, const uint8_t* data, size_t
     if (sa == formats::kOk) {
         if (a.virtual_size != b.virtual_size || a.has_cid != b.has_cid || (a.has_cid && a.cid != b.cid))
             return "read_basic reported two different results for the same bytes";
-        if (a.has_cid && f.format != abi::ImageFormat::vmdk) return "read_basic set a CID for a format without one";
+        if (a.has_cid && f.format != abi::Format::vmdk) return "read_basic set a CID for a format without one";
     }
     (void)detected;
     return nullptr;
@@ -254,7 +253,7 @@ struct EmitCase {
 };
 inline constexpr size_t kEmitTailBytes = 1 + 8 + 4;
 
-inline EmitCase decode_emit_case(abi::ImageFormat format, const uint8_t* data, size_t size) {
+inline EmitCase decode_emit_case(abi::Format format, const uint8_t* data, size_t size) {
     EmitCase c;
     std::memset(&c.request, 0, sizeof c.request);
     std::memcpy(&c.request, data, size < sizeof c.request ? size : sizeof c.request);
@@ -275,9 +274,9 @@ inline EmitCase decode_emit_case(abi::ImageFormat format, const uint8_t* data, s
 // emitters round as qemu does (sectors; vhdx to whole MiB; vpc to a CHS
 // geometry, which only grows it, unless force_size).
 inline uint64_t size_slack(const abi::CreateRequest& r) {
-    switch (abi::ImageFormat(r.format)) {
-    case abi::ImageFormat::vhdx: return 1u << 20;
-    case abi::ImageFormat::vpc: return (r.flags & abi::kCreateForceSize) ? 512 : UINT64_MAX;
+    switch (abi::Format(r.format)) {
+    case abi::Format::vhdx: return 1u << 20;
+    case abi::Format::vpc: return (r.flags & abi::kCreateForceSize) ? 512 : UINT64_MAX;
     default: return 512;
     }
 }
@@ -289,8 +288,8 @@ inline uint64_t size_slack(const abi::CreateRequest& r) {
 inline bool probe_may_refuse(const FormatEntry& f, const abi::CreateRequest& r, const formats::EmitOutput& out,
                              Status s) {
     if (out.virtual_size != 0) return false;
-    if (f.format == abi::ImageFormat::vmdk) return s == Status::unsupported_feature;
-    if (f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed))
+    if (f.format == abi::Format::vmdk) return s == Status::unsupported_feature;
+    if (f.format == abi::Format::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed))
         return s == Status::image_invalid;
     return false;
 }
@@ -325,10 +324,10 @@ inline const char* check_emitted_info(const FormatEntry& f, const abi::CreateReq
     static abi::InfoResult info;  // as in the guest: off the stack
     formats::NoVmdkExtentFiles no_files;
     KeptRecords records;
-    const Status s = formats::read_image_info(image, scratch().fresh(), f.info_format, false, no_files, records, info);
+    const Status s = formats::read_image_info(image, scratch().fresh(), f.format, false, no_files, records, info);
     scratch().fresh();
     if (s != formats::kOk) return "our own info reader refuses the image the emitter wrote";
-    if (info.format != uint32_t(f.info_format)) return "info reads the image as another format";
+    if (info.format != uint32_t(f.format)) return "info reads the image as another format";
     if (info.virtual_size != out.virtual_size) return "info's virtual size differs from the emitter's";
     if (info.flags & (abi::kInfoEncrypted | abi::kInfoDirty | abi::kInfoNeedsExtentFiles))
         return "info finds the new image encrypted, dirty or split into extent files";
@@ -341,7 +340,7 @@ inline const char* check_emitted_info(const FormatEntry& f, const abi::CreateReq
     const bool has_cluster_size = (info.flags & abi::kInfoHasClusterSize) != 0;
 
     switch (f.format) {
-    case abi::ImageFormat::qcow2: {
+    case abi::Format::qcow2: {
         const abi::InfoQcow2& q = info.qcow2;
         const uint32_t asked_flags = ((r.flags & abi::kCreateLazyRefcounts) ? abi::kQcow2LazyRefcounts : 0u) |
                                      ((r.flags & abi::kCreateExtendedL2) ? abi::kQcow2ExtendedL2 : 0u);
@@ -352,14 +351,14 @@ inline const char* check_emitted_info(const FormatEntry& f, const abi::CreateReq
         if (q.flags != asked_flags) return "qcow2 feature flags read back differ from the options asked for";
         if (q.data_file.length != 0 || q.encrypt_format != uint32_t(abi::Qcow2EncryptFormat::none))
             return "qcow2 data file or encryption in a new image";
-        const bool has_format = r.backing_format != uint32_t(abi::BackingFormat::none);
+        const bool has_format = r.backing_format != uint32_t(abi::Format::none);
         if (has_format != ((info.flags & abi::kInfoHasBackingFormat) != 0))
             return "qcow2 backing format presence read back differs";
-        if (has_format && !info_string_is(info.backing_format, abi::backing_format_name(abi::BackingFormat(r.backing_format))))
+        if (has_format && !info_string_is(info.backing_format, abi::format_name(abi::Format(r.backing_format))))
             return "qcow2 backing format read back differs";
         break;
     }
-    case abi::ImageFormat::vmdk: {
+    case abi::Format::vmdk: {
         const abi::InfoVmdk& v = info.vmdk;
         const bool stream = r.vmdk_subformat == uint32_t(abi::VmdkSubformat::stream_optimized);
         if (!info_string_is(v.create_type, stream ? "streamOptimized" : "monolithicSparse"))
@@ -376,14 +375,14 @@ inline const char* check_emitted_info(const FormatEntry& f, const abi::CreateReq
             return "vmdk extent read back differs from the image asked for";
         break;
     }
-    case abi::ImageFormat::vpc: {
+    case abi::Format::vpc: {
         const bool fixed = r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed);
         // qemu shows a block size for dynamic images only.
         if (has_cluster_size == fixed) return "vpc cluster size shown for the wrong subformat";
         if (!fixed && info.cluster_size != r.vpc_block_size) return "vpc block size read back differs";
         break;
     }
-    case abi::ImageFormat::vhdx: {
+    case abi::Format::vhdx: {
         // As qemu: a block size asked for is rounded up to whole MiB and
         // capped; none asked for is chosen from the size.
         namespace vhdx = formats::vhdx;
@@ -393,7 +392,9 @@ inline const char* check_emitted_info(const FormatEntry& f, const abi::CreateReq
             return "vhdx block size read back differs";
         break;
     }
-    case abi::ImageFormat::raw: break;
+    case abi::Format::raw:
+    case abi::Format::none:
+        break;
     }
     return nullptr;
 }
@@ -420,16 +421,16 @@ inline const char* check_emit(const FormatEntry& f, const uint8_t* data, size_t 
     if (out.virtual_size < c.input.virtual_size) return "image is smaller than the virtual size asked for";
     if (out.virtual_size - c.input.virtual_size >= size_slack(r))
         return "image's virtual size is further above the size asked for than rounding explains";
-    if (f.format == abi::ImageFormat::qcow2 && out.unit_size != r.cluster_size)
+    if (f.format == abi::Format::qcow2 && out.unit_size != r.cluster_size)
         return "qcow2 cluster size is not the one asked for";
-    if (f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::dynamic) &&
+    if (f.format == abi::Format::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::dynamic) &&
         out.unit_size != r.vpc_block_size)
         return "vpc block size is not the one asked for";
 
     SinkImage image(sink);
     const std::vector<uint8_t> head = probe_head(image);
     // qemu (and so vpc_detect) takes a fixed VHD, footer only at the end, for raw.
-    const bool vpc_fixed = f.format == abi::ImageFormat::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed);
+    const bool vpc_fixed = f.format == abi::Format::vpc && r.vpc_subformat == uint32_t(abi::VpcSubformat::fixed);
     if (!vpc_fixed && !f.detect(head.data(), head.size())) return "our own probe does not recognise the image";
     formats::BasicImageInfo info{};
     const Status ps = f.read_basic(image, scratch().fresh(), info);
@@ -437,7 +438,7 @@ inline const char* check_emit(const FormatEntry& f, const uint8_t* data, size_t 
     if (ps != formats::kOk && !probe_may_refuse(f, r, out, ps)) return "our own probe refuses the image the emitter wrote";
     if (ps != formats::kOk) return nullptr;
     if (info.virtual_size != out.virtual_size) return "probe's virtual size differs from the emitter's";
-    if (f.format == abi::ImageFormat::vmdk) {
+    if (f.format == abi::Format::vmdk) {
         if (!info.has_cid) return "vmdk probe found no CID in the emitted image";
         if (info.cid != uint32_t(get_le(r.entropy, 4))) return "vmdk CID is not entropy bytes 0..3";
     }

@@ -74,7 +74,7 @@ public:
 };
 
 // The guest's side: what the info op hands to the host for one image.
-inline Status guest_read_info(formats::ImageSource& src, formats::Arena& arena, abi::BackingFormat requested,
+inline Status guest_read_info(formats::ImageSource& src, formats::Arena& arena, abi::Format requested,
                               bool unsafe_quirks, GuestExtentFiles& extent_files, GuestRecordLog& records,
                               abi::InfoResult& out) {
     return formats::read_image_info(src, arena, requested, unsafe_quirks, extent_files, records, out);
@@ -128,7 +128,7 @@ inline std::string host_accept_extent_request(const GuestOutput& output, std::ve
 
 // inspect()'s checks on a final answer (`extent_files`: the names of the
 // files attached, or nullptr) for `image`; `accepted` set when they pass.
-inline std::string host_accept(const GuestOutput& output, abi::BackingFormat requested,
+inline std::string host_accept(const GuestOutput& output, abi::Format requested,
                                const std::vector<std::string>* extent_files, cli::InfoImage image,
                                std::optional<cli::CheckedInfoImage>& accepted) {
     return host_refusal(
@@ -305,7 +305,7 @@ inline std::vector<RecordBatch> batches_of(const GuestRecordLog& log) {
 
 // One guest run as the info op makes it, twice on a refilled scratch
 // arena: the same status, result and records both times.
-inline const char* guest_run_twice(formats::ImageSource& src, abi::BackingFormat requested, bool unsafe_quirks,
+inline const char* guest_run_twice(formats::ImageSource& src, abi::Format requested, bool unsafe_quirks,
                                    GuestExtentFiles& files, Status& status, abi::InfoResult& a,
                                    GuestRecordLog& records) {
     static abi::InfoResult b;  // as in the guest: off the stack
@@ -334,7 +334,7 @@ inline const char* disagreement(const std::string& refusal) {
 // input's further files, empty ones past those); the host's acceptance of
 // the final answer, within bounds. A refusal by the host of anything the
 // guest answered is a guest/host disagreement, and a bug on one side.
-inline const char* check_info_once(FuzzFiles& files, formats::ImageSource& src, abi::BackingFormat requested,
+inline const char* check_info_once(FuzzFiles& files, formats::ImageSource& src, abi::Format requested,
                                    bool unsafe_quirks, Status& status, abi::InfoResult& a) {
     GuestExtentFiles none;
     GuestRecordLog records;
@@ -387,9 +387,9 @@ inline const char* check_info(const FormatEntry& f, const uint8_t* data, size_t 
     static abi::InfoResult r;
     FuzzFiles files(data, size);
     HostSizedImage host_sized(files.image());
-    ChecksumRepairedImage src(host_sized, f.info_format);
+    ChecksumRepairedImage src(host_sized, f.format);
     Status s{};
-    if (const char* bad = check_info_once(files, src, f.info_format, false, s, r)) return bad;
+    if (const char* bad = check_info_once(files, src, f.format, false, s, r)) return bad;
     if (s == formats::kOk) {
         formats::BasicImageInfo basic{};
         const Status bs = f.read_basic(src, scratch().fresh(), basic);
@@ -398,10 +398,10 @@ inline const char* check_info(const FormatEntry& f, const uint8_t* data, size_t 
             return "info and read_basic report different virtual sizes";
     }
     Status detected{};
-    if (const char* bad = check_info_once(files, src, abi::BackingFormat::none, false, detected, r)) return bad;
+    if (const char* bad = check_info_once(files, src, abi::Format::none, false, detected, r)) return bad;
     if (detected == Status::image_format_unknown) {
-        if (const char* bad = check_info_once(files, src, abi::BackingFormat::none, true, detected, r)) return bad;
-        if (detected != formats::kOk || r.format != uint32_t(abi::BackingFormat::raw))
+        if (const char* bad = check_info_once(files, src, abi::Format::none, true, detected, r)) return bad;
+        if (detected != formats::kOk || r.format != uint32_t(abi::Format::raw))
             return "unknown bytes are not raw with --unsafe-quirks";
     }
     return nullptr;
@@ -538,7 +538,7 @@ inline const char* check_validate(const uint8_t* data, size_t size) {
         if (!host_accept_extent_request(output, names).empty()) return nullptr;
         return check_extent_names(names);
     }
-    const auto requested = abi::BackingFormat(((c.ctl >> 4) & 7) % 6);
+    const auto requested = abi::Format(((c.ctl >> 4) & 7) % 6);
     const std::vector<std::string> names = extent_names_of(output);
     cli::InfoImage img;
     img.filename = c.filename;

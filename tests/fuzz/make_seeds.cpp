@@ -57,7 +57,7 @@ void append(std::vector<uint8_t>& out, const T& v) {
 
 constexpr uint64_t KiB = 1024, MiB = KiB * 1024, GiB = MiB * 1024, TiB = GiB * 1024;
 
-abi::CreateRequest base(abi::ImageFormat fmt, uint64_t size, const char* name) {
+abi::CreateRequest base(abi::Format fmt, uint64_t size, const char* name) {
     abi::CreateRequest r;
     std::memset(&r, 0, sizeof r);
     r.format = uint32_t(fmt);
@@ -78,7 +78,7 @@ abi::CreateRequest base(abi::ImageFormat fmt, uint64_t size, const char* name) {
     r.vhdx_log_size = 1 * MiB;
     for (uint32_t i = 0; i < abi::kEntropyBytes; ++i) r.entropy[i] = uint8_t(0x5a ^ (i * 37));
     r.timestamp = 1700000000;
-    r.backing_format = uint32_t(abi::BackingFormat::none);
+    r.backing_format = uint32_t(abi::Format::none);
     std::snprintf(r.image_name, sizeof r.image_name, "%s", name);
     return r;
 }
@@ -93,7 +93,7 @@ void request(const std::string& fmt, const std::string& name, const abi::CreateR
     put("fuzz_emit_" + fmt, name, b);
 }
 
-void with_backing(abi::CreateRequest& r, abi::BackingFormat bf, const char* path) {
+void with_backing(abi::CreateRequest& r, abi::Format bf, const char* path) {
     r.flags |= abi::kCreateHasBacking;
     r.backing_format = uint32_t(bf);
     std::snprintf(r.backing_file, sizeof r.backing_file, "%s", path);
@@ -104,97 +104,97 @@ void emitter_seeds() {
     int i = 0;
     for (uint64_t s : sizes) {
         const std::string n = "size" + std::to_string(i++);
-        request("qcow2", n, base(abi::ImageFormat::qcow2, s, "seed.qcow2"));
-        request("vmdk", n, base(abi::ImageFormat::vmdk, s, "seed.vmdk"));
-        request("vpc", n, base(abi::ImageFormat::vpc, s, "seed.vhd"));
-        request("vhdx", n, base(abi::ImageFormat::vhdx, s, "seed.vhdx"));
+        request("qcow2", n, base(abi::Format::qcow2, s, "seed.qcow2"));
+        request("vmdk", n, base(abi::Format::vmdk, s, "seed.vmdk"));
+        request("vpc", n, base(abi::Format::vpc, s, "seed.vhd"));
+        request("vhdx", n, base(abi::Format::vhdx, s, "seed.vhdx"));
     }
 
     // qcow2 options.
     for (uint32_t cs : {512u, 4096u, 65536u, 2u << 20}) {
-        auto r = base(abi::ImageFormat::qcow2, 1 * GiB, "c.qcow2");
+        auto r = base(abi::Format::qcow2, 1 * GiB, "c.qcow2");
         r.cluster_size = cs;
         request("qcow2", "cluster" + std::to_string(cs), r);
     }
     for (uint32_t rb : {1u, 2u, 4u, 8u, 32u, 64u}) {
-        auto r = base(abi::ImageFormat::qcow2, 10 * GiB, "r.qcow2");
+        auto r = base(abi::Format::qcow2, 10 * GiB, "r.qcow2");
         r.refcount_bits = rb;
         request("qcow2", "refbits" + std::to_string(rb), r);
     }
     for (uint32_t p = 0; p < 4; ++p) {
-        auto r = base(abi::ImageFormat::qcow2, 4 * MiB, "p.qcow2");
+        auto r = base(abi::Format::qcow2, 4 * MiB, "p.qcow2");
         r.preallocation = p;
         request("qcow2", "prealloc" + std::to_string(p), r);
     }
     {
-        auto r = base(abi::ImageFormat::qcow2, 1 * GiB, "v2.qcow2");
+        auto r = base(abi::Format::qcow2, 1 * GiB, "v2.qcow2");
         r.qcow2_version = 2;
         request("qcow2", "compat010", r);
-        r = base(abi::ImageFormat::qcow2, 1 * GiB, "l.qcow2");
+        r = base(abi::Format::qcow2, 1 * GiB, "l.qcow2");
         r.flags |= abi::kCreateLazyRefcounts | abi::kCreateExtendedL2;
         r.compression_type = uint32_t(abi::Qcow2Compression::zstd);
         request("qcow2", "lazy_extl2_zstd", r);
-        r = base(abi::ImageFormat::qcow2, 0, "b.qcow2");
+        r = base(abi::Format::qcow2, 0, "b.qcow2");
         r.flags &= ~abi::kCreateHasSize;
-        with_backing(r, abi::BackingFormat::qcow2, "base.qcow2");
+        with_backing(r, abi::Format::qcow2, "base.qcow2");
         request("qcow2", "backing", r, 2, 1 * GiB);
-        r = base(abi::ImageFormat::qcow2, 1 * GiB, "b.qcow2");
-        with_backing(r, abi::BackingFormat::raw, "/tmp/some dir/base.raw");
+        r = base(abi::Format::qcow2, 1 * GiB, "b.qcow2");
+        with_backing(r, abi::Format::raw, "/tmp/some dir/base.raw");
         request("qcow2", "backing_raw_sized", r);
     }
 
     // vmdk options.
     for (uint32_t a = 0; a < 4; ++a) {
-        auto r = base(abi::ImageFormat::vmdk, 1 * GiB, "a.vmdk");
+        auto r = base(abi::Format::vmdk, 1 * GiB, "a.vmdk");
         r.vmdk_adapter = a;
         request("vmdk", "adapter" + std::to_string(a), r);
     }
     {
-        auto r = base(abi::ImageFormat::vmdk, 1 * GiB, "s.vmdk");
+        auto r = base(abi::Format::vmdk, 1 * GiB, "s.vmdk");
         r.vmdk_subformat = uint32_t(abi::VmdkSubformat::stream_optimized);
         request("vmdk", "stream", r);
-        r = base(abi::ImageFormat::vmdk, 1 * GiB, "c6.vmdk");
+        r = base(abi::Format::vmdk, 1 * GiB, "c6.vmdk");
         r.flags |= abi::kCreateCompat6 | abi::kCreateZeroedGrain;
         request("vmdk", "compat6_zeroed", r);
-        r = base(abi::ImageFormat::vmdk, 1 * GiB, "hw.vmdk");
+        r = base(abi::Format::vmdk, 1 * GiB, "hw.vmdk");
         std::snprintf(r.vmdk_hwversion, sizeof r.vmdk_hwversion, "%s", "4");
         std::snprintf(r.vmdk_toolsversion, sizeof r.vmdk_toolsversion, "%s", "2147483647");
         request("vmdk", "versions", r);
-        r = base(abi::ImageFormat::vmdk, 0, "child.vmdk");
+        r = base(abi::Format::vmdk, 0, "child.vmdk");
         r.flags &= ~abi::kCreateHasSize;
-        with_backing(r, abi::BackingFormat::vmdk, "parent.vmdk");
+        with_backing(r, abi::Format::vmdk, "parent.vmdk");
         request("vmdk", "backing", r, 2 | 4, 1 * GiB, 0x12345678);
-        r = base(abi::ImageFormat::vmdk, 8 * MiB, "f.vmdk");
+        r = base(abi::Format::vmdk, 8 * MiB, "f.vmdk");
         r.preallocation = uint32_t(abi::Preallocation::full);
         request("vmdk", "prealloc_full", r);
     }
 
     // vpc options.
     for (uint32_t bs : {512u * 1024, 2u << 20, 256u << 20}) {
-        auto r = base(abi::ImageFormat::vpc, 1 * GiB, "b.vhd");
+        auto r = base(abi::Format::vpc, 1 * GiB, "b.vhd");
         r.vpc_block_size = bs;
         request("vpc", "block" + std::to_string(bs), r);
     }
     {
-        auto r = base(abi::ImageFormat::vpc, 10 * MiB, "f.vhd");
+        auto r = base(abi::Format::vpc, 10 * MiB, "f.vhd");
         r.vpc_subformat = uint32_t(abi::VpcSubformat::fixed);
         request("vpc", "fixed", r);
-        r = base(abi::ImageFormat::vpc, 1 * GiB + 3 * 512, "fs.vhd");
+        r = base(abi::Format::vpc, 1 * GiB + 3 * 512, "fs.vhd");
         r.flags |= abi::kCreateForceSize;
         request("vpc", "force_size", r);
     }
 
     // vhdx options.
     for (uint32_t bs : {0u, 1u << 20, 32u << 20, 256u << 20}) {
-        auto r = base(abi::ImageFormat::vhdx, 1 * GiB, "b.vhdx");
+        auto r = base(abi::Format::vhdx, 1 * GiB, "b.vhdx");
         r.vhdx_block_size = bs;
         request("vhdx", "block" + std::to_string(bs), r);
     }
     {
-        auto r = base(abi::ImageFormat::vhdx, 64 * MiB, "f.vhdx");
+        auto r = base(abi::Format::vhdx, 64 * MiB, "f.vhdx");
         r.vhdx_subformat = uint32_t(abi::VhdxSubformat::fixed);
         request("vhdx", "fixed", r);
-        r = base(abi::ImageFormat::vhdx, 1 * GiB, "z.vhdx");
+        r = base(abi::Format::vhdx, 1 * GiB, "z.vhdx");
         r.flags |= abi::kCreateBlockStateZero;
         r.vhdx_log_size = 8 * MiB;
         request("vhdx", "log8m_zero", r);
@@ -441,7 +441,7 @@ std::string extent_name(size_t i) {
     return n;
 }
 
-abi::InfoResult info_base(abi::BackingFormat f, uint64_t size) {
+abi::InfoResult info_base(abi::Format f, uint64_t size) {
     abi::InfoResult r{};
     r.format = uint32_t(f);
     r.virtual_size = size;
@@ -451,7 +451,7 @@ abi::InfoResult info_base(abi::BackingFormat f, uint64_t size) {
 // Answers the host accepts, with every string hostile; the answers our
 // reader gives for qemu-made images come from --info.
 void info_result_seeds() {
-    abi::InfoResult raw = info_base(abi::BackingFormat::raw, 1 * MiB);
+    abi::InfoResult raw = info_base(abi::Format::raw, 1 * MiB);
     info_seed("raw", raw, "disk.img");
     raw.flags = abi::kInfoHasPartitionTable;
     info_seed("raw-mbr", raw, "/dev/sdz", kValidateJsonChain);
@@ -459,7 +459,7 @@ void info_result_seeds() {
     raw.virtual_size = 0;
     info_seed("raw-unknown-empty", raw, "");
 
-    abi::InfoResult q = info_base(abi::BackingFormat::qcow2, 64 * GiB);
+    abi::InfoResult q = info_base(abi::Format::qcow2, 64 * GiB);
     q.flags = abi::kInfoHasClusterSize | abi::kInfoHasBacking | abi::kInfoHasBackingFormat | abi::kInfoDirty;
     q.cluster_size = 65536;
     q.qcow2.version = 3;
@@ -515,7 +515,7 @@ void info_result_seeds() {
     c.records = batches;
     put("fuzz_info_validate", "qcow2-snapshots-bitmaps-batches", encode_validate_case(c));
 
-    abi::InfoResult v2 = info_base(abi::BackingFormat::qcow2, 4 * MiB);
+    abi::InfoResult v2 = info_base(abi::Format::qcow2, 4 * MiB);
     v2.flags = abi::kInfoHasClusterSize | abi::kInfoEncrypted;
     v2.cluster_size = 512;
     v2.qcow2.version = 2;
@@ -531,7 +531,7 @@ void info_result_seeds() {
     // A vmdk descriptor of flat extents with hostile names: first the
     // request for its files, then the answer after they were attached.
     constexpr uint32_t kExtents = abi::kInfoMaxVmdkExtents;
-    abi::InfoResult request = info_base(abi::BackingFormat::vmdk, 0);
+    abi::InfoResult request = info_base(abi::Format::vmdk, 0);
     request.flags = abi::kInfoNeedsExtentFiles;
     request.vmdk.extent_count = kExtents;
     std::vector<abi::InfoVmdkExtentFile> files(kExtents);
@@ -540,7 +540,7 @@ void info_result_seeds() {
     request.vmdk.extent_count = kExtents + 1;  // too many: refused with no names
     info_seed("vmdk-extent-files-too-many", request, "x.vmdk", kValidateBatches);
 
-    abi::InfoResult v = info_base(abi::BackingFormat::vmdk, uint64_t(kExtents) * GiB);
+    abi::InfoResult v = info_base(abi::Format::vmdk, uint64_t(kExtents) * GiB);
     v.flags = abi::kInfoHasBacking | abi::kInfoHasBackingFormat;
     set(v.backing_file, "parent.vmdk");
     set(v.backing_format, "vmdk");
@@ -557,15 +557,15 @@ void info_result_seeds() {
     const std::vector<uint8_t> ex = batch(abi::InfoRecord::vmdk_extent, extents);
     info_seed("vmdk-flat-extents", v, "dir/x.vmdk", kValidateBatches | kValidateAfterExtentFiles, ex);
     info_seed("vmdk-flat-extents-chain", v, "json:{}", kValidateBatches | kValidateTwoImages, ex);
-    info_seed("vmdk-flat-asked-vmdk", v, "x.vmdk", uint8_t(kValidateBatches | uint32_t(abi::BackingFormat::vmdk) << 4),
+    info_seed("vmdk-flat-asked-vmdk", v, "x.vmdk", uint8_t(kValidateBatches | uint32_t(abi::Format::vmdk) << 4),
               ex);
 
-    abi::InfoResult p = info_base(abi::BackingFormat::vpc, 4 * MiB);
+    abi::InfoResult p = info_base(abi::Format::vpc, 4 * MiB);
     info_seed("vpc-fixed", p, "f.vhd");
     p.flags = abi::kInfoHasClusterSize;
     p.cluster_size = 2 * MiB;
     info_seed("vpc-dynamic", p, "d.vhd", kValidateJsonChain);
-    abi::InfoResult x = info_base(abi::BackingFormat::vhdx, 64 * TiB);
+    abi::InfoResult x = info_base(abi::Format::vhdx, 64 * TiB);
     x.flags = abi::kInfoHasClusterSize;
     x.cluster_size = 256 * MiB;
     info_seed("vhdx", x, "x.vhdx");
@@ -597,7 +597,7 @@ int info_from_seeds(int count, char** paths) {
         GuestExtentFiles attached;
         for (bool second : {false, true}) {
             GuestRecordLog records;
-            if (guest_read_info(files.image(), scratch().fresh(), abi::BackingFormat::none, true, attached, records,
+            if (guest_read_info(files.image(), scratch().fresh(), abi::Format::none, true, attached, records,
                                 r) != formats::kOk)
                 break;  // qemu-made images we refuse (LUKS in a v2 image, ...)
             std::vector<uint8_t> out;

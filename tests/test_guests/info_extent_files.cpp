@@ -27,7 +27,7 @@ void set(abi::InfoString<N>& s, const char* text) {
     set(f.name, name);
     for (uint32_t i = 0; i < count; ++i) guest::send_record(abi::OpId::info, uint32_t(abi::InfoRecord::vmdk_extent_file), &f, sizeof f);
     abi::InfoResult r{};
-    r.format = uint32_t(abi::BackingFormat::vmdk);
+    r.format = uint32_t(abi::Format::vmdk);
     r.flags = abi::kInfoNeedsExtentFiles;
     r.vmdk.extent_count = count;
     guest::send_result(abi::OpId::info, r);
@@ -52,7 +52,7 @@ void run(const abi::BootConfig& config) {
     set(e.format, "FLAT");
     guest::send_record(abi::OpId::info, uint32_t(abi::InfoRecord::vmdk_extent), &e, sizeof e);
     abi::InfoResult r{};
-    r.format = uint32_t(abi::BackingFormat::vmdk);
+    r.format = uint32_t(abi::Format::vmdk);
     r.virtual_size = 512;
     r.vmdk.extent_count = 1;
     set(r.vmdk.create_type, "monolithicFlat");

@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi/format.h"
+
 namespace instar::abi {
 
-enum class ImageFormat : uint32_t { raw = 0, qcow2 = 1, vmdk = 2, vpc = 3, vhdx = 4 };
-inline constexpr uint32_t kImageFormatCount = 5;
 
 enum class Preallocation : uint32_t { off = 0, metadata = 1, falloc = 2, full = 3 };
 
@@ -32,9 +32,6 @@ enum class VmdkAdapter : uint32_t { ide = 0, buslogic = 1, lsilogic = 2, legacy_
 enum class VpcSubformat : uint32_t { dynamic = 0, fixed = 1 };
 enum class VhdxSubformat : uint32_t { dynamic = 0, fixed = 1 };
 
-// Backing file format as named by -F / backing_fmt. `none` only without a
-// backing file: qemu-img 7.2 refuses -b without -F, even with -u.
-enum class BackingFormat : uint32_t { none = 0, raw = 1, qcow2 = 2, vmdk = 3, vpc = 4, vhdx = 5 };
 
 // CreateRequest.flags
 inline constexpr uint32_t kCreateHasSize = 1u << 0;          // size known (given, or read from the backing file)
@@ -53,7 +50,7 @@ inline constexpr uint32_t kVmdkVersionStringMax = 63;
 inline constexpr uint32_t kEntropyBytes = 64;
 
 struct CreateRequest {
-    uint32_t format;  // ImageFormat
+    uint32_t format;  // Format
     uint32_t flags;   // kCreate*
     uint64_t size;    // virtual size in bytes (meaningful with kCreateHasSize)
     uint32_t preallocation;  // Preallocation
@@ -84,7 +81,7 @@ struct CreateRequest {
     uint8_t entropy[kEntropyBytes];
     uint64_t timestamp;  // seconds since the Unix epoch
 
-    uint32_t backing_format;  // BackingFormat
+    uint32_t backing_format;  // Format
     uint32_t reserved;
 
     // NUL-terminated strings.

@@ -17,7 +17,7 @@ namespace instar::abi {
 inline constexpr uint32_t kInfoUnsafeQuirks = 1u << 0;  // unknown bytes are raw, as qemu-img (not instar's default)
 
 struct InfoRequest {
-    uint32_t requested_format;  // BackingFormat; none = detect from the bytes
+    uint32_t requested_format;  // Format; none = detect from the bytes
     uint32_t flags;
 };
 static_assert(sizeof(InfoRequest) == 8);
@@ -198,7 +198,7 @@ struct InfoVmdk {
 };
 
 struct InfoResult {
-    uint32_t format;  // BackingFormat (raw, qcow2, vmdk, vpc, vhdx)
+    uint32_t format;  // Format (raw, qcow2, vmdk, vpc, vhdx)
     uint32_t flags;   // kInfo*
     uint64_t virtual_size;
     uint64_t cluster_size;  // with kInfoHasClusterSize

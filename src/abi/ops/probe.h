@@ -10,13 +10,13 @@
 namespace instar::abi {
 
 struct ProbeRequest {
-    uint32_t requested_format;  // BackingFormat; none = detect from the bytes
+    uint32_t requested_format;  // Format; none = detect from the bytes
     uint32_t reserved;
 };
 static_assert(sizeof(ProbeRequest) == 8);
 
 struct ProbeResult {
-    uint32_t format;  // BackingFormat found (never none)
+    uint32_t format;  // Format found (never none)
     uint32_t has_cid;
     uint32_t cid;     // vmdk only
     uint32_t reserved;

@@ -3,10 +3,10 @@
 
 #include <stdint.h>
 
-#include "../../abi/ops/create.h"
-#include "arena.h"
-#include "image_io.h"
-#include "status.h"
+#include "abi/ops/create.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
 
 namespace instar::formats {
 

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "image_io.h"
-#include "status.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
 
 namespace instar::formats {
 

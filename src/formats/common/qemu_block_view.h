@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "image_io.h"
+#include "formats/common/image_io.h"
 
 namespace instar::formats {
 

@@ -2,7 +2,7 @@
 // host, so nothing translates between two vocabularies.
 #pragma once
 
-#include "../../abi/status.h"
+#include "abi/status.h"
 
 namespace instar::formats {
 

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/status.h"
-#include "qcow2_cluster_set.h"
+#include "formats/common/arena.h"
+#include "formats/common/status.h"
+#include "formats/qcow2/qcow2_cluster_set.h"
 
 namespace instar::formats::qcow2 {
 

@@ -1,11 +1,11 @@
-#include "qcow2_bitmaps_info.h"
+#include "formats/qcow2/qcow2_bitmaps_info.h"
 
-#include "../../abi/ops/info.h"
-#include "../common/endian.h"
-#include "qcow2_info_strings.h"
-#include "qcow2_layout.h"
-#include "qcow2_open.h"
-#include "qcow2_window.h"
+#include "abi/ops/info.h"
+#include "formats/common/endian.h"
+#include "formats/qcow2/qcow2_info_strings.h"
+#include "formats/qcow2/qcow2_layout.h"
+#include "formats/qcow2/qcow2_open.h"
+#include "formats/qcow2/qcow2_window.h"
 
 namespace instar::formats::qcow2 {
 namespace {

@@ -6,10 +6,10 @@
 
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/record_sink.h"
-#include "../common/status.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/record_sink.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::qcow2 {
 

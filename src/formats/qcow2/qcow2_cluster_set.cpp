@@ -1,4 +1,4 @@
-#include "qcow2_cluster_set.h"
+#include "formats/qcow2/qcow2_cluster_set.h"
 
 namespace instar::formats::qcow2 {
 

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/status.h"
+#include "formats/common/arena.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::qcow2 {
 

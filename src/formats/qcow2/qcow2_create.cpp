@@ -1,9 +1,9 @@
-#include "qcow2_create.h"
+#include "formats/qcow2/qcow2_create.h"
 
-#include "qcow2_header.h"
-#include "qcow2_options.h"
-#include "qcow2_plan.h"
-#include "qcow2_render.h"
+#include "formats/qcow2/qcow2_header.h"
+#include "formats/qcow2/qcow2_options.h"
+#include "formats/qcow2/qcow2_plan.h"
+#include "formats/qcow2/qcow2_render.h"
 
 namespace instar::formats {
 

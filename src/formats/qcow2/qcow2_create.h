@@ -2,7 +2,7 @@
 // byte for byte.
 #pragma once
 
-#include "../common/emitter.h"
+#include "formats/common/emitter.h"
 
 namespace instar::formats {
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qcow2_options.h"
+#include "formats/qcow2/qcow2_options.h"
 
 namespace instar::formats::qcow2 {
 

@@ -1,12 +1,12 @@
-#include "qcow2_info.h"
+#include "formats/qcow2/qcow2_info.h"
 
-#include "../common/endian.h"
-#include "qcow2_bitmaps_info.h"
-#include "qcow2_info_strings.h"
-#include "qcow2_layout.h"
-#include "qcow2_luks_info.h"
-#include "qcow2_open.h"
-#include "qcow2_window.h"
+#include "formats/common/endian.h"
+#include "formats/qcow2/qcow2_bitmaps_info.h"
+#include "formats/qcow2/qcow2_info_strings.h"
+#include "formats/qcow2/qcow2_layout.h"
+#include "formats/qcow2/qcow2_luks_info.h"
+#include "formats/qcow2/qcow2_open.h"
+#include "formats/qcow2/qcow2_window.h"
 
 namespace instar::formats {
 namespace {
@@ -217,7 +217,7 @@ Status qcow2_read_info(ImageSource& src, Arena& arena, RecordSink& records, abi:
     }
     if (unsupported) return Status::unsupported_feature;
 
-    out.format = static_cast<uint32_t>(abi::BackingFormat::qcow2);
+    out.format = static_cast<uint32_t>(abi::Format::qcow2);
     out.virtual_size = h.size & ~(kSectorSize - 1);
     out.cluster_size = h.cluster_size;
     out.flags |= abi::kInfoHasClusterSize;

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../abi/ops/info.h"
+#include "abi/ops/info.h"
 
 namespace instar::formats::qcow2 {
 

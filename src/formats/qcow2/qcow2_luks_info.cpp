@@ -1,8 +1,8 @@
-#include "qcow2_luks_info.h"
+#include "formats/qcow2/qcow2_luks_info.h"
 
-#include "../common/endian.h"
-#include "qcow2_info_strings.h"
-#include "qcow2_open.h"
+#include "formats/common/endian.h"
+#include "formats/qcow2/qcow2_info_strings.h"
+#include "formats/qcow2/qcow2_open.h"
 
 namespace instar::formats::qcow2 {
 namespace {

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#include "../../abi/ops/info.h"
-#include "../common/image_io.h"
-#include "../common/status.h"
+#include "abi/ops/info.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::qcow2 {
 

@@ -1,7 +1,7 @@
-#include "qcow2_open.h"
+#include "formats/qcow2/qcow2_open.h"
 
-#include "../common/endian.h"
-#include "qcow2_layout.h"
+#include "formats/common/endian.h"
+#include "formats/qcow2/qcow2_layout.h"
 
 namespace instar::formats::qcow2 {
 namespace {

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/image_io.h"
-#include "../common/status.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::qcow2 {
 

@@ -1,8 +1,8 @@
-#include "qcow2_options.h"
+#include "formats/qcow2/qcow2_options.h"
 
-#include "qcow2_layout.h"
-#include "abi/format_names.h"
-#include "../common/bits.h"
+#include "formats/qcow2/qcow2_layout.h"
+#include "abi/format.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats::qcow2 {
 namespace {
@@ -27,7 +27,7 @@ size_t bounded_strlen(const char* s, size_t cap) {
 }  // namespace
 
 Status parse_create_request(const abi::CreateRequest& req, uint64_t virtual_size, CreateParams& out) {
-    if (req.format != static_cast<uint32_t>(abi::ImageFormat::qcow2)) return Status::invalid_option;
+    if (req.format != static_cast<uint32_t>(abi::Format::qcow2)) return Status::invalid_option;
     // Flags of other formats stand for options qemu's qcow2 driver rejects.
     if ((req.flags & ~kQcow2Flags) != 0) return Status::invalid_option;
     const bool has_backing = (req.flags & abi::kCreateHasBacking) != 0;
@@ -51,8 +51,8 @@ Status parse_create_request(const abi::CreateRequest& req, uint64_t virtual_size
     // Without subclusters a preallocated cluster would hide the backing data.
     if (has_backing && out.prealloc != abi::Preallocation::off && !out.extended_l2) return Status::invalid_option;
 
-    if (req.backing_format > static_cast<uint32_t>(abi::BackingFormat::vhdx)) return Status::invalid_option;
-    const bool has_backing_format = req.backing_format != static_cast<uint32_t>(abi::BackingFormat::none);
+    if (req.backing_format > static_cast<uint32_t>(abi::Format::vhdx)) return Status::invalid_option;
+    const bool has_backing_format = req.backing_format != static_cast<uint32_t>(abi::Format::none);
     if (has_backing_format && !has_backing) return Status::invalid_option;
 
     out.lazy_refcounts = (req.flags & abi::kCreateLazyRefcounts) != 0;
@@ -79,7 +79,7 @@ Status parse_create_request(const abi::CreateRequest& req, uint64_t virtual_size
         out.backing_file_len = len;
         if (has_backing_format) {
             // qemu records the driver name (BlockdevDriver_str) in the extension.
-            out.backing_format = abi::backing_format_name(abi::BackingFormat(req.backing_format));
+            out.backing_format = abi::format_name(abi::Format(req.backing_format));
             size_t n = 0;
             while (out.backing_format[n] != '\0') ++n;
             out.backing_format_len = n;

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../abi/ops/create.h"
-#include "../common/status.h"
+#include "abi/ops/create.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::qcow2 {
 

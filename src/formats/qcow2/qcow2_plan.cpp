@@ -1,7 +1,7 @@
-#include "qcow2_plan.h"
+#include "formats/qcow2/qcow2_plan.h"
 
-#include "qcow2_layout.h"
-#include "../common/bits.h"
+#include "formats/qcow2/qcow2_layout.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats::qcow2 {
 namespace {

@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/status.h"
-#include "qcow2_allocator.h"
-#include "qcow2_options.h"
+#include "formats/common/arena.h"
+#include "formats/common/status.h"
+#include "formats/qcow2/qcow2_allocator.h"
+#include "formats/qcow2/qcow2_options.h"
 
 namespace instar::formats::qcow2 {
 

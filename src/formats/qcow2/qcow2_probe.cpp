@@ -1,9 +1,9 @@
-#include "qcow2_probe.h"
+#include "formats/qcow2/qcow2_probe.h"
 
-#include "../common/endian.h"
-#include "qcow2_info.h"
-#include "qcow2_layout.h"
-#include "qcow2_open.h"
+#include "formats/common/endian.h"
+#include "formats/qcow2/qcow2_info.h"
+#include "formats/qcow2/qcow2_layout.h"
+#include "formats/qcow2/qcow2_open.h"
 
 namespace instar::formats {
 

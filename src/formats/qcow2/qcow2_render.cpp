@@ -1,8 +1,8 @@
-#include "qcow2_render.h"
+#include "formats/qcow2/qcow2_render.h"
 
-#include "../common/endian.h"
-#include "qcow2_header.h"
-#include "qcow2_layout.h"
+#include "formats/common/endian.h"
+#include "formats/qcow2/qcow2_header.h"
+#include "formats/qcow2/qcow2_layout.h"
 
 namespace instar::formats::qcow2 {
 namespace {

@@ -6,11 +6,11 @@
 
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/status.h"
-#include "qcow2_options.h"
-#include "qcow2_plan.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
+#include "formats/qcow2/qcow2_options.h"
+#include "formats/qcow2/qcow2_plan.h"
 
 namespace instar::formats::qcow2 {
 

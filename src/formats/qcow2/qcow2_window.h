@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/image_io.h"
+#include "formats/common/image_io.h"
 
 namespace instar::formats::qcow2 {
 

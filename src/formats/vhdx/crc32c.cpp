@@ -1,4 +1,4 @@
-#include "crc32c.h"
+#include "formats/vhdx/crc32c.h"
 
 namespace instar::formats::vhdx {
 

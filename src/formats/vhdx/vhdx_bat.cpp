@@ -1,6 +1,6 @@
-#include "vhdx_bat.h"
+#include "formats/vhdx/vhdx_bat.h"
 
-#include "vhdx_layout.h"
+#include "formats/vhdx/vhdx_layout.h"
 
 namespace instar::formats::vhdx {
 

@@ -1,11 +1,11 @@
-#include "vhdx_create.h"
+#include "formats/vhdx/vhdx_create.h"
 
-#include "../common/endian.h"
-#include "../common/uuid.h"
-#include "vhdx_identity.h"
-#include "vhdx_layout.h"
-#include "vhdx_plan.h"
-#include "vhdx_structs.h"
+#include "formats/common/endian.h"
+#include "formats/common/uuid.h"
+#include "formats/vhdx/vhdx_identity.h"
+#include "formats/vhdx/vhdx_layout.h"
+#include "formats/vhdx/vhdx_plan.h"
+#include "formats/vhdx/vhdx_structs.h"
 
 namespace instar::formats {
 

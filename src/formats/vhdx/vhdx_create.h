@@ -3,7 +3,7 @@
 // bytes become which field) and the header checksums that cover it.
 #pragma once
 
-#include "../common/emitter.h"
+#include "formats/common/emitter.h"
 
 namespace instar::formats {
 

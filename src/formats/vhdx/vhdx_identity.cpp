@@ -1,6 +1,6 @@
-#include "vhdx_identity.h"
+#include "formats/vhdx/vhdx_identity.h"
 
-#include "../common/endian.h"
+#include "formats/common/endian.h"
 
 namespace instar::formats::vhdx {
 

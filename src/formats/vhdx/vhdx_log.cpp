@@ -1,9 +1,9 @@
-#include "vhdx_log.h"
+#include "formats/vhdx/vhdx_log.h"
 
-#include "../common/endian.h"
-#include "../common/qemu_block_view.h"
-#include "crc32c.h"
-#include "vhdx_layout.h"
+#include "formats/common/endian.h"
+#include "formats/common/qemu_block_view.h"
+#include "formats/vhdx/crc32c.h"
+#include "formats/vhdx/vhdx_layout.h"
 
 namespace instar::formats::vhdx {
 

@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/status.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::vhdx {
 

@@ -1,7 +1,7 @@
-#include "vhdx_plan.h"
+#include "formats/vhdx/vhdx_plan.h"
 
-#include "vhdx_layout.h"
-#include "../common/bits.h"
+#include "formats/vhdx/vhdx_layout.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats::vhdx {
 
@@ -19,7 +19,7 @@ uint32_t auto_block_size(uint64_t disk_size) {
 }
 
 Status check_flags(const abi::CreateRequest& req) {
-    if (req.format != uint32_t(abi::ImageFormat::vhdx)) return Status::invalid_option;
+    if (req.format != uint32_t(abi::Format::vhdx)) return Status::invalid_option;
     // A backing file is refused: qemu cannot create differencing VHDX.
     if ((req.flags & ~kAcceptedFlags) != 0) return Status::invalid_option;
     if ((req.flags & abi::kCreateHasSize) == 0) return Status::invalid_option;

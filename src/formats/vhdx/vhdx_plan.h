@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "../common/emitter.h"
-#include "vhdx_bat.h"
+#include "formats/common/emitter.h"
+#include "formats/vhdx/vhdx_bat.h"
 
 namespace instar::formats::vhdx {
 

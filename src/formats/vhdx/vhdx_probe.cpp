@@ -1,12 +1,12 @@
-#include "vhdx_probe.h"
+#include "formats/vhdx/vhdx_probe.h"
 
-#include "../common/endian.h"
-#include "../common/qemu_block_view.h"
-#include "crc32c.h"
-#include "vhdx_bat.h"
-#include "vhdx_layout.h"
-#include "vhdx_log.h"
-#include "../common/bits.h"
+#include "formats/common/endian.h"
+#include "formats/common/qemu_block_view.h"
+#include "formats/vhdx/crc32c.h"
+#include "formats/vhdx/vhdx_bat.h"
+#include "formats/vhdx/vhdx_layout.h"
+#include "formats/vhdx/vhdx_log.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats {
 

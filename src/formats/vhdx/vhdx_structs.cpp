@@ -1,7 +1,7 @@
-#include "vhdx_structs.h"
+#include "formats/vhdx/vhdx_structs.h"
 
-#include "../common/endian.h"
-#include "crc32c.h"
+#include "formats/common/endian.h"
+#include "formats/vhdx/crc32c.h"
 
 namespace instar::formats::vhdx {
 

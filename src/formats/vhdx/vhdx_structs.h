@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vhdx_layout.h"
-#include "vhdx_plan.h"
+#include "formats/vhdx/vhdx_layout.h"
+#include "formats/vhdx/vhdx_plan.h"
 
 namespace instar::formats::vhdx {
 

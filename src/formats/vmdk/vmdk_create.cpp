@@ -1,11 +1,11 @@
-#include "vmdk_create.h"
+#include "formats/vmdk/vmdk_create.h"
 
-#include "../common/endian.h"
-#include "vmdk_create_plan.h"
-#include "vmdk_descriptor.h"
-#include "vmdk_header.h"
-#include "vmdk_layout.h"
-#include "vmdk_text.h"
+#include "formats/common/endian.h"
+#include "formats/vmdk/vmdk_create_plan.h"
+#include "formats/vmdk/vmdk_descriptor.h"
+#include "formats/vmdk/vmdk_header.h"
+#include "formats/vmdk/vmdk_layout.h"
+#include "formats/vmdk/vmdk_text.h"
 
 namespace instar::formats {
 

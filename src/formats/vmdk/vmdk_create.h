@@ -2,7 +2,7 @@
 // byte as qemu-img 7.2 writes them.
 #pragma once
 
-#include "../common/emitter.h"
+#include "formats/common/emitter.h"
 
 namespace instar::formats {
 

@@ -1,9 +1,9 @@
-#include "vmdk_create_plan.h"
+#include "formats/vmdk/vmdk_create_plan.h"
 
-#include "../common/endian.h"
-#include "vmdk_descriptor.h"
-#include "vmdk_text.h"
-#include "../common/bits.h"
+#include "formats/common/endian.h"
+#include "formats/vmdk/vmdk_descriptor.h"
+#include "formats/vmdk/vmdk_text.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats::vmdk {
 
@@ -110,8 +110,8 @@ Status plan_names(const EmitInput& in, CreatePlan& plan) {
     plan.image_name = r.image_name;
 
     // qemu refuses any backing format but vmdk, even with no backing file.
-    const auto backing_format = static_cast<abi::BackingFormat>(r.backing_format);
-    if (backing_format != abi::BackingFormat::none && backing_format != abi::BackingFormat::vmdk) {
+    const auto backing_format = static_cast<abi::Format>(r.backing_format);
+    if (backing_format != abi::Format::none && backing_format != abi::Format::vmdk) {
         return Status::backing_format_unsupported;
     }
 
@@ -157,7 +157,7 @@ Status plan_size(const EmitInput& in, CreatePlan& plan) {
 Status plan_vmdk_create(const EmitInput& in, CreatePlan& plan) {
     if (in.request == nullptr) return Status::invalid_option;
     const CreateRequest& r = *in.request;
-    if (r.format != uint32_t(abi::ImageFormat::vmdk)) return Status::invalid_option;
+    if (r.format != uint32_t(abi::Format::vmdk)) return Status::invalid_option;
     if ((r.flags & ~kVmdkFlags) != 0) return Status::invalid_option;
 
     Status s = check_preallocation(r.preallocation);

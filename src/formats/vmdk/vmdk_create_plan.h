@@ -4,9 +4,9 @@
 
 #include <stdint.h>
 
-#include "../common/emitter.h"
-#include "../common/status.h"
-#include "vmdk_layout.h"
+#include "formats/common/emitter.h"
+#include "formats/common/status.h"
+#include "formats/vmdk/vmdk_layout.h"
 
 namespace instar::formats::vmdk {
 

@@ -1,6 +1,6 @@
-#include "vmdk_desc_parse.h"
+#include "formats/vmdk/vmdk_desc_parse.h"
 
-#include "../../abi/ops/info.h"
+#include "abi/ops/info.h"
 
 namespace instar::formats::vmdk {
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/status.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::vmdk {
 

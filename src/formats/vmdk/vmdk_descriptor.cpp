@@ -1,4 +1,4 @@
-#include "vmdk_descriptor.h"
+#include "formats/vmdk/vmdk_descriptor.h"
 
 namespace instar::formats::vmdk {
 

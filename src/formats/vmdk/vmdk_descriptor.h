@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "vmdk_text.h"
+#include "formats/vmdk/vmdk_text.h"
 
 namespace instar::formats::vmdk {
 

@@ -7,10 +7,10 @@
 
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/status.h"
-#include "vmdk_desc_parse.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
+#include "formats/vmdk/vmdk_desc_parse.h"
 
 namespace instar::formats::vmdk {
 

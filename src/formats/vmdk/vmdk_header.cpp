@@ -1,7 +1,7 @@
-#include "vmdk_header.h"
+#include "formats/vmdk/vmdk_header.h"
 
-#include "../common/endian.h"
-#include "vmdk_layout.h"
+#include "formats/common/endian.h"
+#include "formats/vmdk/vmdk_layout.h"
 
 namespace instar::formats::vmdk {
 

@@ -1,11 +1,11 @@
-#include "vmdk_info.h"
+#include "formats/vmdk/vmdk_info.h"
 
-#include "../common/qemu_block_view.h"
-#include "vmdk_desc_parse.h"
-#include "vmdk_extent_open.h"
-#include "vmdk_header.h"
-#include "vmdk_layout.h"
-#include "vmdk_sparse_open.h"
+#include "formats/common/qemu_block_view.h"
+#include "formats/vmdk/vmdk_desc_parse.h"
+#include "formats/vmdk/vmdk_extent_open.h"
+#include "formats/vmdk/vmdk_header.h"
+#include "formats/vmdk/vmdk_layout.h"
+#include "formats/vmdk/vmdk_sparse_open.h"
 
 namespace instar::formats {
 
@@ -59,7 +59,7 @@ Status read_sparse_image(ImageSource& src, Arena& arena, const uint8_t* first, R
     const uint64_t grain_bytes = h.granularity * kSectorSize;
     const bool compressed = h.compress_algorithm == kCompressionDeflate;
 
-    out.format = uint32_t(abi::BackingFormat::vmdk);
+    out.format = uint32_t(abi::Format::vmdk);
     out.virtual_size = virtual_size;
     out.cluster_size = grain_bytes;
     out.flags = abi::kInfoHasClusterSize;
@@ -158,7 +158,7 @@ Status read_descriptor_file(ImageSource& src, Arena& arena, Descriptor& d) {
 
 // First run: the names of the files to attach.
 Status list_extent_files(const Descriptor& d, RecordSink& records, abi::InfoResult& out) {
-    out.format = uint32_t(abi::BackingFormat::vmdk);
+    out.format = uint32_t(abi::Format::vmdk);
     out.flags = abi::kInfoNeedsExtentFiles;
     out.vmdk.extent_count = d.extents;
     if (d.extents > abi::kInfoMaxVmdkExtents) return kOk;  // the host refuses by the count
@@ -220,7 +220,7 @@ Status read_extents(const Descriptor& d, Arena& arena, VmdkExtentFiles& files, R
         records.add(abi::InfoRecord::vmdk_extent, e);
     }
 
-    out.format = uint32_t(abi::BackingFormat::vmdk);
+    out.format = uint32_t(abi::Format::vmdk);
     out.virtual_size = total * kSectorSize;
     if (!one_shape) {
         out.vmdk.flags |= abi::kVmdkMixedExtents;

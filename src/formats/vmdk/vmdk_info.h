@@ -2,11 +2,11 @@
 // the way its vmdk driver reads it when it opens the file.
 #pragma once
 
-#include "../../abi/ops/info.h"
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/record_sink.h"
-#include "../common/status.h"
+#include "abi/ops/info.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/record_sink.h"
+#include "formats/common/status.h"
 
 namespace instar::formats {
 

@@ -1,5 +1,5 @@
-#include "vmdk_layout.h"
-#include "../common/bits.h"
+#include "formats/vmdk/vmdk_layout.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats::vmdk {
 

@@ -1,7 +1,7 @@
-#include "vmdk_probe.h"
+#include "formats/vmdk/vmdk_probe.h"
 
-#include "vmdk_layout.h"
-#include "vmdk_sparse_open.h"
+#include "formats/vmdk/vmdk_layout.h"
+#include "formats/vmdk/vmdk_sparse_open.h"
 
 namespace instar::formats {
 

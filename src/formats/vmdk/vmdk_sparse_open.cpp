@@ -1,10 +1,10 @@
-#include "vmdk_sparse_open.h"
+#include "formats/vmdk/vmdk_sparse_open.h"
 
-#include "../common/endian.h"
-#include "../common/qemu_block_view.h"
-#include "vmdk_desc_parse.h"
-#include "vmdk_layout.h"
-#include "vmdk_probe.h"
+#include "formats/common/endian.h"
+#include "formats/common/qemu_block_view.h"
+#include "formats/vmdk/vmdk_desc_parse.h"
+#include "formats/vmdk/vmdk_layout.h"
+#include "formats/vmdk/vmdk_probe.h"
 
 namespace instar::formats::vmdk {
 

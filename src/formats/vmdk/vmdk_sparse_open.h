@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/status.h"
-#include "vmdk_header.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
+#include "formats/vmdk/vmdk_header.h"
 
 namespace instar::formats::vmdk {
 

@@ -1,4 +1,4 @@
-#include "vmdk_text.h"
+#include "formats/vmdk/vmdk_text.h"
 
 namespace instar::formats::vmdk {
 

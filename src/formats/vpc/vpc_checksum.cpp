@@ -1,4 +1,4 @@
-#include "vpc_checksum.h"
+#include "formats/vpc/vpc_checksum.h"
 
 namespace instar::formats::vpc {
 

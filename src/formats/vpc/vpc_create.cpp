@@ -1,11 +1,11 @@
-#include "vpc_create.h"
+#include "formats/vpc/vpc_create.h"
 
-#include "vpc_geometry.h"
-#include "vpc_layout.h"
-#include "vpc_structs.h"
-#include "vpc_uuid.h"
-#include "../common/uuid.h"
-#include "../common/bits.h"
+#include "formats/vpc/vpc_geometry.h"
+#include "formats/vpc/vpc_layout.h"
+#include "formats/vpc/vpc_structs.h"
+#include "formats/vpc/vpc_uuid.h"
+#include "formats/common/uuid.h"
+#include "formats/common/bits.h"
 
 namespace instar::formats {
 
@@ -24,7 +24,7 @@ constexpr size_t kBatChunkMin = 512;
 constexpr uint64_t kMaxRequestBytes = uint64_t(INT64_MAX) - (kSectorSize - 1);
 
 Status check_request(const abi::CreateRequest& req) {
-    if (req.format != uint32_t(abi::ImageFormat::vpc)) return Status::invalid_option;
+    if (req.format != uint32_t(abi::Format::vpc)) return Status::invalid_option;
     if ((req.flags & ~kAcceptedFlags) != 0) return Status::invalid_option;
     if ((req.flags & abi::kCreateHasSize) == 0) return Status::invalid_option;
     // qemu's vpc driver accepts every preallocation mode and ignores it.

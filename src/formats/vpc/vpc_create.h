@@ -3,7 +3,7 @@
 // request's timestamp and entropy).
 #pragma once
 
-#include "../common/emitter.h"
+#include "formats/common/emitter.h"
 
 namespace instar::formats {
 

@@ -1,6 +1,6 @@
-#include "vpc_geometry.h"
+#include "formats/vpc/vpc_geometry.h"
 
-#include "vpc_layout.h"
+#include "formats/vpc/vpc_layout.h"
 
 namespace instar::formats::vpc {
 

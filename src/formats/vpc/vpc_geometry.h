@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "../common/status.h"
+#include "formats/common/status.h"
 
 namespace instar::formats::vpc {
 

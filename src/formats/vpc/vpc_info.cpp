@@ -1,7 +1,7 @@
-#include "vpc_info.h"
+#include "formats/vpc/vpc_info.h"
 
-#include "vpc_layout.h"
-#include "vpc_probe.h"
+#include "formats/vpc/vpc_layout.h"
+#include "formats/vpc/vpc_probe.h"
 
 namespace instar::formats {
 
@@ -9,7 +9,7 @@ Status vpc_read_info(ImageSource& src, Arena& arena, abi::InfoResult& out) {
     __builtin_memset(&out, 0, sizeof out);
     VpcImage image{};
     if (Status s = vpc_open(src, arena, image); s != kOk) return s;
-    out.format = uint32_t(abi::BackingFormat::vpc);
+    out.format = uint32_t(abi::Format::vpc);
     out.virtual_size = image.virtual_size;
     // qemu asks the footer, not the layout it opened: a footer copy at 0
     // that says "fixed" opens as dynamic yet reports no cluster size, and

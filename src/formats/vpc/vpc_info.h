@@ -1,10 +1,10 @@
 // `info` for VHD ("vpc") images: what qemu-img info 7.2 reports about one.
 #pragma once
 
-#include "../../abi/ops/info.h"
-#include "../common/arena.h"
-#include "../common/image_io.h"
-#include "../common/status.h"
+#include "abi/ops/info.h"
+#include "formats/common/arena.h"
+#include "formats/common/image_io.h"
+#include "formats/common/status.h"
 
 namespace instar::formats {
 

@@ -1,9 +1,9 @@
-#include "vpc_probe.h"
+#include "formats/vpc/vpc_probe.h"
 
-#include "../common/endian.h"
-#include "../common/qemu_block_view.h"
-#include "vpc_checksum.h"
-#include "vpc_layout.h"
+#include "formats/common/endian.h"
+#include "formats/common/qemu_block_view.h"
+#include "formats/vpc/vpc_checksum.h"
+#include "formats/vpc/vpc_layout.h"
 
 namespace instar::formats {
 

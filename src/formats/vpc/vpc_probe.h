@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/probe.h"
+#include "formats/common/probe.h"
 
 namespace instar::formats {
 

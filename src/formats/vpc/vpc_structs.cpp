@@ -1,7 +1,7 @@
-#include "vpc_structs.h"
+#include "formats/vpc/vpc_structs.h"
 
-#include "../common/endian.h"
-#include "vpc_checksum.h"
+#include "formats/common/endian.h"
+#include "formats/vpc/vpc_checksum.h"
 
 namespace instar::formats::vpc {
 

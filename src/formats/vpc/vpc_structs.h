@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "vpc_geometry.h"
-#include "vpc_layout.h"
+#include "formats/vpc/vpc_geometry.h"
+#include "formats/vpc/vpc_layout.h"
 
 namespace instar::formats::vpc {
 

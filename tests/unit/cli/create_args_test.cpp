@@ -101,7 +101,7 @@ TEST(OptionList, QemuOptsSyntax) {
 TEST(OptionHelp, CommittedText) {
     // Pinned from qemu-img 7.2.22 `create -f vpc -o help`; the live matrix
     // compares every format, with and without a filename.
-    EXPECT_EQ(create_option_help(abi::ImageFormat::vpc, false),
+    EXPECT_EQ(create_option_help(abi::Format::vpc, false),
               "Supported vpc options:\n"
               "  force_size=<bool (on/off)> - Force disk size calculation to use the actual size specified, "
               "rather than using the nearest CHS-based calculation\n"
@@ -111,7 +111,7 @@ TEST(OptionHelp, CommittedText) {
               "\n"
               "The protocol level may support further options.\n"
               "Specify the target filename to include those options.\n");
-    EXPECT_EQ(create_option_help(abi::ImageFormat::raw, true),
+    EXPECT_EQ(create_option_help(abi::Format::raw, true),
               "Supported options:\n"
               "  extent_size_hint=<size> - Extent size hint for the image file, 0 to disable\n"
               "  nocow=<bool (on/off)>  - Turn off copy-on-write (valid only on btrfs)\n"
@@ -122,7 +122,7 @@ TEST(OptionHelp, CommittedText) {
 TEST(OptionHelp, AskedThroughTheCommandLine) {
     EXPECT_FALSE(create_help_text(parse_create_args({"-o", "size=1M", "d"})).has_value());
     EXPECT_EQ(*create_help_text(parse_create_args({"-f", "vpc", "-o", "help"})),
-              create_option_help(abi::ImageFormat::vpc, false));
+              create_option_help(abi::Format::vpc, false));
     EXPECT_THROW(create_help_text(parse_create_args({"-f", "foo", "-o", "help"})), Error);
 }
 

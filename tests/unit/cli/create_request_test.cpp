@@ -38,7 +38,7 @@ std::string line_of(const std::vector<std::string>& argv) {
 
 TEST(CreateRequest, RawDefaults) {
     ResolvedCreate r = resolve({"d.img", "1G"});
-    EXPECT_EQ(r.request.format, static_cast<uint32_t>(abi::ImageFormat::raw));
+    EXPECT_EQ(r.request.format, static_cast<uint32_t>(abi::Format::raw));
     EXPECT_EQ(r.request.flags, abi::kCreateHasSize);
     EXPECT_EQ(r.request.size, uint64_t{1} << 30);
     EXPECT_EQ(r.request.preallocation, static_cast<uint32_t>(abi::Preallocation::off));
@@ -162,7 +162,7 @@ TEST(CreateRequest, VmdkBackingIsAttachedEvenWithUnsafe) {
     EXPECT_EQ(r.request.flags & abi::kCreateBackingAttached, abi::kCreateBackingAttached);
     EXPECT_EQ(r.backing_path, "dir/../p.vmdk");
     EXPECT_STREQ(r.request.backing_file, "../p.vmdk");
-    EXPECT_EQ(r.request.backing_format, static_cast<uint32_t>(abi::BackingFormat::vmdk));
+    EXPECT_EQ(r.request.backing_format, static_cast<uint32_t>(abi::Format::vmdk));
 }
 
 TEST(CreateRequest, Qcow2BackingSizeComesFromTheProbe) {
@@ -174,7 +174,7 @@ TEST(CreateRequest, Qcow2BackingSizeComesFromTheProbe) {
     ResolvedCreate r = resolve({"-f", "qcow2", "-b", "/abs/base.raw", "-F", "raw", "dir/d.qcow2"}, probe);
     ASSERT_EQ(asked.size(), 1u);
     EXPECT_EQ(asked[0].path, "/abs/base.raw");
-    EXPECT_EQ(asked[0].format, abi::BackingFormat::raw);
+    EXPECT_EQ(asked[0].format, abi::Format::raw);
     EXPECT_EQ(r.request.size, uint64_t{5} << 30);
     EXPECT_EQ(r.request.flags & (abi::kCreateHasSize | abi::kCreateHasBacking | abi::kCreateBackingAttached),
               abi::kCreateHasSize | abi::kCreateHasBacking);

@@ -68,11 +68,11 @@ void set_string(abi::InfoString<N>& s, const std::string& v) {
 }
 
 uint32_t format_of(const std::string& name) {
-    if (name == "raw") return uint32_t(abi::BackingFormat::raw);
-    if (name == "qcow2") return uint32_t(abi::BackingFormat::qcow2);
-    if (name == "vmdk") return uint32_t(abi::BackingFormat::vmdk);
-    if (name == "vpc") return uint32_t(abi::BackingFormat::vpc);
-    if (name == "vhdx") return uint32_t(abi::BackingFormat::vhdx);
+    if (name == "raw") return uint32_t(abi::Format::raw);
+    if (name == "qcow2") return uint32_t(abi::Format::qcow2);
+    if (name == "vmdk") return uint32_t(abi::Format::vmdk);
+    if (name == "vpc") return uint32_t(abi::Format::vpc);
+    if (name == "vhdx") return uint32_t(abi::Format::vhdx);
     ADD_FAILURE() << "format " << name;
     return 0;
 }
@@ -173,7 +173,7 @@ InfoImage image_of(const nlohmann::json& j) {
     }
     if (!j.contains("format-specific")) return img;
     const auto& data = j.at("format-specific").at("data");
-    if (r.format == uint32_t(abi::BackingFormat::qcow2)) {
+    if (r.format == uint32_t(abi::Format::qcow2)) {
         abi::InfoQcow2& q = r.qcow2;
         q.version = data.at("compat") == "0.10" ? 2 : 3;
         q.compression_type = uint32_t(data.at("compression-type") == "zstd" ? abi::Qcow2Compression::zstd
@@ -205,7 +205,7 @@ InfoImage image_of(const nlohmann::json& j) {
                 }
             }
         }
-    } else if (r.format == uint32_t(abi::BackingFormat::vmdk)) {
+    } else if (r.format == uint32_t(abi::Format::vmdk)) {
         abi::InfoVmdk& v = r.vmdk;
         v.cid = data.at("cid");
         v.parent_cid = data.at("parent-cid");
@@ -633,7 +633,7 @@ TEST(InfoRender, ErrorNamesAreOneLineOfPlainText) {
 
 abi::InfoResult minimal_raw() {
     abi::InfoResult r{};
-    r.format = uint32_t(abi::BackingFormat::raw);
+    r.format = uint32_t(abi::Format::raw);
     r.virtual_size = 1048576;
     return r;
 }
@@ -657,7 +657,7 @@ TEST(InfoRender, VpcBlockSizeOf2GiBIsNegativeAsInQemu) {
     InfoImage img;
     img.filename = "img.vpc";
     img.actual_size = 4096;
-    img.info.format = uint32_t(abi::BackingFormat::vpc);
+    img.info.format = uint32_t(abi::Format::vpc);
     img.info.virtual_size = 67125248;
     img.info.flags = abi::kInfoHasClusterSize;
     img.info.cluster_size = uint64_t(1) << 31;
@@ -672,7 +672,7 @@ TEST(InfoRender, VpcBlockSizeOf2GiBIsNegativeAsInQemu) {
 TEST(InfoRender, RendersInsideTheSandbox) {
     InfoImage img;
     img.filename = "s.qcow2";
-    img.info.format = uint32_t(abi::BackingFormat::qcow2);
+    img.info.format = uint32_t(abi::Format::qcow2);
     img.info.flags = abi::kInfoHasClusterSize;
     img.info.cluster_size = 65536;
     img.info.virtual_size = 1 << 20;

@@ -18,7 +18,7 @@
 namespace instar::cli {
 namespace {
 
-using abi::BackingFormat;
+using abi::Format;
 
 template <uint32_t N>
 void set(abi::InfoString<N>& s, const std::string& v) {
@@ -28,14 +28,14 @@ void set(abi::InfoString<N>& s, const std::string& v) {
 
 abi::InfoResult raw() {
     abi::InfoResult r{};
-    r.format = uint32_t(BackingFormat::raw);
+    r.format = uint32_t(Format::raw);
     r.virtual_size = 1 << 20;
     return r;
 }
 
 abi::InfoResult qcow2() {
     abi::InfoResult r{};
-    r.format = uint32_t(BackingFormat::qcow2);
+    r.format = uint32_t(Format::qcow2);
     r.virtual_size = 1 << 30;
     r.flags = abi::kInfoHasClusterSize;
     r.cluster_size = 65536;
@@ -53,7 +53,7 @@ abi::InfoResult with_luks(abi::InfoResult r, const abi::InfoLuks& l) {
 
 abi::InfoResult vmdk() {
     abi::InfoResult r{};
-    r.format = uint32_t(BackingFormat::vmdk);
+    r.format = uint32_t(Format::vmdk);
     r.virtual_size = 1 << 30;
     r.flags = abi::kInfoHasClusterSize;
     r.cluster_size = 65536;
@@ -64,7 +64,7 @@ abi::InfoResult vmdk() {
 
 abi::InfoResult vpc() {
     abi::InfoResult r{};
-    r.format = uint32_t(BackingFormat::vpc);
+    r.format = uint32_t(Format::vpc);
     r.virtual_size = 104865792;
     r.flags = abi::kInfoHasClusterSize;
     r.cluster_size = 2 << 20;
@@ -73,7 +73,7 @@ abi::InfoResult vpc() {
 
 abi::InfoResult vhdx() {
     abi::InfoResult r{};
-    r.format = uint32_t(BackingFormat::vhdx);
+    r.format = uint32_t(Format::vhdx);
     r.virtual_size = 1 << 30;
     r.flags = abi::kInfoHasClusterSize;
     r.cluster_size = 32 << 20;
@@ -575,7 +575,7 @@ TEST(InfoValidate, VmdkExtents) {
 
 abi::InfoResult asking_for(uint32_t count) {
     abi::InfoResult r{};
-    r.format = uint32_t(BackingFormat::vmdk);
+    r.format = uint32_t(Format::vmdk);
     r.flags = abi::kInfoNeedsExtentFiles;
     r.vmdk.extent_count = count;
     return r;
@@ -615,7 +615,7 @@ TEST(InfoValidate, VmdkExtentFileRequests) {
         {"name with a quote", asking_for(1), {"a\"b"}},
         {"name with a carriage return", asking_for(1), {"a\rb"}},
         {"name with a NUL", asking_for(1), {std::string("a\0b", 3)}},
-        {"not vmdk", with(asking_for(1), [](auto& r) { r.format = uint32_t(BackingFormat::qcow2); }), {"a"}},
+        {"not vmdk", with(asking_for(1), [](auto& r) { r.format = uint32_t(Format::qcow2); }), {"a"}},
         {"other flags", with(asking_for(1), [](auto& r) { r.flags |= abi::kInfoHasClusterSize; }), {"a"}},
         {"other details", with(asking_for(1), [](auto& r) { r.vmdk.cid = 1; }), {"a"}},
         {"a backing file", with(asking_for(1), [](auto& r) { set(r.backing_file, "b"); }), {"a"}},

@@ -22,7 +22,7 @@ struct Probe {
     formats::DetectedImage found;
 };
 
-Probe detect(std::vector<uint8_t> bytes, abi::BackingFormat requested) {
+Probe detect(std::vector<uint8_t> bytes, abi::Format requested) {
     MemorySource src(std::move(bytes));
     std::vector<uint8_t> mem(1 << 20);
     formats::Arena arena(mem.data(), mem.size());
@@ -44,18 +44,18 @@ std::vector<uint8_t> odd_raw() {
 }
 
 TEST(Detect, RawSizeIsWholeSectors) {
-    for (auto requested : {abi::BackingFormat::raw, abi::BackingFormat::none}) {
+    for (auto requested : {abi::Format::raw, abi::Format::none}) {
         Probe p = detect(odd_raw(), requested);
         ASSERT_EQ(p.status, formats::kOk);
-        EXPECT_EQ(p.found.format, abi::BackingFormat::raw);
+        EXPECT_EQ(p.found.format, abi::Format::raw);
         EXPECT_EQ(p.found.info.virtual_size, 1024u);
     }
-    EXPECT_EQ(detect(std::vector<uint8_t>(1024), abi::BackingFormat::raw).found.info.virtual_size, 1024u);
-    EXPECT_EQ(detect({}, abi::BackingFormat::raw).found.info.virtual_size, 0u);
+    EXPECT_EQ(detect(std::vector<uint8_t>(1024), abi::Format::raw).found.info.virtual_size, 1024u);
+    EXPECT_EQ(detect({}, abi::Format::raw).found.info.virtual_size, 0u);
 }
 
 TEST(ReadImageInfo, RawSizeIsWholeSectors) {
-    for (auto requested : {abi::BackingFormat::raw, abi::BackingFormat::none}) {
+    for (auto requested : {abi::Format::raw, abi::Format::none}) {
         MemorySource src(odd_raw());
         std::vector<uint8_t> mem(1 << 20);
         formats::Arena arena(mem.data(), mem.size());
@@ -63,7 +63,7 @@ TEST(ReadImageInfo, RawSizeIsWholeSectors) {
         formats::DiscardRecords records;
         formats::NoVmdkExtentFiles no_extents;
         ASSERT_EQ(formats::read_image_info(src, arena, requested, false, no_extents, records, r), formats::kOk);
-        EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::raw));
+        EXPECT_EQ(r.format, uint32_t(abi::Format::raw));
         EXPECT_EQ(r.virtual_size, 1024u);
     }
 }
@@ -90,7 +90,7 @@ TEST(ReadImageInfo, FilesWithinASectorOf2To63AreRefused) {
     for (uint64_t size : {kLargest, kLargest + 1, uint64_t(INT64_MAX)}) {
         SCOPED_TRACE(size);
         const Status expected = size == kLargest ? formats::kOk : Status::image_invalid;
-        for (auto requested : {abi::BackingFormat::raw, abi::BackingFormat::none}) {
+        for (auto requested : {abi::Format::raw, abi::Format::none}) {
             ZeroSource src(size);
             std::vector<uint8_t> mem(1 << 20);
             formats::Arena arena(mem.data(), mem.size());
@@ -136,20 +136,20 @@ std::vector<uint8_t> fixed_vpc() {
 // qemu-img create -b fixed.vhd -F vpc opens it; without -F qemu's probe
 // takes it for raw (its footer is not at the start).
 TEST(Detect, FixedVpcByName) {
-    Probe p = detect(fixed_vpc(), abi::BackingFormat::vpc);
+    Probe p = detect(fixed_vpc(), abi::Format::vpc);
     ASSERT_EQ(p.status, formats::kOk);
-    EXPECT_EQ(p.found.format, abi::BackingFormat::vpc);
+    EXPECT_EQ(p.found.format, abi::Format::vpc);
     EXPECT_EQ(p.found.info.virtual_size, uint64_t(1) << 20);
 
-    p = detect(fixed_vpc(), abi::BackingFormat::none);
+    p = detect(fixed_vpc(), abi::Format::none);
     ASSERT_EQ(p.status, formats::kOk);
-    EXPECT_EQ(p.found.format, abi::BackingFormat::raw);
+    EXPECT_EQ(p.found.format, abi::Format::raw);
 
-    EXPECT_EQ(detect(fixed_vpc(), abi::BackingFormat::qcow2).status, Status::image_format_mismatch);
-    EXPECT_EQ(detect(odd_raw(), abi::BackingFormat::vpc).status, Status::image_format_mismatch);
+    EXPECT_EQ(detect(fixed_vpc(), abi::Format::qcow2).status, Status::image_format_mismatch);
+    EXPECT_EQ(detect(odd_raw(), abi::Format::vpc).status, Status::image_format_mismatch);
     std::vector<uint8_t> bad = fixed_vpc();
     bad[(1 << 20) + 64] ^= 1;  // checksum
-    EXPECT_EQ(detect(bad, abi::BackingFormat::vpc).status, Status::image_format_mismatch);
+    EXPECT_EQ(detect(bad, abi::Format::vpc).status, Status::image_format_mismatch);
 }
 
 }  // namespace

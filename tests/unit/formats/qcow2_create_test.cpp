@@ -15,7 +15,7 @@
 namespace instar::testing::qcow2 {
 namespace {
 
-using abi::BackingFormat;
+using abi::Format;
 using abi::Preallocation;
 using formats::Status;
 
@@ -42,7 +42,7 @@ std::string case_name(const Qcow2Options& o) {
     if (o.zstd) n += "_zstd";
     if (!o.backing.empty()) {
         n += "_b" + std::to_string(o.backing.size());
-        if (o.backing_format != BackingFormat::none) n += std::string("_") + abi::backing_format_name(o.backing_format);
+        if (o.backing_format != Format::none) n += std::string("_") + abi::format_name(o.backing_format);
     }
     return n;
 }
@@ -136,26 +136,26 @@ std::vector<Qcow2Options> features() {
 
 std::vector<Qcow2Options> backing_files() {
     std::vector<Qcow2Options> v;
-    auto with = [](Qcow2Options o, std::string name, BackingFormat f) {
+    auto with = [](Qcow2Options o, std::string name, Format f) {
         o.backing = std::move(name);
         o.backing_format = f;
         return o;
     };
-    for (BackingFormat f : {BackingFormat::raw, BackingFormat::qcow2, BackingFormat::vmdk, BackingFormat::vpc,
-                            BackingFormat::vhdx}) {
+    for (Format f : {Format::raw, Format::qcow2, Format::vmdk, Format::vpc,
+                            Format::vhdx}) {
         v.push_back(with(opts(GiB, 65536), "base.img", f));
     }
-    v.push_back(with(opts(MiB, 512), "../images/base.qcow2", BackingFormat::qcow2));
+    v.push_back(with(opts(MiB, 512), "../images/base.qcow2", Format::qcow2));
     Qcow2Options v2 = opts(MiB, 4096);
     v2.version = 2;
-    v.push_back(with(v2, "base.raw", BackingFormat::raw));
-    v.push_back(with(opts(MiB, 65536), std::string(1023, 'b'), BackingFormat::vhdx));
+    v.push_back(with(v2, "base.raw", Format::raw));
+    v.push_back(with(opts(MiB, 65536), std::string(1023, 'b'), Format::vhdx));
     // The longest name that still fits a 512-byte header cluster.
-    v.push_back(with(opts(MiB, 512), std::string(512 - 112 - 16 - 8, 'n'), BackingFormat::raw));
+    v.push_back(with(opts(MiB, 512), std::string(512 - 112 - 16 - 8, 'n'), Format::raw));
     for (Preallocation p : {Preallocation::metadata, Preallocation::falloc, Preallocation::full}) {
         Qcow2Options o = opts(uint64_t(1000000), 32768, 16, p);
         o.extended_l2 = true;
-        v.push_back(with(o, "/srv/images/base.qcow2", BackingFormat::qcow2));
+        v.push_back(with(o, "/srv/images/base.qcow2", Format::qcow2));
     }
     return v;
 }
@@ -261,15 +261,15 @@ std::vector<Refusal> refusals() {
     v.push_back({"refcount_bits_128", x, Status::invalid_option});
     x = o(MiB, 65536), x.refcount_bits = 3;
     v.push_back({"refcount_bits_3", x, Status::invalid_option});
-    x = o(MiB, 65536), x.prealloc = Preallocation::metadata, x.backing = "base", x.backing_format = BackingFormat::raw;
+    x = o(MiB, 65536), x.prealloc = Preallocation::metadata, x.backing = "base", x.backing_format = Format::raw;
     v.push_back({"backing_with_prealloc_no_extl2", x, Status::invalid_option});
     v.push_back({"l1_too_large_512", o(2 * TiB, 512), Status::size_out_of_range});
     v.push_back({"l1_too_large_1k", o(2 * TiB, 1024), Status::size_out_of_range});
     v.push_back({"l1_limit_plus_one_512", o(128 * GiB + 512, 512), Status::size_out_of_range});
     v.push_back({"l1_too_large_2m", o(3ull << 60, 2u << 20), Status::size_out_of_range});
-    x = o(MiB, 65536), x.backing = std::string(1024, 'p'), x.backing_format = BackingFormat::raw;
+    x = o(MiB, 65536), x.backing = std::string(1024, 'p'), x.backing_format = Format::raw;
     v.push_back({"backing_name_1024", x, Status::backing_path_too_long});
-    x = o(MiB, 512), x.backing = std::string(512 - 112 - 16 - 8 + 1, 'n'), x.backing_format = BackingFormat::raw;
+    x = o(MiB, 512), x.backing = std::string(512 - 112 - 16 - 8 + 1, 'n'), x.backing_format = Format::raw;
     v.push_back({"backing_name_overflows_header", x, Status::backing_path_too_long});
     return v;
 }
@@ -304,7 +304,7 @@ TEST(Qcow2Emit, RefusesMalformedRequests) {
         Status expected;
     };
     const Case cases[] = {
-        {"other format", [](abi::CreateRequest& r) { r.format = uint32_t(abi::ImageFormat::vmdk); },
+        {"other format", [](abi::CreateRequest& r) { r.format = uint32_t(abi::Format::vmdk); },
          Status::invalid_option},
         {"vmdk flag", [](abi::CreateRequest& r) { r.flags |= abi::kCreateCompat6; }, Status::invalid_option},
         {"vpc flag", [](abi::CreateRequest& r) { r.flags |= abi::kCreateForceSize; }, Status::invalid_option},
@@ -316,7 +316,7 @@ TEST(Qcow2Emit, RefusesMalformedRequests) {
         {"preallocation 4", [](abi::CreateRequest& r) { r.preallocation = 4; }, Status::invalid_option},
         {"compression 2", [](abi::CreateRequest& r) { r.compression_type = 2; }, Status::invalid_option},
         {"backing format without file",
-         [](abi::CreateRequest& r) { r.backing_format = uint32_t(BackingFormat::qcow2); }, Status::invalid_option},
+         [](abi::CreateRequest& r) { r.backing_format = uint32_t(Format::qcow2); }, Status::invalid_option},
         {"backing format 9",
          [](abi::CreateRequest& r) {
              r.flags |= abi::kCreateHasBacking;
@@ -327,14 +327,14 @@ TEST(Qcow2Emit, RefusesMalformedRequests) {
         {"empty backing name",
          [](abi::CreateRequest& r) {
              r.flags |= abi::kCreateHasBacking;
-             r.backing_format = uint32_t(BackingFormat::raw);
+             r.backing_format = uint32_t(Format::raw);
          },
          Status::invalid_option},
         {"unterminated backing name",
          [](abi::CreateRequest& r) {
              r.flags |= abi::kCreateHasBacking;
              std::memset(r.backing_file, 'x', sizeof(r.backing_file));
-             r.backing_format = uint32_t(BackingFormat::raw);
+             r.backing_format = uint32_t(Format::raw);
          },
          Status::invalid_option},
         {"attached backing without backing", [](abi::CreateRequest& r) { r.flags |= abi::kCreateBackingAttached; },
@@ -361,7 +361,7 @@ TEST(Qcow2Emit, SizeFromBackingFileIsRoundedLikeQemu) {
     // rounds it up to whole sectors like any other size.
     Qcow2Options o = opts(0, 65536);
     o.backing = "base.raw";
-    o.backing_format = BackingFormat::raw;
+    o.backing_format = Format::raw;
     auto req = make_request(o);
     req->flags &= ~abi::kCreateHasSize;
     MemorySink sink;
@@ -396,7 +396,7 @@ TEST(Qcow2Emit, BackingWithoutFormat) {
 
     // Apart from the extension it is the image qemu makes with -F raw.
     Qcow2Options with_format = o;
-    with_format.backing_format = BackingFormat::raw;
+    with_format.backing_format = Format::raw;
     auto req2 = make_request(with_format);
     MemorySink sink2;
     ASSERT_EQ(emit(*req2, o.size, sink2).status, formats::kOk);

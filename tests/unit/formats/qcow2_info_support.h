@@ -183,7 +183,7 @@ inline void expect_same(const GuestRun& g, const nlohmann::json& q) {
     for (const auto& [key, value] : q.items()) EXPECT_TRUE(kTopKeys.count(key)) << "unexpected key " << key;
 
     EXPECT_EQ(q.at("format"), "qcow2");
-    EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::qcow2));
+    EXPECT_EQ(r.format, uint32_t(abi::Format::qcow2));
     EXPECT_EQ(r.virtual_size, q.at("virtual-size").get<uint64_t>());
     ASSERT_TRUE(r.flags & abi::kInfoHasClusterSize);
     EXPECT_EQ(r.cluster_size, q.at("cluster-size").get<uint64_t>());

@@ -517,7 +517,7 @@ TEST(Qcow2Info, ReadsWhatTheEmitterWrites) {
     variants[2].zstd = true;
     variants[2].refcount_bits = 64;
     variants[3].backing = "base image.raw";
-    variants[3].backing_format = abi::BackingFormat::raw;
+    variants[3].backing_format = abi::Format::raw;
     variants[3].size = 5ull << 30;
     for (const Qcow2Options& o : variants) {
         auto req = make_request(o);

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "abi/format_names.h"
+#include "abi/format.h"
 #include "abi/ops/create.h"
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
@@ -51,7 +51,7 @@ struct Qcow2Options {
     bool lazy_refcounts = false;
     bool zstd = false;
     std::string backing;  // empty: none
-    abi::BackingFormat backing_format = abi::BackingFormat::none;
+    abi::Format backing_format = abi::Format::none;
 };
 
 inline const char* prealloc_name(abi::Preallocation p) {
@@ -77,8 +77,8 @@ inline std::string qemu_create_command(const Qcow2Options& o, const std::string&
     std::string cmd = qemu_img() + " create -q -f qcow2 -o " + opts;
     if (!o.backing.empty()) {
         cmd += " -u -b " + shell_quote(o.backing);
-        if (o.backing_format != abi::BackingFormat::none) {
-            cmd += " -F " + std::string(abi::backing_format_name(o.backing_format));
+        if (o.backing_format != abi::Format::none) {
+            cmd += " -F " + std::string(abi::format_name(o.backing_format));
         }
     }
     return cmd + " " + shell_quote(out) + " " + std::to_string(o.size);
@@ -87,7 +87,7 @@ inline std::string qemu_create_command(const Qcow2Options& o, const std::string&
 inline std::unique_ptr<abi::CreateRequest> make_request(const Qcow2Options& o) {
     auto r = std::make_unique<abi::CreateRequest>();
     std::memset(r.get(), 0, sizeof(*r));
-    r->format = static_cast<uint32_t>(abi::ImageFormat::qcow2);
+    r->format = static_cast<uint32_t>(abi::Format::qcow2);
     r->flags = abi::kCreateHasSize;
     r->size = o.size;
     r->preallocation = static_cast<uint32_t>(o.prealloc);

@@ -82,7 +82,7 @@ std::string options(const VhdxCase& c) {
 }
 
 abi::CreateRequest vhdx_request(const VhdxCase& c) {
-    abi::CreateRequest r = base_request(abi::ImageFormat::vhdx, c.size);
+    abi::CreateRequest r = base_request(abi::Format::vhdx, c.size);
     r.vhdx_subformat = uint32_t(c.fixed ? abi::VhdxSubformat::fixed : abi::VhdxSubformat::dynamic);
     r.vhdx_block_size = uint32_t(c.block);
     r.vhdx_log_size = c.log >= 0 ? uint64_t(c.log) : 1 * MiB;
@@ -316,7 +316,7 @@ TEST(VhdxCreate, RefusesInvalidRequests) {
         {"backing file", [](abi::CreateRequest& r) { r.flags |= abi::kCreateHasBacking | abi::kCreateBackingAttached; }},
         {"vpc flag", [](abi::CreateRequest& r) { r.flags |= abi::kCreateForceSize; }},
         {"no size", [](abi::CreateRequest& r) { r.flags &= ~abi::kCreateHasSize; }},
-        {"format", [](abi::CreateRequest& r) { r.format = uint32_t(abi::ImageFormat::qcow2); }},
+        {"format", [](abi::CreateRequest& r) { r.format = uint32_t(abi::Format::qcow2); }},
         {"huge log", [](abi::CreateRequest& r) { r.vhdx_log_size = ~0ull; }},
     };
     for (const Bad& b : bad) {
@@ -364,7 +364,7 @@ TEST(VhdxCreate, ArbitraryRequestsAreSafe) {
     // Fewer than for vpc: accepted multi-TiB requests with 1 MiB blocks
     // generate BATs of hundreds of MiB.
     for (int i = 0; i < 1000; ++i) {
-        abi::CreateRequest req = base_request(abi::ImageFormat::vhdx, 0);
+        abi::CreateRequest req = base_request(abi::Format::vhdx, 0);
         req.size = vv::pick_size(rng);
         req.flags = rng() % 4 ? (abi::kCreateHasSize | (rng() % 2 ? abi::kCreateBlockStateZero : 0))
                               : vv::pick_u32(rng);

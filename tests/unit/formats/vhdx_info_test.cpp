@@ -64,7 +64,7 @@ std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
 // ours with `refusal`.
 void expect_same(const std::string& path, bool qemu_should_open, const std::string& what,
                  Status refusal = Status::image_invalid) {
-    expect_info_agreement(formats::vhdx_read_info, abi::BackingFormat::vhdx, "vhdx", path, qemu_should_open, what,
+    expect_info_agreement(formats::vhdx_read_info, abi::Format::vhdx, "vhdx", path, qemu_should_open, what,
                           refusal);
 }
 
@@ -630,7 +630,7 @@ TEST(VhdxInfo, RandomLogDamageAgreesWithQemu) {
         Status s = read_info_file(formats::vhdx_read_info, path, ours);
         EXPECT_EQ(s == formats::kOk, q.ok) << "iteration " << iter << ": " << q.text;
         if (q.ok && s == formats::kOk) {
-            EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vhdx, "vhdx")) << "iteration " << iter;
+            EXPECT_TRUE(same_info(q.json, ours, abi::Format::vhdx, "vhdx")) << "iteration " << iter;
             ++opened;
         } else if (!q.ok && s != formats::kOk) {
             bool replay = q.text.find("contains a log that needs to be replayed") != std::string::npos;
@@ -649,7 +649,7 @@ TEST(VhdxInfo, ClearsTheResult) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = create(dir, "", 64 * kMiB);
-    expect_clears_result(formats::vhdx_read_info, abi::BackingFormat::vhdx, "vhdx", path);
+    expect_clears_result(formats::vhdx_read_info, abi::Format::vhdx, "vhdx", path);
 }
 
 TEST(VhdxInfo, NeedsOnlyLittleScratch) {

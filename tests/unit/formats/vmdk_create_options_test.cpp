@@ -75,7 +75,7 @@ TEST_P(VmdkRefusesLikeQemu, BothRefuse) {
     EXPECT_TRUE(sink.bytes.empty()) << "nothing may be written before refusing";
 }
 
-void set_backing(CreateRequest& r, const char* path, abi::BackingFormat f) {
+void set_backing(CreateRequest& r, const char* path, abi::Format f) {
     r.flags |= abi::kCreateHasBacking | abi::kCreateBackingAttached;
     r.backing_format = uint32_t(f);
     std::snprintf(r.backing_file, sizeof(r.backing_file), "%s", path);
@@ -95,13 +95,13 @@ const QemuRefusal kQemuRefusals[] = {
     {"preallocation_metadata", "-o preallocation=metadata", Status::invalid_option,
      [](CreateRequest& r, EmitInput&) { r.preallocation = uint32_t(abi::Preallocation::metadata); }},
     {"backing_format_raw", "-b raw.img -F raw", Status::backing_format_unsupported,
-     [](CreateRequest& r, EmitInput&) { set_backing(r, "raw.img", abi::BackingFormat::raw); }},
+     [](CreateRequest& r, EmitInput&) { set_backing(r, "raw.img", abi::Format::raw); }},
     {"backing_format_qcow2_without_backing", "-o backing_fmt=qcow2", Status::backing_format_unsupported,
-     [](CreateRequest& r, EmitInput&) { r.backing_format = uint32_t(abi::BackingFormat::qcow2); }},
+     [](CreateRequest& r, EmitInput&) { r.backing_format = uint32_t(abi::Format::qcow2); }},
     // The parent is raw but claimed to be vmdk: the guest op finds no CID.
     {"backing_not_vmdk", "-b raw.img -F vmdk", Status::backing_format_unsupported,
      [](CreateRequest& r, EmitInput& in) {
-         set_backing(r, "raw.img", abi::BackingFormat::vmdk);
+         set_backing(r, "raw.img", abi::Format::vmdk);
          in.has_parent_cid = false;
      }},
     {"lazy_refcounts_is_not_a_vmdk_option", "-o lazy_refcounts=on", Status::invalid_option,
@@ -139,7 +139,7 @@ TEST_P(VmdkRefusesBadRequest, Refused) {
 const BadRequest kBadRequests[] = {
     {"null_request", Status::invalid_option, [](CreateRequest&, EmitInput& in) { in.request = nullptr; }},
     {"format_qcow2", Status::invalid_option,
-     [](CreateRequest& r, EmitInput&) { r.format = uint32_t(abi::ImageFormat::qcow2); }},
+     [](CreateRequest& r, EmitInput&) { r.format = uint32_t(abi::Format::qcow2); }},
     {"unknown_flag", Status::invalid_option, [](CreateRequest& r, EmitInput&) { r.flags |= 1u << 31; }},
     {"vpc_force_size", Status::invalid_option,
      [](CreateRequest& r, EmitInput&) { r.flags |= abi::kCreateForceSize; }},
@@ -367,7 +367,7 @@ TEST(VmdkCid, OtherEntropyAndTimestampDoNotMatter) {
 
 TEST(VmdkParent, CidAndHintWritten) {
     CreateRequest r = default_request(MiB);
-    set_backing(r, "../images/base image.vmdk", abi::BackingFormat::vmdk);
+    set_backing(r, "../images/base image.vmdk", abi::Format::vmdk);
     MemorySink sink;
     EmitOutput out{};
     ASSERT_EQ(emit(r, MiB, sink, out, true, 0xc3258c2), formats::kOk);
@@ -387,7 +387,7 @@ TEST(VmdkDescriptor, LongestStringsFitAndOpen) {
     std::string name(abi::kImageNameMax, 'n');
     std::memcpy(r.image_name, name.data(), name.size());
     std::string backing(abi::kBackingPathMax, 'b');
-    set_backing(r, backing.c_str(), abi::BackingFormat::vmdk);
+    set_backing(r, backing.c_str(), abi::Format::vmdk);
     std::memset(r.vmdk_hwversion, 'h', abi::kVmdkVersionStringMax);
     std::memset(r.vmdk_toolsversion, 't', abi::kVmdkVersionStringMax);
     set_cid(r, 0xffffffff);

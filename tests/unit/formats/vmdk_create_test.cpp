@@ -125,7 +125,7 @@ TEST_P(VmdkCreateMatchesQemu, WholeFileIdentical) {
     set_cid(r, cid);
     if (c.backing != Backing::none) {
         r.flags |= abi::kCreateHasBacking | abi::kCreateBackingAttached;
-        r.backing_format = uint32_t(abi::BackingFormat::vmdk);
+        r.backing_format = uint32_t(abi::Format::vmdk);
         std::snprintf(r.backing_file, sizeof(r.backing_file), "%s", backing_typed.c_str());
     }
     EmitInput in{&r, size, c.backing != Backing::none, parent_cid};

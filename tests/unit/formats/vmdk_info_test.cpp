@@ -92,7 +92,7 @@ void expect_same_as_qemu(const abi::InfoResult& r, const std::vector<abi::InfoVm
                       "dirty-flag", "backing-filename", "full-backing-filename", "backing-filename-format"},
                      "top level");
     EXPECT_EQ(q.at("format"), "vmdk");
-    EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::vmdk));
+    EXPECT_EQ(r.format, uint32_t(abi::Format::vmdk));
     EXPECT_EQ(r.virtual_size, q.at("virtual-size").get<uint64_t>());
     ASSERT_EQ(bool(r.flags & abi::kInfoHasClusterSize), q.contains("cluster-size"));
     if (q.contains("cluster-size")) {
@@ -585,7 +585,7 @@ TwoRuns read_descriptor_file(const std::string& path) {
     if (t.first.status != formats::kOk) return t;
     // The first answer is the list of files and nothing else.
     const abi::InfoResult& r = t.first.info;
-    EXPECT_EQ(r.format, uint32_t(abi::BackingFormat::vmdk));
+    EXPECT_EQ(r.format, uint32_t(abi::Format::vmdk));
     EXPECT_EQ(r.flags, abi::kInfoNeedsExtentFiles);
     abi::InfoResult rest = r;
     rest.format = rest.flags = rest.vmdk.extent_count = 0;

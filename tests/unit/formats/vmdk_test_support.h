@@ -133,14 +133,14 @@ inline std::vector<uint8_t> qemu_made_1m(const std::string& path, bool stream = 
 inline abi::CreateRequest default_request(uint64_t size, const char* image_name = "ref.vmdk") {
     abi::CreateRequest r;
     std::memset(&r, 0, sizeof(r));
-    r.format = uint32_t(abi::ImageFormat::vmdk);
+    r.format = uint32_t(abi::Format::vmdk);
     r.flags = abi::kCreateHasSize;
     r.size = size;
     r.preallocation = uint32_t(abi::Preallocation::off);
     r.vmdk_subformat = uint32_t(abi::VmdkSubformat::monolithic_sparse);
     r.vmdk_adapter = uint32_t(abi::VmdkAdapter::ide);
     r.grain_size = 65536;
-    r.backing_format = uint32_t(abi::BackingFormat::none);
+    r.backing_format = uint32_t(abi::Format::none);
     // Entropy beyond the CID bytes must not matter: make it noisy.
     for (size_t i = 0; i < abi::kEntropyBytes; ++i) r.entropy[i] = uint8_t(0xa5 ^ (i * 37));
     r.timestamp = 1700000000;

@@ -34,7 +34,7 @@ std::vector<Mask> footer_masks(uint64_t footer) {
 }
 
 abi::CreateRequest vpc_request(uint64_t size, bool fixed, bool force, uint32_t block = 2 * MiB) {
-    abi::CreateRequest r = base_request(abi::ImageFormat::vpc, size);
+    abi::CreateRequest r = base_request(abi::Format::vpc, size);
     r.vpc_subformat = uint32_t(fixed ? abi::VpcSubformat::fixed : abi::VpcSubformat::dynamic);
     r.vpc_block_size = block;
     if (force) r.flags |= abi::kCreateForceSize;
@@ -281,7 +281,7 @@ TEST(VpcCreate, RefusesInvalidOptions) {
         {"backing file", [](abi::CreateRequest& r) { r.flags |= abi::kCreateHasBacking; }},
         {"qcow2 flag", [](abi::CreateRequest& r) { r.flags |= abi::kCreateLazyRefcounts; }},
         {"no size", [](abi::CreateRequest& r) { r.flags &= ~abi::kCreateHasSize; }},
-        {"format", [](abi::CreateRequest& r) { r.format = uint32_t(abi::ImageFormat::vhdx); }},
+        {"format", [](abi::CreateRequest& r) { r.format = uint32_t(abi::Format::vhdx); }},
     };
     for (const Bad& b : bad) {
         abi::CreateRequest req = vpc_request(1 * MiB, false, false);
@@ -337,7 +337,7 @@ TEST(VpcCreate, ArbitraryRequestsAreSafe) {
     std::mt19937_64 rng(99);
     int accepted = 0;
     for (int i = 0; i < 3000; ++i) {
-        abi::CreateRequest req = base_request(abi::ImageFormat::vpc, 0);
+        abi::CreateRequest req = base_request(abi::Format::vpc, 0);
         req.size = vv::pick_size(rng);
         req.flags = rng() % 4 ? (abi::kCreateHasSize | (rng() % 2 ? abi::kCreateForceSize : 0)) : vv::pick_u32(rng);
         req.vpc_subformat = rng() % 4 ? uint32_t(rng() % 2) : vv::pick_u32(rng);

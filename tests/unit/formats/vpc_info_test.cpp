@@ -36,7 +36,7 @@ std::string create(const TempDir& dir, const std::string& opts, uint64_t size) {
 // qemu-img info and vpc_read_info agree: both open the file with the same
 // facts, or both refuse it.
 void expect_same(const std::string& path, bool qemu_should_open, const std::string& what) {
-    expect_info_agreement(formats::vpc_read_info, abi::BackingFormat::vpc, "vpc", path, qemu_should_open, what,
+    expect_info_agreement(formats::vpc_read_info, abi::Format::vpc, "vpc", path, qemu_should_open, what,
                           Status::image_invalid);
 }
 
@@ -217,7 +217,7 @@ TEST(VpcInfo, RandomDamageAgreesWithQemu) {
         Status s = formats::vpc_read_info(mem, scratch.arena, ours);
         EXPECT_EQ(s == formats::kOk, q.ok) << "iteration " << iter << ": " << q.text;
         if (q.ok && s == formats::kOk) {
-            EXPECT_TRUE(same_info(q.json, ours, abi::BackingFormat::vpc, "vpc")) << "iteration " << iter;
+            EXPECT_TRUE(same_info(q.json, ours, abi::Format::vpc, "vpc")) << "iteration " << iter;
             ++opened;
             if (!(ours.flags & abi::kInfoHasClusterSize)) ++without_cluster;
         } else if (!q.ok) {
@@ -249,7 +249,7 @@ TEST(VpcInfo, ClearsTheResult) {
     TempDir dir;
     ASSERT_TRUE(dir.ok());
     std::string path = create(dir, "subformat=fixed", 16 * MiB);
-    expect_clears_result(formats::vpc_read_info, abi::BackingFormat::vpc, "vpc", path);
+    expect_clears_result(formats::vpc_read_info, abi::Format::vpc, "vpc", path);
 }
 
 TEST(VpcInfo, NeedsOnlyLittleScratch) {

@@ -28,7 +28,7 @@ inline bool all_zero(const void* p, size_t n) {
 // ours that qemu has no key for is empty. actual-size and filename come
 // from the host, not the guest.
 inline ::testing::AssertionResult same_info(const nlohmann::json& q, const abi::InfoResult& ours,
-                                            abi::BackingFormat format, const char* format_name) {
+                                            abi::Format format, const char* format_name) {
     const std::set<std::string> modelled = {"virtual-size", "filename",    "cluster-size",
                                             "format",       "actual-size", "dirty-flag"};
     for (auto& [key, value] : q.items()) {
@@ -129,7 +129,7 @@ inline ImageMaker written(const ImageKind& kind, const char* opts, uint64_t size
 // qemu-img info and a format's read_info agree on the file: the same
 // facts, or both refuse it, ours with `refusal`.
 template <typename ReadInfo>
-void expect_info_agreement(ReadInfo fn, abi::BackingFormat format, const char* format_name, const std::string& path,
+void expect_info_agreement(ReadInfo fn, abi::Format format, const char* format_name, const std::string& path,
                            bool qemu_should_open, const std::string& what, formats::Status refusal) {
     QemuJson q = qemu_info_json(path, format_name);
     EXPECT_EQ(q.ok, qemu_should_open) << what << ": " << q.text;
@@ -146,7 +146,7 @@ void expect_info_agreement(ReadInfo fn, abi::BackingFormat format, const char* f
 // Whatever the caller's buffer held, only what qemu reports is set (on the
 // qemu-made image at `path`); a refusal leaves nothing behind either.
 template <typename ReadInfo>
-void expect_clears_result(ReadInfo fn, abi::BackingFormat format, const char* format_name, const std::string& path) {
+void expect_clears_result(ReadInfo fn, abi::Format format, const char* format_name, const std::string& path) {
     abi::InfoResult ours;
     std::memset(&ours, 0xA5, sizeof ours);
     ASSERT_EQ(read_info_file(fn, path, ours), formats::kOk);

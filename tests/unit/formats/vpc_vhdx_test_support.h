@@ -247,7 +247,7 @@ inline Agreement expect_probe_agreement(ReadBasicFn read_basic, const std::strin
     return {q.ok, v};
 }
 
-inline abi::CreateRequest base_request(abi::ImageFormat fmt, uint64_t size) {
+inline abi::CreateRequest base_request(abi::Format fmt, uint64_t size) {
     abi::CreateRequest r{};
     r.format = uint32_t(fmt);
     r.flags = abi::kCreateHasSize;

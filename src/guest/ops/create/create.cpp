@@ -3,10 +3,7 @@
 // device 0) it first reads the backing file's size and, for vmdk, its CID.
 #include "abi/ops/create.h"
 #include "formats/detect.h"
-#include "formats/qcow2/qcow2_create.h"
-#include "formats/vhdx/vhdx_create.h"
-#include "formats/vmdk/vmdk_create.h"
-#include "formats/vpc/vpc_create.h"
+#include "formats/format_driver.h"
 #include "guest/block_io.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
@@ -18,22 +15,13 @@ namespace {
 
 constexpr size_t kScratchBytes = 40u << 20;
 
-formats::EmitFn emitter_for(uint32_t format) {
-    switch (abi::ImageFormat(format)) {
-    case abi::ImageFormat::qcow2: return formats::qcow2_emit;
-    case abi::ImageFormat::vmdk: return formats::vmdk_emit;
-    case abi::ImageFormat::vpc: return formats::vpc_emit;
-    case abi::ImageFormat::vhdx: return formats::vhdx_emit;
-    case abi::ImageFormat::raw: break;  // the host creates raw images itself
-    }
-    return nullptr;
-}
-
 void create_main(const abi::BootConfig& config) {
     static abi::CreateRequest req;  // large: kept off the stack
     if (config.op_config_size != sizeof req || !config.has_output) fail(abi::GuestError::bad_config);
     memcpy(&req, config.op_config, sizeof req);
-    formats::EmitFn emit = emitter_for(req.format);
+    // raw has no emitter: the host creates raw images itself.
+    const formats::FormatDriver* driver = formats::format_driver(abi::Format(req.format));
+    const formats::EmitFn emit = driver ? driver->emit : nullptr;
     if (!emit) fail(abi::GuestError::format_unsupported);
 
     VirtioBlk out;
@@ -51,7 +39,7 @@ void create_main(const abi::BootConfig& config) {
         DeviceSource backing(backing_dev, config.devices[0].size_bytes);
         if (!backing.ok()) fail(abi::GuestError::out_of_memory);
         formats::DetectedImage found;
-        formats::Status s = formats::detect_image(backing, arena, abi::BackingFormat(req.backing_format), found);
+        formats::Status s = formats::detect_image(backing, arena, abi::Format(req.backing_format), found);
         if (s == abi::GuestError::image_format_mismatch) fail(abi::GuestError::backing_format_unsupported);
         if (s != formats::kOk) fail(abi::GuestError::backing_header_unreadable);
         if (!(req.flags & abi::kCreateHasSize)) in.virtual_size = found.info.virtual_size;

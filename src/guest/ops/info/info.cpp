@@ -50,7 +50,7 @@ void info_main(const abi::BootConfig& config) {
     abi::InfoRequest req;
     if (config.op_config_size != sizeof req || config.input_count < 1) fail(abi::GuestError::bad_config);
     memcpy(&req, config.op_config, sizeof req);
-    if (req.requested_format > uint32_t(abi::BackingFormat::vhdx) || (req.flags & ~abi::kInfoUnsafeQuirks))
+    if (req.requested_format > uint32_t(abi::Format::vhdx) || (req.flags & ~abi::kInfoUnsafeQuirks))
         fail(abi::GuestError::bad_config);
 
     VirtioBlk dev;
@@ -65,7 +65,7 @@ void info_main(const abi::BootConfig& config) {
     static abi::InfoResult result;  // kept off the stack
     HostRecords records;
     ExtentDevices extents(config, bounce);
-    formats::Status s = formats::read_image_info(src, arena, abi::BackingFormat(req.requested_format),
+    formats::Status s = formats::read_image_info(src, arena, abi::Format(req.requested_format),
                                                  req.flags & abi::kInfoUnsafeQuirks, extents, records, result);
     if (s != formats::kOk) fail(s);
     send_result(abi::OpId::info, result);

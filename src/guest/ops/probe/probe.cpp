@@ -16,7 +16,7 @@ void probe_main(const abi::BootConfig& config) {
     abi::ProbeRequest req;
     if (config.op_config_size != sizeof req || config.input_count != 1) fail(abi::GuestError::bad_config);
     memcpy(&req, config.op_config, sizeof req);
-    if (req.requested_format > uint32_t(abi::BackingFormat::vhdx)) fail(abi::GuestError::bad_config);
+    if (req.requested_format > uint32_t(abi::Format::vhdx)) fail(abi::GuestError::bad_config);
 
     VirtioBlk dev;
     if (!dev.init(0)) fail(abi::GuestError::device_missing);
@@ -26,7 +26,7 @@ void probe_main(const abi::BootConfig& config) {
     formats::Arena arena(scratch, kScratchBytes, /*known_zero=*/true);  // fresh heap memory
 
     formats::DetectedImage found;
-    formats::Status s = formats::detect_image(src, arena, abi::BackingFormat(req.requested_format), found);
+    formats::Status s = formats::detect_image(src, arena, abi::Format(req.requested_format), found);
     if (s != formats::kOk) fail(s);
     abi::ProbeResult r{uint32_t(found.format), found.info.has_cid ? 1u : 0u, found.info.cid, 0, found.info.virtual_size};
     send_result(abi::OpId::probe, r);
