@@ -1,5 +1,6 @@
-// Block requests on real files: ranges, read-only inputs, alignment, and
-// framing that the guest controls.
+// Block requests on real files: ranges, read-only inputs, alignment,
+// framing that the guest controls, and the checkpoint between slices of a
+// large request.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "abi/virtio.h"
 #include "host/block_backend.h"
@@ -145,6 +147,47 @@ TEST_F(BlockBackendTest, MissingHeaderOrStatusIsAFault) {
     short_header.readable[short_header.readable_count++] = iovec{header_buf, 8};
     short_header.writable[short_header.writable_count++] = iovec{&status, 1};
     EXPECT_THROW(execute_block_request(b, short_header), GuestFault);
+}
+
+struct Stop {};
+
+// 64 segments of 1 MiB (one buffer, aliased): 64 MiB in one request, four
+// slices, a checkpoint before each.
+TEST_F(BlockBackendTest, ACheckpointComesBeforeEverySlice) {
+    ASSERT_EQ(ftruncate(fd, 64 << 20), 0);
+    std::vector<uint8_t> buf(1 << 20);
+    v::BlkRequestHeader h{v::kBlkTIn, 0, 0};
+    std::memcpy(header_buf, &h, sizeof h);
+    DescriptorChain c;
+    c.readable[c.readable_count++] = iovec{header_buf, 16};
+    for (int i = 0; i < 64; ++i) c.writable[c.writable_count++] = iovec{buf.data(), buf.size()};
+    c.writable[c.writable_count++] = iovec{&status, 1};
+    BlockBackend b = backend(true, 512, (64 << 20) / 512);
+    int calls = 0;
+    EXPECT_EQ(execute_block_request(b, c, [&] { ++calls; }), (64u << 20) + 1);
+    EXPECT_EQ(calls, int((64 << 20) / kBlockSliceBytes));
+    calls = 0;
+    auto stop_at_second = [&] {
+        if (++calls == 2) throw Stop{};
+    };
+    EXPECT_THROW(execute_block_request(b, c, stop_at_second), Stop);
+    EXPECT_EQ(calls, 2) << "nothing moved after the checkpoint said stop";
+}
+
+TEST_F(BlockBackendTest, WritingZeroesLooksAtTheCheckpointToo) {
+    BlockBackend b = backend(false, 512, (64 << 20) / 512);
+    b.allocate_by_writing = true;
+    v::BlkWriteZeroes wz{0, (64 << 20) / 512, 0};
+    DescriptorChain c = chain(v::kBlkTWriteZeroes, 0, 0);
+    c.readable[c.readable_count++] = iovec{&wz, sizeof wz};
+    int calls = 0;
+    auto stop_at_second = [&] {
+        if (++calls == 2) throw Stop{};
+    };
+    EXPECT_THROW(execute_block_request(b, c, stop_at_second), Stop);
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_EQ(uint64_t(st.st_size), kBlockSliceBytes) << "one slice written, then it stopped";
 }
 
 }  // namespace
