@@ -151,6 +151,20 @@ bool write_zero_bytes(int fd, uint64_t at, uint64_t len, const std::function<voi
     return true;
 }
 
+// fallocate(2) itself, not posix_fallocate(3): where the file system has
+// no fallocate (ramfs, NFSv3, older ZFS, some FUSE), glibc's fallback first
+// asks fcntl(F_GETFL) and fstatfs, which the sandbox forbids, and the
+// process died of SIGSYS. qemu-img 7.2 calls posix_fallocate and so gets
+// that fallback, which writes a zero into every block, and succeeds:
+// EOPNOTSUPP here tells the caller to write the zeroes (the same image,
+// every block allocated). Returns an errno.
+int reserve(int fd, off_t at, off_t len) {
+    int r;
+    do r = fallocate(fd, 0, at, len);
+    while (r < 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+}
+
 // WRITE_ZEROES: zeroes that are allocated on disk (as qemu's falloc and
 // full preallocation), or, with "unmap", a hole.
 uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<void()>& checkpoint) {
@@ -166,7 +180,11 @@ uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<vo
     const off_t at = off_t(wz.sector * v::kSectorSize), len = off_t(uint64_t(wz.num_sectors) * v::kSectorSize);
     if (wz.flags & v::kBlkWriteZeroesUnmap)
         return fallocate(b.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
-    if (!b.allocate_by_writing) return posix_fallocate(b.fd, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
+    if (!b.allocate_by_writing) {
+        int error = reserve(b.fd, at, len);
+        if (error == 0) return v::kBlkSOk;
+        if (error != EOPNOTSUPP) return v::kBlkSIoErr;
+    }
     if (!write_zero_bytes(b.fd, uint64_t(at), uint64_t(len), checkpoint)) return v::kBlkSIoErr;
     if (uint64_t(at + len) > b.data_end) b.data_end = uint64_t(at + len);
     return v::kBlkSOk;
