@@ -11,10 +11,20 @@ import pytest
 from conftest import KVM_REASON, needs_kvm, run
 
 TIMEOUT = 2
+OVERLAP = "guest misbehaved: descriptor buffer overlaps a virtqueue ring"
 LATE = f"guest did not finish within {TIMEOUT} s (see --timeout)"
+MIB = 1 << 20
 
+# Inputs: a small random file; sparse files of 40 MiB (enough output
+# capacity for a 32 MiB attack, below copy's 64 MiB I/O-thread threshold),
+# 96 MiB (above it: the output has an I/O thread) and 256 MiB (room for a
+# 256 MiB request); 256 MiB of data (reads that really copy, not memset).
 INPUTS = {
     "small": lambda f: f.write(os.urandom(70000)),
+    "sparse40m": lambda f: f.truncate(40 * MIB),
+    "sparse96m": lambda f: f.truncate(96 * MIB),
+    "sparse256m": lambda f: f.truncate(256 * MIB),
+    "data256m": lambda f: [f.write(bytes([0x5a]) * MIB) for _ in range(256)],
 }
 
 # id: (guest, input, the error line's start)
@@ -31,6 +41,20 @@ CASES = {
     "wrong_result_op": ("wrong_result_op", "small", "guest misbehaved: result is for another operation"),
     "undeclared_records": ("undeclared_records", "small",
                            "guest misbehaved: records of a kind the operation does not use"),
+    # Issue 10: a read that re-arms the queue it is served from (the host
+    # never returned to KVM_RUN, so the deadline never fired)...
+    "rearm_avail_by_read": ("rearm_avail_by_read", "sparse40m", OVERLAP),
+    # ...the same on the output's I/O thread (settle() waited forever)...
+    "rearm_avail_by_read_io_thread": ("rearm_avail_by_read", "sparse96m", OVERLAP),
+    # ...through the descriptor table instead of avail.idx...
+    "rearm_desc_by_read": ("rearm_desc_by_read", "sparse40m", OVERLAP),
+    # ...and into another device's ring.
+    "rearm_other_ring": ("rearm_other_ring", "small", OVERLAP),
+    # One notify of 256 requests of 64 x 4 MiB: reads on the vCPU thread,
+    # writes on the output's I/O thread, waited for or not.
+    "flood_input": ("flood_input", "data256m", LATE),
+    "flood_output_wait": ("flood_output_wait", "sparse256m", LATE),
+    "flood_output_spin": ("flood_output_spin", "sparse256m", LATE),
 }
 
 
