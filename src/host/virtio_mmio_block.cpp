@@ -41,7 +41,9 @@ VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, RingRegistry& rings,
     changed_.wait(lock, [this] { return started_; });
 }
 
-VirtioMmioBlock::~VirtioMmioBlock() {
+VirtioMmioBlock::~VirtioMmioBlock() { stop(); }
+
+void VirtioMmioBlock::stop() {
     if (!io_thread_.joinable()) return;
     // The run is over (often because of this very batch): the thread stops
     // at its next checkpoint, so the join waits at most one slice.

@@ -54,6 +54,12 @@ public:
 
     uint64_t requests_completed() { settle(); return requests_; }
 
+    // Ends the I/O thread, a batch in flight at its next slice (the
+    // destructor does it too). When a run ends, every device's thread is
+    // stopped before any device is destroyed: a queue leaving the ring
+    // registry waits for the batches still holding it.
+    void stop();
+
 private:
     uint64_t device_features() const;
     void set_status(uint32_t status);
