@@ -42,12 +42,17 @@ def interleaved(name, instar_cmd, qemu_cmd, runs, before=None):
 
 def launch_cost(instar, guests_dir, work, runs):
     """Whole-process cost of an empty guest op: start, build the VM, run a
-    guest that answers at once, exit. Measured with hyperfine (no shell)."""
+    guest that answers at once, exit. Measured with hyperfine (no shell).
+    The guest is swapped in through INSTAR_GUEST_DIR, so this runs
+    instar-testhooks (the same executable, plus that variable) beside instar."""
     empty_in = work / "empty.in"
     empty_in.write_bytes(b"")
     env = dict(os.environ, INSTAR_GUEST_DIR=str(guests_dir / "empty"))
+    testhooks = instar.parent / "instar-testhooks"
+    if not testhooks.exists():
+        sys.exit(f"{testhooks} is missing: build with -DINSTAR_TEST_HOOKS=ON (the default)")
     hyperfine = shutil.which("hyperfine")
-    cmd = [str(instar), "copy", str(empty_in), str(work / "empty.out")]
+    cmd = [str(testhooks), "copy", str(empty_in), str(work / "empty.out")]
     if hyperfine:
         export = work / "launch.json"
         subprocess.run([hyperfine, "-N", "--warmup", "10", "--runs", str(runs), "--export-json", str(export),

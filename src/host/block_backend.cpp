@@ -129,9 +129,45 @@ bool write_sparse(BlockBackend& b, const IoList& data, uint64_t offset) {
     return true;
 }
 
+// Runs the caller's checkpoint, if any: it throws to stop the request.
+void checkpoint_if(const std::function<void()>& checkpoint) {
+    if (checkpoint) checkpoint();
+}
+
+// Zeroes written over [at, at+len), a checkpoint before each slice.
+bool write_zero_bytes(int fd, uint64_t at, uint64_t len, const std::function<void()>& checkpoint) {
+    static const uint8_t zeros[1 << 16] = {};
+    for (uint64_t done = 0; done < len;) {
+        checkpoint_if(checkpoint);
+        const uint64_t slice_end = std::min(len, done + kBlockSliceBytes);
+        while (done < slice_end) {
+            size_t n = size_t(std::min<uint64_t>(sizeof zeros, slice_end - done));
+            ssize_t w = pwrite(fd, zeros, n, off_t(at + done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return false;
+            done += uint64_t(w);
+        }
+    }
+    return true;
+}
+
+// fallocate(2) itself, not posix_fallocate(3): where the file system has
+// no fallocate (ramfs, NFSv3, older ZFS, some FUSE), glibc's fallback first
+// asks fcntl(F_GETFL) and fstatfs, which the sandbox forbids, and the
+// process died of SIGSYS. qemu-img 7.2 calls posix_fallocate and so gets
+// that fallback, which writes a zero into every block, and succeeds:
+// EOPNOTSUPP here tells the caller to write the zeroes (the same image,
+// every block allocated). Returns an errno.
+int reserve(int fd, off_t at, off_t len) {
+    int r;
+    do r = fallocate(fd, 0, at, len);
+    while (r < 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+}
+
 // WRITE_ZEROES: zeroes that are allocated on disk (as qemu's falloc and
 // full preallocation), or, with "unmap", a hole.
-uint8_t write_zeroes(BlockBackend& b, const IoList& data) {
+uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<void()>& checkpoint) {
     if (b.read_only) return v::kBlkSIoErr;
     if (data.bytes != sizeof(v::BlkWriteZeroes) * v::kBlkWriteZeroesMaxSeg) return v::kBlkSIoErr;
     v::BlkWriteZeroes wz;
@@ -144,20 +180,41 @@ uint8_t write_zeroes(BlockBackend& b, const IoList& data) {
     const off_t at = off_t(wz.sector * v::kSectorSize), len = off_t(uint64_t(wz.num_sectors) * v::kSectorSize);
     if (wz.flags & v::kBlkWriteZeroesUnmap)
         return fallocate(b.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
-    if (!b.allocate_by_writing) return posix_fallocate(b.fd, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
-    static const uint8_t zeros[1 << 16] = {};
-    for (off_t pos = at; pos < at + len;) {
-        size_t n = size_t(std::min<off_t>(sizeof zeros, at + len - pos));
-        ssize_t w = pwrite(b.fd, zeros, n, pos);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return v::kBlkSIoErr;
-        pos += w;
+    if (!b.allocate_by_writing) {
+        int error = reserve(b.fd, at, len);
+        if (error == 0) return v::kBlkSOk;
+        if (error != EOPNOTSUPP) return v::kBlkSIoErr;
     }
+    if (!write_zero_bytes(b.fd, uint64_t(at), uint64_t(len), checkpoint)) return v::kBlkSIoErr;
     if (uint64_t(at + len) > b.data_end) b.data_end = uint64_t(at + len);
     return v::kBlkSOk;
 }
 
-uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data) {
+// Reads and writes, in slices: a checkpoint comes before every
+// kBlockSliceBytes moved (a slice stays a whole number of blocks, as
+// write_sparse needs).
+bool read_or_write(BlockBackend& b, uint32_t type, const IoList& data, uint64_t offset,
+                   const std::function<void()>& checkpoint) {
+    const uint64_t step = std::max<uint64_t>(b.block_size, kBlockSliceBytes - kBlockSliceBytes % b.block_size);
+    for (uint64_t done = 0; done < data.bytes; done += step) {
+        checkpoint_if(checkpoint);
+        IoList part = slice(data.iov, data.count, done, std::min(step, data.bytes - done));
+        uint64_t at = offset + done;
+        bool ok;
+        if (type == v::kBlkTIn) {
+            ok = true;
+            if (is_hole(b.fd, at, part.bytes)) zero_fill(part);
+            else ok = transfer(b.fd, part, at, false);
+        } else {
+            ok = b.detect_zeroes ? write_sparse(b, part, at) : transfer(b.fd, part, at, true);
+        }
+        if (!ok) return false;
+    }
+    return true;
+}
+
+uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data,
+            const std::function<void()>& checkpoint) {
     switch (type) {
     case v::kBlkTIn:
     case v::kBlkTOut: {
@@ -172,17 +229,10 @@ uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data)
             if (offset % b.block_size || data.bytes % b.block_size) return v::kBlkSIoErr;
             if (data.bytes > uint64_t(v::kBlkSegMax) * v::kBlkSizeMax) return v::kBlkSIoErr;
         }
-        if (type == v::kBlkTIn && is_hole(b.fd, offset, data.bytes)) {
-            zero_fill(data);
-            return v::kBlkSOk;
-        }
-        bool ok = type == v::kBlkTIn ? transfer(b.fd, data, offset, false)
-                  : b.detect_zeroes     ? write_sparse(b, data, offset)
-                                        : transfer(b.fd, data, offset, true);
-        return ok ? v::kBlkSOk : v::kBlkSIoErr;
+        return read_or_write(b, type, data, offset, checkpoint) ? v::kBlkSOk : v::kBlkSIoErr;
     }
     case v::kBlkTWriteZeroes:
-        return write_zeroes(b, data);
+        return write_zeroes(b, data, checkpoint);
     case v::kBlkTFlush:
         if (b.read_only) return v::kBlkSOk;
         return fdatasync(b.fd) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
@@ -193,7 +243,8 @@ uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data)
 
 }  // namespace
 
-uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain) {
+uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain,
+                               const std::function<void()>& checkpoint) {
     v::BlkRequestHeader header;
     IoList head = slice(chain.readable, chain.readable_count, 0, sizeof header);
     if (head.bytes != sizeof header) throw GuestFault("block request without a complete header");
@@ -213,7 +264,7 @@ uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain) {
             *static_cast<uint8_t*>(status.iov[0].iov_base) = v::kBlkSIoErr;
             return 1;
         }
-    uint8_t result = run(b, header.type, header.sector, data);
+    uint8_t result = run(b, header.type, header.sector, data, checkpoint);
     *static_cast<uint8_t*>(status.iov[0].iov_base) = result;
     bool read_ok = header.type == v::kBlkTIn && result == v::kBlkSOk;
     return uint32_t((read_ok ? data.bytes : 0) + 1);

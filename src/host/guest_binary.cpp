@@ -12,12 +12,14 @@
 namespace instar {
 
 std::vector<uint8_t> load_guest_binary(const std::string& op_name) {
+#ifdef INSTAR_TEST_HOOKS
     if (const char* dir = std::getenv("INSTAR_GUEST_DIR"); dir && *dir) {
         std::string path = std::string(dir) + "/" + op_name + ".bin";
         std::ifstream f(path, std::ios::binary);
         if (!f) throw_errno("cannot open guest binary '" + path + "'", errno);
         return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
     }
+#endif
     for (unsigned i = 0; i < kEmbeddedGuestCount; ++i)
         if (op_name == kEmbeddedGuests[i].name)
             return std::vector<uint8_t>(kEmbeddedGuests[i].begin, kEmbeddedGuests[i].end);

@@ -1,6 +1,8 @@
 // Finds the flat binary of a guest operation: the one embedded in the
-// executable, or `$INSTAR_GUEST_DIR/<op>.bin` when that variable is set
-// (development, and the hostile-guest tests).
+// executable. Only in instar-testhooks (built with INSTAR_TEST_HOOKS, for
+// the hostile-guest tests and the launch benchmark) may
+// `$INSTAR_GUEST_DIR/<op>.bin` replace it; `instar` itself never looks at
+// the environment, so an installed binary always runs its own guests.
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,7 @@
 #include "host/kvm.h"
 #include "host/landlock.h"
 #include "host/page_tables.h"
+#include "host/ring_registry.h"
 #include "host/seccomp_filter.h"
 #include "host/virtio_mmio_block.h"
 
@@ -102,17 +103,12 @@ void write_boot_config(GuestMemory& memory, const GuestRun& run) {
 
 // Runs the vCPU until the guest sends its result or something ends the run.
 GuestOutput run_loop(Vm& vm, const GuestMemory& memory, std::vector<std::unique_ptr<VirtioMmioBlock>>& devices,
-                              const GuestRun& run) {
-    Deadline deadline(vm.run_state(), run.timeout);
+                              const GuestRun& run, const Deadline& deadline) {
     kvm_run* state = vm.run_state();
     RecordCollector records(uint32_t(run.op), run.record_kinds);
     for (;;) {
         if (!vm.run()) {
-            if (deadline.expired()) {
-                auto ms = run.timeout.count();
-                std::string limit = ms % 1000 ? std::to_string(ms) + " ms" : std::to_string(ms / 1000) + " s";
-                throw Error("guest did not finish within " + limit + " (see --timeout)");
-            }
+            deadline.check();
             continue;  // another signal: carry on
         }
         switch (state->exit_reason) {
@@ -200,16 +196,29 @@ GuestOutput run_guest(const GuestRun& run) {
     write_boot_config(memory, run);
     setup_long_mode_cpu(vm, image.entry);
 
+    // The devices share the run's rings (no buffer may overlap one) and its
+    // deadline, which their work checks too; both outlive them.
+    RingRegistry rings;
+    Deadline deadline(vm.run_state(), run.timeout);
     std::vector<std::unique_ptr<VirtioMmioBlock>> devices(abi::kMaxDevices);
     for (size_t i = 0; i < run.inputs.size(); ++i)
-        devices[i] = std::make_unique<VirtioMmioBlock>(memory, backend_for(run.inputs[i], true));
+        devices[i] = std::make_unique<VirtioMmioBlock>(memory, rings, deadline, backend_for(run.inputs[i], true));
     if (run.output)
-        devices[abi::kOutputDeviceIndex] =
-            std::make_unique<VirtioMmioBlock>(memory, backend_for(*run.output, false), run.output->io_thread);
+        devices[abi::kOutputDeviceIndex] = std::make_unique<VirtioMmioBlock>(
+            memory, rings, deadline, backend_for(*run.output, false), run.output->io_thread);
+    // When the run ends, every I/O thread stops before any device goes
+    // (VirtioMmioBlock::stop), so no device waits on another's batch.
+    struct StopThreadsFirst {
+        std::vector<std::unique_ptr<VirtioMmioBlock>>& devices;
+        ~StopThreadsFirst() {
+            for (auto& dev : devices)
+                if (dev) dev->stop();
+        }
+    } stop_threads_first{devices};
 
     install_seccomp(SeccompPolicy{vm.vcpu_fd()});
     try {
-        return run_loop(vm, memory, devices, run);
+        return run_loop(vm, memory, devices, run, deadline);
     } catch (const GuestFault& f) {
         throw Error(std::string("guest misbehaved: ") + f.what());
     }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "abi/hypercall.h"
+#include "host/deadline.h"
 #include "host/error.h"
 #include "host/escape.h"
 #include "host/guest_fault.h"
@@ -190,13 +191,6 @@ void close_other_fds(const GuestRun& run, int report_fd) {
     _exit(0);
 }
 
-// The words run_loop uses when the guest's own deadline passes.
-std::string deadline_text(std::chrono::milliseconds timeout) {
-    auto ms = timeout.count();
-    std::string limit = ms % 1000 ? std::to_string(ms) + " ms" : std::to_string(ms / 1000) + " s";
-    return "guest did not finish within " + limit + " (see --timeout)";
-}
-
 // The parent's side: relays progress and log lines, keeps the final
 // report, and stops the child at the deadline.
 class ChildWatch {
@@ -227,7 +221,7 @@ public:
             if (left.count() <= 0) {
                 kill(pid_, SIGKILL);
                 reap();
-                throw Error(deadline_text(run_.timeout));
+                throw DeadlineExpired(deadline_message(run_.timeout));
             }
             pollfd fds[2];
             nfds_t n = 0;

@@ -12,9 +12,16 @@
 
 namespace instar {
 namespace v = abi::virtio;
+namespace {
 
-VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend, bool io_thread)
-    : memory_(memory), backend_(backend) {
+// Ends a batch the device is being torn down under; never leaves the I/O thread.
+struct Cancelled {};
+
+}  // namespace
+
+VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, RingRegistry& rings, const Deadline& deadline,
+                                 BlockBackend backend, bool io_thread)
+    : memory_(memory), rings_(rings), deadline_(deadline), backend_(backend) {
     if (!io_thread) return;
     // Signals stay with the vCPU thread: the deadline's SIGALRM must
     // interrupt KVM_RUN, not land here.
@@ -34,8 +41,13 @@ VirtioMmioBlock::VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend
     changed_.wait(lock, [this] { return started_; });
 }
 
-VirtioMmioBlock::~VirtioMmioBlock() {
+VirtioMmioBlock::~VirtioMmioBlock() { stop(); }
+
+void VirtioMmioBlock::stop() {
     if (!io_thread_.joinable()) return;
+    // The run is over (often because of this very batch): the thread stops
+    // at its next checkpoint, so the join waits at most one slice.
+    cancel_.store(true);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
@@ -68,8 +80,15 @@ void VirtioMmioBlock::io_thread_main() {
 void VirtioMmioBlock::settle() {
     if (!io_thread_.joinable()) return;
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [this] { return !busy_; });
+    // The thread itself stops at the deadline too, but a wait must not
+    // hang on a slice in progress: SIGALRM reaches this thread, not that one.
+    if (!changed_.wait_until(lock, deadline_.end(), [this] { return !busy_; })) deadline_.fail();
     if (fault_) std::rethrow_exception(std::exchange(fault_, nullptr));
+}
+
+void VirtioMmioBlock::checkpoint() const {
+    if (cancel_.load(std::memory_order_relaxed)) throw Cancelled{};
+    deadline_.check();
 }
 
 uint64_t VirtioMmioBlock::device_features() const {
@@ -174,7 +193,7 @@ void VirtioMmioBlock::set_queue_ready(uint32_t ready) {
         return;
     }
     if (!(status_ & v::kStatusFeaturesOk)) throw GuestFault("queue enabled before feature negotiation");
-    queue_.emplace(memory_, queue_num_, desc_, driver_, device_);
+    queue_.emplace(memory_, rings_, queue_num_, desc_, driver_, device_);
 }
 
 void VirtioMmioBlock::notify() {
@@ -187,10 +206,16 @@ void VirtioMmioBlock::notify() {
     changed_.notify_all();
 }
 
+// One notify: the chains posted by then (at most the queue's size), each
+// after a checkpoint. While it runs no ring can be set up over a buffer it
+// checked (RingRegistry::hold).
 void VirtioMmioBlock::serve_queue() {
+    auto hold = rings_.hold();
+    queue_->snapshot();
     DescriptorChain chain;
     while (queue_->pop(chain)) {
-        uint32_t written = execute_block_request(backend_, chain);
+        checkpoint();
+        uint32_t written = execute_block_request(backend_, chain, checkpoint_);
         queue_->push_used(chain.head, written);
         ++requests_;
     }

@@ -6,26 +6,37 @@
 // one is written. Any other register access waits for the thread to finish
 // first, so the guest never sees the device mid-batch, and reading
 // InterruptStatus is how the driver waits for completion.
+//
+// A notify is bounded: at most the queue's size of chains, taken from one
+// snapshot of avail.idx, with the run's deadline looked at before each
+// chain and each slice of a request (kBlockSliceBytes); a wait for the I/O
+// thread ends at the deadline too.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 
 #include "host/block_backend.h"
+#include "host/deadline.h"
 #include "host/guest_memory.h"
+#include "host/ring_registry.h"
 #include "host/virtqueue.h"
 
 namespace instar {
 
 class VirtioMmioBlock {
 public:
+    // `rings` and `deadline` are the run's, shared by all its devices.
     // `io_thread`: serve requests on a thread of their own (started here,
     // so before seccomp is installed).
-    VirtioMmioBlock(const GuestMemory& memory, BlockBackend backend, bool io_thread = false);
+    VirtioMmioBlock(const GuestMemory& memory, RingRegistry& rings, const Deadline& deadline, BlockBackend backend,
+                    bool io_thread = false);
     ~VirtioMmioBlock();
     VirtioMmioBlock(const VirtioMmioBlock&) = delete;
     VirtioMmioBlock& operator=(const VirtioMmioBlock&) = delete;
@@ -37,10 +48,17 @@ public:
 
     // Waits for the I/O thread to finish its batch; rethrows its GuestFault.
     // Before a run's result is accepted, so a fault in a batch the guest
-    // never waited for still ends the run.
+    // never waited for still ends the run. Throws DeadlineExpired when the
+    // deadline passes first.
     void settle();
 
     uint64_t requests_completed() { settle(); return requests_; }
+
+    // Ends the I/O thread, a batch in flight at its next slice (the
+    // destructor does it too). When a run ends, every device's thread is
+    // stopped before any device is destroyed: a queue leaving the ring
+    // registry waits for the batches still holding it.
+    void stop();
 
 private:
     uint64_t device_features() const;
@@ -48,11 +66,15 @@ private:
     void set_queue_ready(uint32_t ready);
     void notify();
     void serve_queue();
+    void checkpoint() const;
     void reset();
     void io_thread_main();
 
     const GuestMemory& memory_;
+    RingRegistry& rings_;
+    const Deadline& deadline_;
     BlockBackend backend_;
+    std::function<void()> checkpoint_ = [this] { checkpoint(); };
     uint32_t status_ = 0;
     uint32_t device_features_sel_ = 0;
     uint32_t driver_features_sel_ = 0;
@@ -69,6 +91,7 @@ private:
     bool started_ = false;
     bool busy_ = false;
     bool stopping_ = false;
+    std::atomic<bool> cancel_{false};  // set on teardown: a batch still running stops at its next checkpoint
     std::exception_ptr fault_;
 };
 

@@ -1,7 +1,12 @@
 // The device side of a split virtqueue (virtio 1.1, 2.6). Everything read
 // from guest memory is checked before use: ring placement, indexes, chain
 // length (which also catches loops), and every buffer must lie wholly in
-// guest memory a device may touch. A violation throws GuestFault.
+// guest memory a device may touch and overlap no live ring of any queue
+// (RingRegistry). A violation throws GuestFault.
+//
+// A notify is served from one snapshot of avail.idx: the chains posted by
+// then, at most the queue's size. What the host writes while serving them
+// (a read's data, the used ring) cannot post more.
 #pragma once
 
 #include <sys/uio.h>
@@ -10,6 +15,7 @@
 
 #include "abi/virtio.h"
 #include "host/guest_memory.h"
+#include "host/ring_registry.h"
 
 namespace instar {
 
@@ -26,9 +32,18 @@ struct DescriptorChain {
 
 class SplitQueue {
 public:
-    SplitQueue(const GuestMemory& memory, uint32_t size, uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa);
+    // Checks the rings and adds them to `rings` for as long as the queue lives.
+    SplitQueue(const GuestMemory& memory, RingRegistry& rings, uint32_t size, uint64_t desc_gpa,
+               uint64_t avail_gpa, uint64_t used_gpa);
+    ~SplitQueue();
+    SplitQueue(const SplitQueue&) = delete;
+    SplitQueue& operator=(const SplitQueue&) = delete;
 
-    // Takes the next available chain; false when the driver has posted none.
+    // Reads avail.idx, once, for a notify: returns how many chains pop()
+    // will hand out (at most size()).
+    uint32_t snapshot();
+
+    // Takes the next chain of the snapshot; false once they are all taken.
     bool pop(DescriptorChain& chain);
 
     // Returns a chain to the driver with the number of bytes written into
@@ -41,11 +56,13 @@ private:
     uint16_t avail_idx() const;
 
     const GuestMemory& memory_;
+    RingRegistry& rings_;
     uint32_t size_;
     const uint8_t* desc_;
     const uint8_t* avail_;
     uint8_t* used_;
     uint16_t last_avail_ = 0;
+    uint16_t snapshot_ = 0;  // avail.idx as the current notify found it
     uint16_t used_idx_ = 0;
 };
 

@@ -7,6 +7,7 @@
 // guest_run.cpp); no host access to guest RAM outside the DMA ranges or
 // outside RAM; a notify returns (libFuzzer's -timeout catches one that does
 // not); the disk never grows past its capacity.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +15,8 @@
 #include "abi/memory_map.h"
 #include "fuzz_device.h"
 #include "host/guest_fault.h"
+#include "host/deadline.h"
+#include "host/ring_registry.h"
 #include "host/virtio_mmio_block.h"
 
 using namespace instar;
@@ -38,7 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     BlockBackend backend = backend_of(h.vq, file);
 
     {
-        VirtioMmioBlock device(*memory, backend);
+        // The run's rings and a deadline that never comes (no timer: the
+        // fuzzer's own -timeout catches a notify that does not return).
+        static const Deadline deadline(nullptr, std::chrono::hours(24));
+        RingRegistry rings;
+        VirtioMmioBlock device(*memory, rings, deadline, backend);
         const uint8_t* ops = rest + contents;
         const size_t count = (left - contents) / sizeof(MmioOp);
         try {

@@ -4,7 +4,8 @@
 //
 // Must hold for every input: GuestFault is the only way out; no host access
 // to guest RAM outside the DMA ranges (poisoned for ASan) or outside RAM
-// (guard pages); every buffer of a popped chain inside one DMA range; the
+// (guard pages); every buffer of a popped chain inside one DMA range and
+// clear of the queue's rings; the
 // bytes reported written fit the chain; the disk never grows past its
 // capacity and an input disk never changes. Layout: host_inputs.h.
 #include <cstddef>
@@ -20,6 +21,22 @@ using namespace instar::fuzz;
 namespace {
 
 uint64_t fold(uint64_t gpa, bool raw) { return raw ? gpa : gpa % (kFuzzRam + kPage); }
+
+// No device buffer may overlap a ring (a read into one would re-arm it).
+void check_clear_of_rings(const GuestMemory& memory, const DescriptorChain& chain,
+                          std::initializer_list<GuestRange> rings) {
+    auto check = [&](const iovec* iov, uint32_t count) {
+        for (uint32_t i = 0; i < count; ++i) {
+            const uint64_t start = uint64_t(static_cast<const uint8_t*>(iov[i].iov_base) - memory.base());
+            const uint64_t end = start + iov[i].iov_len;
+            for (const GuestRange& r : rings)
+                if (iov[i].iov_len && start < r.end && r.start < end)
+                    invariant_failed("a popped chain's buffer overlaps one of the queue's rings");
+        }
+    };
+    check(chain.readable, chain.readable_count);
+    check(chain.writable, chain.writable_count);
+}
 
 }  // namespace
 
@@ -53,11 +70,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     BlockBackend backend = backend_of(h, file);
 
     try {
-        SplitQueue queue(*memory, h.queue_size, desc, avail, used);
+        RingRegistry rings;
+        SplitQueue queue(*memory, rings, h.queue_size, desc, avail, used);
+        queue.snapshot();
         for (uint32_t i = 0; i < kFuzzMaxRequests; ++i) {
             DescriptorChain chain;
             if (!queue.pop(chain)) break;
             check_chain(*memory, ranges, chain);
+            check_clear_of_rings(*memory, chain, {{desc, desc + abi::virtio::desc_table_bytes(n)},
+                                                  {avail, avail + abi::virtio::avail_ring_bytes(n)},
+                                                  {used, used + abi::virtio::used_ring_bytes(n)}});
             const uint32_t written = execute_block_request(backend, chain);
             if (written == 0 || written > writable_bytes(chain))
                 invariant_failed("bytes reported written do not fit the chain's writable buffers");

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the built instar is, and whether KVM is usable.
+"""Shared fixtures: where the built instar (and instar-testhooks) is, and
+whether KVM is usable.
 
 Tests that need /dev/kvm are skipped, with the reason shown (pytest -rs),
 only where KVM is really unavailable.
@@ -13,6 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("INSTAR_BUILD_DIR", REPO / "build"))
 INSTAR = Path(os.environ.get("INSTAR", BUILD / "instar"))
+# The same command line, built to honour INSTAR_GUEST_DIR (CMake option
+# INSTAR_TEST_HOOKS): every test that swaps the guest uses this one.
+INSTAR_TESTHOOKS = Path(os.environ.get("INSTAR_TESTHOOKS", BUILD / "instar-testhooks"))
 
 
 def kvm_unavailable_reason():
@@ -57,6 +61,13 @@ def instar():
 
 
 @pytest.fixture(scope="session")
+def instar_testhooks():
+    if not INSTAR_TESTHOOKS.exists():
+        pytest.fail(f"{INSTAR_TESTHOOKS} is missing: build with -DINSTAR_TEST_HOOKS=ON (the default)")
+    return INSTAR_TESTHOOKS
+
+
+@pytest.fixture(scope="session")
 def qemu_img():
     path = shutil.which("qemu-img")
     if path is None:
@@ -66,4 +77,5 @@ def qemu_img():
 
 @pytest.fixture(scope="session")
 def test_guests_dir():
+    """Guests for INSTAR_GUEST_DIR, which only instar_testhooks reads."""
     return BUILD / "test_guests"

@@ -1,16 +1,23 @@
-// Block requests on real files: ranges, read-only inputs, alignment, and
-// framing that the guest controls.
+// Block requests on real files: ranges, read-only inputs, alignment,
+// framing that the guest controls, the checkpoint between slices of a
+// large request, and zeroes on a file system without fallocate.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "abi/virtio.h"
 #include "host/block_backend.h"
 #include "host/guest_fault.h"
+#include "host/seccomp_filter.h"
 
 namespace instar {
 namespace {
@@ -145,6 +152,91 @@ TEST_F(BlockBackendTest, MissingHeaderOrStatusIsAFault) {
     short_header.readable[short_header.readable_count++] = iovec{header_buf, 8};
     short_header.writable[short_header.writable_count++] = iovec{&status, 1};
     EXPECT_THROW(execute_block_request(b, short_header), GuestFault);
+}
+
+struct Stop {};
+
+// 64 segments of 1 MiB (one buffer, aliased): 64 MiB in one request, four
+// slices, a checkpoint before each.
+TEST_F(BlockBackendTest, ACheckpointComesBeforeEverySlice) {
+    ASSERT_EQ(ftruncate(fd, 64 << 20), 0);
+    std::vector<uint8_t> buf(1 << 20);
+    v::BlkRequestHeader h{v::kBlkTIn, 0, 0};
+    std::memcpy(header_buf, &h, sizeof h);
+    DescriptorChain c;
+    c.readable[c.readable_count++] = iovec{header_buf, 16};
+    for (int i = 0; i < 64; ++i) c.writable[c.writable_count++] = iovec{buf.data(), buf.size()};
+    c.writable[c.writable_count++] = iovec{&status, 1};
+    BlockBackend b = backend(true, 512, (64 << 20) / 512);
+    int calls = 0;
+    EXPECT_EQ(execute_block_request(b, c, [&] { ++calls; }), (64u << 20) + 1);
+    EXPECT_EQ(calls, int((64 << 20) / kBlockSliceBytes));
+    calls = 0;
+    auto stop_at_second = [&] {
+        if (++calls == 2) throw Stop{};
+    };
+    EXPECT_THROW(execute_block_request(b, c, stop_at_second), Stop);
+    EXPECT_EQ(calls, 2) << "nothing moved after the checkpoint said stop";
+}
+
+TEST_F(BlockBackendTest, WritingZeroesLooksAtTheCheckpointToo) {
+    BlockBackend b = backend(false, 512, (64 << 20) / 512);
+    b.allocate_by_writing = true;
+    v::BlkWriteZeroes wz{0, (64 << 20) / 512, 0};
+    DescriptorChain c = chain(v::kBlkTWriteZeroes, 0, 0);
+    c.readable[c.readable_count++] = iovec{&wz, sizeof wz};
+    int calls = 0;
+    auto stop_at_second = [&] {
+        if (++calls == 2) throw Stop{};
+    };
+    EXPECT_THROW(execute_block_request(b, c, stop_at_second), Stop);
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    EXPECT_EQ(uint64_t(st.st_size), kBlockSliceBytes) << "one slice written, then it stopped";
+}
+
+// preallocation=falloc on ramfs (no fallocate): posix_fallocate's fallback
+// asked fcntl and fstatfs, and seccomp killed the process. Now the zeroes
+// are written, as glibc's fallback does for qemu-img. Run in a child with a
+// mount namespace of its own and the real filter.
+TEST(BlockBackendRamfsTest, AllocatedZeroesWithoutFallocateUnderSeccomp) {
+    enum : int { kPass = 0, kNoNamespace = 77, kHasFallocate = 78, kFail = 1 };
+    char dir[] = "/tmp/instar-ramfs-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+            mount("ramfs", dir, "ramfs", 0, nullptr) < 0)
+            _exit(kNoNamespace);
+        int f = open((std::string(dir) + "/out").c_str(), O_RDWR | O_CREAT, 0600);
+        if (f < 0) _exit(kFail);
+        if (fallocate(f, 0, 0, 512) == 0 || errno != EOPNOTSUPP) _exit(kHasFallocate);
+        install_seccomp(SeccompPolicy{});
+        BlockBackend b{f, 0, 64, 512, false};
+        alignas(16) uint8_t header[16];
+        v::BlkRequestHeader h{v::kBlkTWriteZeroes, 0, 0};
+        std::memcpy(header, &h, sizeof h);
+        v::BlkWriteZeroes wz{8, 16, 0};
+        uint8_t st = 0xff;
+        DescriptorChain c;
+        c.readable[c.readable_count++] = iovec{header, 16};
+        c.readable[c.readable_count++] = iovec{&wz, sizeof wz};
+        c.writable[c.writable_count++] = iovec{&st, 1};
+        execute_block_request(b, c);
+        uint8_t back[24 * 512];
+        bool zeroes = pread(f, back, sizeof back, 0) == ssize_t(sizeof back) && pread(f, back, 1, sizeof back) == 0;
+        for (uint8_t byte : back) zeroes = zeroes && byte == 0;
+        _exit(st == v::kBlkSOk && zeroes ? kPass : kFail);
+    }
+    int wstatus = 0;
+    ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+    rmdir(dir);
+    ASSERT_FALSE(WIFSIGNALED(wstatus)) << "killed by signal " << WTERMSIG(wstatus);
+    ASSERT_TRUE(WIFEXITED(wstatus));
+    if (WEXITSTATUS(wstatus) == kNoNamespace) GTEST_SKIP() << "no mount namespace and ramfs here (needs root)";
+    if (WEXITSTATUS(wstatus) == kHasFallocate) GTEST_SKIP() << "this ramfs has fallocate";
+    EXPECT_EQ(WEXITSTATUS(wstatus), kPass) << "WRITE_ZEROES did not leave 16 allocated zero sectors at 8";
 }
 
 }  // namespace

@@ -7,13 +7,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <vector>
 
 #include "abi/memory_map.h"
 #include "abi/virtio.h"
+#include "host/deadline.h"
 #include "host/guest_memory.h"
+#include "host/ring_registry.h"
 #include "host/seccomp_filter.h"
 #include "host/virtio_mmio_block.h"
 #include "support/in_child.h"
@@ -81,7 +84,11 @@ TEST(SandboxWorkloadTest, DeviceWithIoThreadRunsAndEndsUnderTheFilter) {
         b.block_size = kBlock;
         b.read_only = false;
         b.detect_zeroes = true;
-        auto dev = std::make_unique<VirtioMmioBlock>(*memory, b, true);
+        // As run_guest: the run's ring registry and deadline (no vCPU here,
+        // so the clock alone), both outliving the device.
+        RingRegistry rings;
+        Deadline deadline(nullptr, std::chrono::seconds(60));
+        auto dev = std::make_unique<VirtioMmioBlock>(*memory, rings, deadline, b, true);
         install_seccomp(SeccompPolicy{-1});
         bool ok = write_batch(*memory, *dev);
         dev.reset();
