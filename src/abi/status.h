@@ -1,5 +1,5 @@
 // Why a guest operation failed: the one vocabulary of failure shared by the
-// format code, the guest runtime (ErrorMessage in abi/hypercall.h) and the
+// format code, the guest runtime (ErrorMessage in abi/messages.h) and the
 // host, which maps each code to its own text.
 #pragma once
 

@@ -55,25 +55,4 @@ GuestRun make_guest_run(const SandboxOptions& options, abi::OpId op, const std::
     return run;
 }
 
-InputFile open_input(const std::string& path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("cannot open '" + path + "'", errno);
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = errno;
-        close(fd);
-        throw_errno("cannot open '" + path + "'", e);
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        throw Error("cannot open '" + path + "': Is a directory");
-    }
-    uint64_t size = uint64_t(st.st_size);
-    if (S_ISBLK(st.st_mode)) {
-        off_t end = lseek(fd, 0, SEEK_END);
-        size = end > 0 ? uint64_t(end) : 0;
-    }
-    return InputFile{fd, size};
-}
-
 }  // namespace instar::cli

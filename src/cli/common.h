@@ -1,5 +1,5 @@
 // What every sandboxed subcommand shares: the options that steer the
-// guest (--timeout, -v) and opening input files.
+// guest (--timeout, -v); input files are image::InputFile.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/guest_run.h"
+#include "image/input_file.h"
 
 namespace instar::cli {
 
@@ -31,13 +32,7 @@ SandboxOptions take_sandbox_options(std::vector<std::string>& args);
 // A GuestRun with the deadline and log printing set from the options.
 GuestRun make_guest_run(const SandboxOptions& options, abi::OpId op, const std::string& op_name);
 
-struct InputFile {
-    int fd = -1;
-    uint64_t size = 0;
-};
-
-// Opens a file read-only for a guest to read; fails with
-// "cannot open 'PATH': REASON".
-InputFile open_input(const std::string& path);
+using image::InputFile;
+using image::open_input;
 
 }  // namespace instar::cli

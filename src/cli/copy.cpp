@@ -34,20 +34,20 @@ void run_copy(const CopyArgs& args) {
     OutputFile out(args.output);
 
     GuestRun run = make_guest_run(args.sandbox, abi::OpId::copy, "copy");
-    run.inputs.push_back(Disk{in.fd, in.size, in.size, abi::virtio::kSectorSize});
-    uint64_t capacity = (in.size + kCopyOutputBlock - 1) / kCopyOutputBlock * kCopyOutputBlock;
-    run.output = Disk{out.fd(), in.size, capacity, kCopyOutputBlock};
+    run.inputs.push_back(Disk{in.fd(), in.size(), in.size(), abi::virtio::kSectorSize});
+    uint64_t capacity = (in.size() + kCopyOutputBlock - 1) / kCopyOutputBlock * kCopyOutputBlock;
+    run.output = Disk{out.fd(), in.size(), capacity, kCopyOutputBlock};
     // The output is written on an I/O thread while the guest reads the next
     // batch, as qemu-img convert overlaps its reads and writes; below a few
     // batches the thread's start costs more than the overlap saves.
-    run.output->io_thread = in.size >= kCopyIoThreadMinBytes;
+    run.output->io_thread = in.size() >= kCopyIoThreadMinBytes;
     ProgressPrinter progress(args.progress);
     run.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
 
     // The guest runs in a sandboxed child; this process relays its progress
     // and, once the result checks out, puts the output in place.
     auto result = run_guest_in_child(run).result_as<abi::CopyResult>("copy");
-    if (result.bytes_copied != in.size || result.output_size != in.size)
+    if (result.bytes_copied != in.size() || result.output_size != in.size())
         throw Error("guest misbehaved: copy result does not match the input");
     out.commit(result.output_size);
     progress.finish();

@@ -56,19 +56,17 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
         throw Error("Could not open '" + q.path + "': " + std::strerror(errno ? errno : ENOENT));
     }
     GuestRun run = make_guest_run(sandbox, abi::OpId::probe, "probe");
-    run.inputs.push_back(Disk{in.fd, in.size, in.size, 512});
+    run.inputs.push_back(Disk{in.fd(), in.size(), in.size(), 512});
     abi::ProbeRequest req{uint32_t(q.format), 0};
     run.op_config.assign(reinterpret_cast<uint8_t*>(&req), reinterpret_cast<uint8_t*>(&req) + sizeof req);
     GuestOutput output;
     try {
         output = run_guest_in_child(run);
     } catch (const GuestFailed& e) {
-        close(in.fd);
         if (e.code() == abi::GuestError::image_format_mismatch)
             throw Error(std::string("Image is not in ") + abi::format_name(q.format) + " format");
         throw Error("Could not open backing image: " + std::string(e.what()));
     }
-    close(in.fd);
     auto r = output.result_as<abi::ProbeResult>("probe");
     if (r.format == uint32_t(abi::Format::none) || r.format > uint32_t(abi::Format::vhdx))
         throw Error("guest misbehaved: probe result names no format");
@@ -121,7 +119,7 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     InputFile backing;
     if (r.attach_backing) {
         backing = open_input(r.backing_path);
-        run.inputs.push_back(Disk{backing.fd, backing.size, backing.size, 512});
+        run.inputs.push_back(Disk{backing.fd(), backing.size(), backing.size(), 512});
         r.request.flags |= abi::kCreateBackingAttached;
     }
     const uint64_t block = r.sector_size;

@@ -8,15 +8,20 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/ops/create.h"
-#include "cli/qemu_paths.h"
 #include "cli/qemu_qdict.h"
 #include "host/error.h"
 #include "host/escape.h"
+#include "image/qemu_paths.h"
 
 namespace instar::cli {
 namespace {
 
 using abi::Format;
+using image::info_backing_file;
+using image::info_format_name;
+using image::info_full_backing_filename;
+using image::info_string;
+using image::qemu_path_combine;
 
 // ---- the tree qemu builds ---------------------------------------------------
 

@@ -13,9 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "cli/info_model.h"
+#include "image/info_model.h"
 
 namespace instar::cli {
+
+using image::CheckedInfoImage;
+using image::InfoImage;
+using image::LuksSlotInfo;
+using image::Qcow2Encryption;
 
 // Lines of `qemu-img info` (`--backing-chain` when chain.size() > 1):
 // images separated by an empty line. Throws instar::Error for no image.

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "abi/boot_config.h"
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 
 namespace instar::guest {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "host/error.h"
 
 namespace instar {

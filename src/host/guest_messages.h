@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "host/guest_memory.h"
 
 namespace instar {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "abi/boot_config.h"
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "host/error.h"
 #include "host/guest_records.h"
 

@@ -18,7 +18,7 @@
 #include <tuple>
 #include <vector>
 
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "host/deadline.h"
 #include "host/error.h"
 #include "host/escape.h"

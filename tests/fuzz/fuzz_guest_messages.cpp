@@ -16,7 +16,7 @@
 #include <cstring>
 #include <variant>
 
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "abi/memory_map.h"
 #include "fuzz_host.h"
 #include "fuzz_target.h"

@@ -21,11 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/boot_config.h"
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "abi/ops/info.h"
 #include "checksum_repair.h"
 #include "cli/info_render.h"
-#include "cli/info_validate.h"
+#include "image/info_validate.h"
 #include "format_checks.h"
 #include "formats/common/record_sink.h"
 #include "formats/info.h"
@@ -107,7 +107,7 @@ struct RecordBatch {
 inline std::string host_collect(const std::vector<uint8_t>& result, const std::vector<RecordBatch>& batches,
                                 GuestOutput& output) {
     return host_refusal([&] {
-        RecordCollector collector(uint32_t(abi::OpId::info), cli::info_record_kinds());
+        RecordCollector collector(uint32_t(abi::OpId::info), image::info_record_kinds());
         for (const RecordBatch& b : batches)
             collector.add(uint32_t(abi::OpId::info), b.kind, b.record_size, b.count, b.bytes);
         output = GuestOutput{result, collector.take()};
@@ -123,27 +123,27 @@ inline bool host_wants_extent_files(const GuestOutput& output) {
 
 // inspect()'s checks on a first answer asking for extent files: `names`.
 inline std::string host_accept_extent_request(const GuestOutput& output, std::vector<std::string>& names) {
-    return host_refusal([&] { names = cli::accept_extent_file_request(output); });
+    return host_refusal([&] { names = image::accept_extent_file_request(output); });
 }
 
 // inspect()'s checks on a final answer (`extent_files`: the names of the
 // files attached, or nullptr) for `image`; `accepted` set when they pass.
 inline std::string host_accept(const GuestOutput& output, abi::Format requested,
-                               const std::vector<std::string>* extent_files, cli::InfoImage image,
-                               std::optional<cli::CheckedInfoImage>& accepted) {
+                               const std::vector<std::string>* extent_files, image::InfoImage image,
+                               std::optional<image::CheckedInfoImage>& accepted) {
     return host_refusal(
-        [&] { accepted.emplace(cli::accept_info_output(output, requested, extent_files, std::move(image))); });
+        [&] { accepted.emplace(image::accept_info_output(output, requested, extent_files, std::move(image))); });
 }
 
 // The host's rendering of an accepted chain; `refusal` set when it threw
 // (it must not, once every image passed the checks).
-inline std::string host_render_human(const std::vector<cli::CheckedInfoImage>& chain, std::string& refusal) {
+inline std::string host_render_human(const std::vector<image::CheckedInfoImage>& chain, std::string& refusal) {
     std::string out;
     refusal = host_refusal([&] { out = cli::render_info_human(chain); });
     return out;
 }
 
-inline std::string host_render_json(const std::vector<cli::CheckedInfoImage>& chain, bool backing_chain,
+inline std::string host_render_json(const std::vector<image::CheckedInfoImage>& chain, bool backing_chain,
                                     std::string& refusal) {
     std::string out;
     refusal = host_refusal([&] { out = cli::render_info_json(chain, backing_chain); });
@@ -162,7 +162,7 @@ inline bool deliberate_refusal(const abi::InfoResult& r) {
 
 // Every string within its field and every list as long as its count:
 // what the host must make sure of before it touches them.
-inline const char* check_bounds(const cli::InfoImage& img) {
+inline const char* check_bounds(const image::InfoImage& img) {
     const abi::InfoResult& r = img.info;
     if (r.backing_file.length > abi::kInfoPathMax) return "backing file name longer than its field";
     if (r.backing_format.length > abi::kInfoShortMax) return "backing format longer than its field";
@@ -213,13 +213,13 @@ inline const char* check_human_text(const std::string& text, size_t images) {
     return nullptr;
 }
 
-inline const char* check_json_image(const nlohmann::json& j, const cli::InfoImage& img) {
+inline const char* check_json_image(const nlohmann::json& j, const image::InfoImage& img) {
     if (!j.is_object()) return "JSON image is not an object";
     const auto size = j.find("virtual-size");
     if (size == j.end() || !size->is_number_integer() || size->get<int64_t>() != int64_t(img.info.virtual_size))
         return "JSON virtual-size is not the validated one";
     const auto format = j.find("format");
-    if (format == j.end() || !format->is_string() || *format != cli::info_format_name(img.info.format))
+    if (format == j.end() || !format->is_string() || *format != image::info_format_name(img.info.format))
         return "JSON format is not the validated one";
     const auto name = j.find("filename");
     if (name == j.end() || !name->is_string()) return "JSON image without a filename string";
@@ -231,7 +231,7 @@ inline const char* check_json_image(const nlohmann::json& j, const cli::InfoImag
 
 // JSON output: ASCII only (qemu escapes the rest), parses back, and says
 // what the validated result says.
-inline const char* check_json_text(const std::string& text, const std::vector<cli::CheckedInfoImage>& chain,
+inline const char* check_json_text(const std::string& text, const std::vector<image::CheckedInfoImage>& chain,
                                    bool backing_chain) {
     for (char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
@@ -247,7 +247,7 @@ inline const char* check_json_text(const std::string& text, const std::vector<cl
 }
 
 // Render a chain the host accepted, both ways, and check the text.
-inline const char* check_render(const std::vector<cli::CheckedInfoImage>& chain, bool backing_chain) {
+inline const char* check_render(const std::vector<image::CheckedInfoImage>& chain, bool backing_chain) {
     static const bool zone_loaded = (cli::prepare_info_render(), true);  // as the CLI, once
     (void)zone_loaded;
     std::string refusal;
@@ -366,9 +366,9 @@ inline const char* check_info_once(FuzzFiles& files, formats::ImageSource& src, 
         if (!refusal.empty()) return disagreement(refusal);
     }
 
-    cli::InfoImage img;
+    image::InfoImage img;
     img.filename = "fuzz.img";
-    std::optional<cli::CheckedInfoImage> accepted;
+    std::optional<image::CheckedInfoImage> accepted;
     refusal = host_accept(output, requested, attached ? &names : nullptr, img, accepted);
     if (!refusal.empty()) return disagreement(refusal);
     // Rendering what the host accepted is fuzz_info_validate's part (its
@@ -520,7 +520,7 @@ inline std::vector<RecordBatch> decode_batches(const ValidateCase& c) {
 inline std::vector<std::string> extent_names_of(const GuestOutput& output) {
     std::vector<std::string> names;
     host_refusal([&] {
-        for (const abi::InfoVmdkExtent& e : records_as<abi::InfoVmdkExtent>(output.records[cli::kInfoExtentList]))
+        for (const abi::InfoVmdkExtent& e : records_as<abi::InfoVmdkExtent>(output.records[image::kInfoExtentList]))
             names.emplace_back(e.filename.bytes, e.filename.length <= abi::kInfoExtentNameMax ? e.filename.length : 0);
     });
     return names;
@@ -540,23 +540,23 @@ inline const char* check_validate(const uint8_t* data, size_t size) {
     }
     const auto requested = abi::Format(((c.ctl >> 4) & 7) % 6);
     const std::vector<std::string> names = extent_names_of(output);
-    cli::InfoImage img;
+    image::InfoImage img;
     img.filename = c.filename;
     img.actual_size = c.actual_size;
     const bool after_files = c.ctl & kValidateAfterExtentFiles;
-    std::optional<cli::CheckedInfoImage> accepted;
+    std::optional<image::CheckedInfoImage> accepted;
     if (!host_accept(output, requested, after_files ? &names : nullptr, img, accepted).empty()) return nullptr;
     if (c.result.size() != sizeof(abi::InfoResult)) return "the host accepted a result that is not one InfoResult";
     if (const char* bad = check_bounds(**accepted)) return bad;
 
-    std::vector<cli::CheckedInfoImage> chain = {*accepted};
+    std::vector<image::CheckedInfoImage> chain = {*accepted};
     const bool backing_chain = c.ctl & (kValidateJsonChain | kValidateTwoImages);
     if (c.ctl & kValidateTwoImages) {
         // The same image again under the name its backing file gets.
-        cli::InfoImage second = **accepted;
-        const auto next = cli::info_full_backing_filename(second);
+        image::InfoImage second = **accepted;
+        const auto next = image::info_full_backing_filename(second);
         second.filename = next ? *next : "backing";
-        std::string refused = host_refusal([&] { chain.push_back(cli::check_info_image(std::move(second))); });
+        std::string refused = host_refusal([&] { chain.push_back(image::check_info_image(std::move(second))); });
         if (!refused.empty()) return "the host's checks refused an image they had accepted under another name";
     }
     return check_render(chain, backing_chain);

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "abi/ops/create.h"
 #include "abi/virtio.h"
 #include "host_inputs.h"

@@ -1,5 +1,5 @@
 // Sends a "result" whose bytes are garbage.
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "guest/op.h"
 
 namespace {

@@ -1,8 +1,8 @@
 #include "formats/qcow2/qcow2_options.h"
 
-#include "formats/qcow2/qcow2_layout.h"
 #include "abi/format.h"
 #include "formats/common/bits.h"
+#include "formats/qcow2/qcow2_layout.h"
 
 namespace instar::formats::qcow2 {
 namespace {

@@ -1,7 +1,7 @@
 #include "formats/qcow2/qcow2_plan.h"
 
-#include "formats/qcow2/qcow2_layout.h"
 #include "formats/common/bits.h"
+#include "formats/qcow2/qcow2_layout.h"
 
 namespace instar::formats::qcow2 {
 namespace {

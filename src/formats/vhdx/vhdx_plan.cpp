@@ -1,7 +1,7 @@
 #include "formats/vhdx/vhdx_plan.h"
 
-#include "formats/vhdx/vhdx_layout.h"
 #include "formats/common/bits.h"
+#include "formats/vhdx/vhdx_layout.h"
 
 namespace instar::formats::vhdx {
 

@@ -1,12 +1,13 @@
 #include "formats/vhdx/vhdx_probe.h"
 
+#include "formats/common/bits.h"
 #include "formats/common/endian.h"
 #include "formats/common/qemu_block_view.h"
+#include "formats/common/signature.h"
 #include "formats/vhdx/crc32c.h"
 #include "formats/vhdx/vhdx_bat.h"
 #include "formats/vhdx/vhdx_layout.h"
 #include "formats/vhdx/vhdx_log.h"
-#include "formats/common/bits.h"
 
 namespace instar::formats {
 
@@ -286,7 +287,7 @@ Status check_bat(ImageSource& src, uint8_t* chunk, const RegionInfo& info, const
 }  // namespace
 
 bool vhdx_detect(const uint8_t* head, size_t len) {
-    return head != nullptr && len >= sizeof kFileSignature && same(head, kFileSignature, sizeof kFileSignature);
+    return starts_with_signature(head, len, kFileSignature);
 }
 
 Status vhdx_open(ImageSource& src, Arena& arena, VhdxImage& out) {

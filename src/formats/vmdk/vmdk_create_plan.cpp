@@ -1,9 +1,9 @@
 #include "formats/vmdk/vmdk_create_plan.h"
 
+#include "formats/common/bits.h"
 #include "formats/common/endian.h"
 #include "formats/vmdk/vmdk_descriptor.h"
 #include "formats/vmdk/vmdk_text.h"
-#include "formats/common/bits.h"
 
 namespace instar::formats::vmdk {
 
@@ -62,26 +62,26 @@ Status plan_subformat(uint32_t subformat, CreatePlan& plan) {
     return Status::invalid_option;
 }
 
+// What each adapter type writes into the descriptor, indexed by
+// abi::VmdkAdapter: its name, and the geometry's heads (qemu: 16 for IDE,
+// 255 for the SCSI adapters).
+struct AdapterDesc {
+    const char* name;
+    uint32_t heads;
+};
+constexpr AdapterDesc kAdapters[] = {
+    {"ide", kGeometryHeadsIde},
+    {"buslogic", kGeometryHeadsScsi},
+    {"lsilogic", kGeometryHeadsScsi},
+    {"legacyESX", kGeometryHeadsScsi},
+};
+static_assert(sizeof kAdapters / sizeof kAdapters[0] == uint32_t(abi::VmdkAdapter::legacy_esx) + 1);
+
 Status plan_adapter(uint32_t adapter, CreatePlan& plan) {
-    switch (static_cast<abi::VmdkAdapter>(adapter)) {
-        case abi::VmdkAdapter::ide:
-            plan.adapter_type = "ide";
-            plan.heads = kGeometryHeadsIde;
-            return kOk;
-        case abi::VmdkAdapter::buslogic:
-            plan.adapter_type = "buslogic";
-            plan.heads = kGeometryHeadsScsi;
-            return kOk;
-        case abi::VmdkAdapter::lsilogic:
-            plan.adapter_type = "lsilogic";
-            plan.heads = kGeometryHeadsScsi;
-            return kOk;
-        case abi::VmdkAdapter::legacy_esx:
-            plan.adapter_type = "legacyESX";
-            plan.heads = kGeometryHeadsScsi;
-            return kOk;
-    }
-    return Status::invalid_option;
+    if (adapter >= sizeof kAdapters / sizeof kAdapters[0]) return Status::invalid_option;
+    plan.adapter_type = kAdapters[adapter].name;
+    plan.heads = kAdapters[adapter].heads;
+    return kOk;
 }
 
 Status plan_versions(const CreateRequest& r, CreatePlan& plan) {

@@ -1,4 +1,5 @@
 #include "formats/vmdk/vmdk_layout.h"
+
 #include "formats/common/bits.h"
 
 namespace instar::formats::vmdk {

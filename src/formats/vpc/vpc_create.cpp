@@ -1,11 +1,11 @@
 #include "formats/vpc/vpc_create.h"
 
+#include "formats/common/bits.h"
+#include "formats/common/uuid.h"
 #include "formats/vpc/vpc_geometry.h"
 #include "formats/vpc/vpc_layout.h"
 #include "formats/vpc/vpc_structs.h"
 #include "formats/vpc/vpc_uuid.h"
-#include "formats/common/uuid.h"
-#include "formats/common/bits.h"
 
 namespace instar::formats {
 

@@ -2,6 +2,7 @@
 
 #include "formats/common/endian.h"
 #include "formats/common/qemu_block_view.h"
+#include "formats/common/signature.h"
 #include "formats/vpc/vpc_checksum.h"
 #include "formats/vpc/vpc_layout.h"
 
@@ -87,7 +88,7 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
 }  // namespace
 
 bool vpc_detect(const uint8_t* head, size_t len) {
-    return head != nullptr && len >= sizeof kFooterCookie && same(head, kFooterCookie, sizeof kFooterCookie);
+    return starts_with_signature(head, len, kFooterCookie);
 }
 
 Status vpc_open(ImageSource& src, Arena& arena, VpcImage& out) {

@@ -23,8 +23,8 @@
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
 #include "cli/info_render.h"
-#include "cli/info_validate.h"
-#include "cli/qemu_paths.h"
+#include "image/info_validate.h"
+#include "image/qemu_paths.h"
 #include "host/error.h"
 #include "host/escape.h"
 #include "host/seccomp_filter.h"
@@ -32,6 +32,8 @@
 
 namespace instar::cli {
 namespace {
+
+using namespace ::instar::image;
 
 using ::instar::testing::CommandResult;
 using ::instar::testing::retry_qemu_luks_timing;

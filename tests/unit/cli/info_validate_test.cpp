@@ -12,11 +12,13 @@
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
 #include "cli/info_render.h"
-#include "cli/info_validate.h"
+#include "image/info_validate.h"
 #include "host/error.h"
 
 namespace instar::cli {
 namespace {
+
+using namespace ::instar::image;
 
 using abi::Format;
 

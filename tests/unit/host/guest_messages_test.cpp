@@ -5,7 +5,7 @@
 #include <cstring>
 #include <memory>
 
-#include "abi/hypercall.h"
+#include "abi/messages.h"
 #include "abi/memory_map.h"
 #include "host/escape.h"
 #include "host/guest_fault.h"

@@ -65,6 +65,19 @@ protected:
         return b;
     }
     void put(uint64_t gpa, const void* p, size_t n) { std::memcpy(memory.at(gpa, n), p, n); }
+    // Posts one 512-byte read of `sector` into `buffer` (header at
+    // `header_at`) as the only available chain; does not notify.
+    void post_one_read(uint64_t header_at, uint64_t sector, uint64_t buffer) {
+        v::BlkRequestHeader h{v::kBlkTIn, 0, sector};
+        put(header_at, &h, sizeof h);
+        v::Desc d[3] = {{header_at, sizeof h, v::kDescFNext, 1},
+                        {buffer, 512, v::kDescFNext | v::kDescFWrite, 2},
+                        {kStatus, 1, v::kDescFWrite, 0}};
+        put(kDesc, d, sizeof d);
+        uint16_t head = 0, idx = 1;
+        put(kAvail + 4, &head, 2);
+        put(kAvail + 2, &idx, 2);
+    }
     uint16_t used_idx() {
         uint16_t i;
         std::memcpy(&i, memory.at(kUsed + 2, 2), 2);
@@ -165,15 +178,7 @@ TEST_P(VirtioMmioBlockTest, AReadThatWouldReArmTheQueueIsRefused) {
     in.read_only = true;
     VirtioMmioBlock dev = device(in);
     bring_up(dev);
-    v::BlkRequestHeader h{v::kBlkTIn, 0, 1};
-    put(kHeaderAt, &h, sizeof h);
-    v::Desc d[3] = {{kHeaderAt, sizeof h, v::kDescFNext, 1},
-                    {kAvail, 512, v::kDescFNext | v::kDescFWrite, 2},
-                    {kStatus, 1, v::kDescFWrite, 0}};
-    put(kDesc, d, sizeof d);
-    uint16_t head = 0, idx = 1;
-    put(kAvail + 4, &head, 2);
-    put(kAvail + 2, &idx, 2);
+    post_one_read(kHeaderAt, 1, kAvail);
     if (GetParam()) {
         dev.write(v::kRegQueueNotify, 0, 4);
         EXPECT_THROW(dev.read(v::kRegInterruptStatus, 4), GuestFault);
@@ -181,6 +186,7 @@ TEST_P(VirtioMmioBlockTest, AReadThatWouldReArmTheQueueIsRefused) {
         EXPECT_THROW(dev.write(v::kRegQueueNotify, 0, 4), GuestFault);
     }
     EXPECT_EQ(used_idx(), 0);
+    uint16_t idx = 0;
     std::memcpy(&idx, memory.at(kAvail + 2, 2), 2);
     EXPECT_EQ(idx, 1) << "nothing was read into the ring";
 }
@@ -194,15 +200,7 @@ TEST_P(VirtioMmioBlockTest, AReadIntoAnotherDevicesRingIsRefused) {
     VirtioMmioBlock other = device(output());
     bring_up(reader);
     bring_up(other, kQueueSize, kOther, kOther + 0x1000, kOther + 0x2000);
-    v::BlkRequestHeader h{v::kBlkTIn, 0, 0};
-    put(kHeader, &h, sizeof h);
-    v::Desc d[3] = {{kHeader, sizeof h, v::kDescFNext, 1},
-                    {kOther + 0x1000, 512, v::kDescFNext | v::kDescFWrite, 2},
-                    {kStatus, 1, v::kDescFWrite, 0}};
-    put(kDesc, d, sizeof d);
-    uint16_t head = 0, idx = 1;
-    put(kAvail + 4, &head, 2);
-    put(kAvail + 2, &idx, 2);
+    post_one_read(kHeader, 0, kOther + 0x1000);
     if (GetParam()) {
         reader.write(v::kRegQueueNotify, 0, 4);
         EXPECT_THROW(reader.settle(), GuestFault);
@@ -213,7 +211,7 @@ TEST_P(VirtioMmioBlockTest, AReadIntoAnotherDevicesRingIsRefused) {
     other.write(v::kRegQueueReady, 0, 4);
     reader.write(v::kRegStatus, 0, 4);
     bring_up(reader);
-    put(kAvail + 2, &idx, 2);
+    post_one_read(kHeader, 0, kOther + 0x1000);
     reader.write(v::kRegQueueNotify, 0, 4);
     EXPECT_EQ(reader.read(v::kRegInterruptStatus, 4), 0u);
     EXPECT_EQ(used_idx(), 1);

@@ -18,7 +18,7 @@ namespace instar {
 struct GuestOutput;
 }
 
-namespace instar::cli {
+namespace instar::image {
 
 // qemu shows the encryption of a qcow2 under "encrypt:": the format, and
 // for LUKS what the LUKS header says, filled from abi::InfoQcow2
@@ -108,4 +108,4 @@ std::optional<std::string> info_full_backing_filename(const InfoImage& image);
 // plain text: escaped as in human output.
 std::string info_error_name(const std::string& name);
 
-}  // namespace instar::cli
+}  // namespace instar::image

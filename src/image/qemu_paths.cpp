@@ -1,8 +1,8 @@
-#include "cli/qemu_paths.h"
+#include "image/qemu_paths.h"
 
 #include <algorithm>
 
-namespace instar::cli {
+namespace instar::image {
 namespace {
 
 // A name like "nbd:host" or "json:{...}": a ':' before any '/'.
@@ -30,4 +30,4 @@ std::optional<std::string> qemu_full_backing_filename(const std::string& image_f
     return qemu_path_combine(image_filename, backing);
 }
 
-}  // namespace instar::cli
+}  // namespace instar::image

@@ -1,10 +1,10 @@
-#include "cli/info_model.h"
+#include "image/info_model.h"
 
 #include "abi/format.h"
-#include "cli/qemu_paths.h"
 #include "host/escape.h"
+#include "image/qemu_paths.h"
 
-namespace instar::cli {
+namespace instar::image {
 
 const char* info_format_name(uint32_t format) {
     const char* name = abi::format_name(abi::Format(format));
@@ -26,4 +26,4 @@ std::optional<std::string> info_full_backing_filename(const InfoImage& image) {
 
 std::string info_error_name(const std::string& name) { return escape_untrusted(name); }
 
-}  // namespace instar::cli
+}  // namespace instar::image

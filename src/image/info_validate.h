@@ -10,10 +10,10 @@
 
 #include "abi/ops/create.h"
 #include "abi/ops/info.h"
-#include "cli/info_model.h"
 #include "host/guest_run.h"
+#include "image/info_model.h"
 
-namespace instar::cli {
+namespace instar::image {
 
 // The lists the `info` guest may send as records (GuestRun::record_kinds),
 // at these indexes of GuestOutput::records.
@@ -74,4 +74,4 @@ void validate_info_bitmaps(const abi::InfoResult& info, const std::vector<abi::I
 // for the LUKS algorithms), or nothing for an unencrypted image.
 std::optional<Qcow2Encryption> qcow2_encryption_of(const abi::InfoResult& info);
 
-}  // namespace instar::cli
+}  // namespace instar::image

@@ -1,4 +1,4 @@
-#include "cli/info_validate.h"
+#include "image/info_validate.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "formats/common/bits.h"
 #include "host/error.h"
 
-namespace instar::cli {
+namespace instar::image {
 namespace {
 using formats::is_power_of_two;
 
@@ -552,4 +552,4 @@ CheckedInfoImage accept_info_output(const GuestOutput& output, abi::Format reque
     return CheckedInfoImage(std::move(image));
 }
 
-}  // namespace instar::cli
+}  // namespace instar::image

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-namespace instar::cli {
+namespace instar::image {
 
 // qemu's path_combine(): `name` relative to the directory part of `base`
 // unless absolute. It names vmdk extent files ("sub/x.vmdk" + "x-s001.vmdk"
@@ -21,4 +21,4 @@ std::string qemu_path_combine(const std::string& base, const std::string& name);
 std::optional<std::string> qemu_full_backing_filename(const std::string& image_filename,
                                                       const std::string& backing);
 
-}  // namespace instar::cli
+}  // namespace instar::image

@@ -1,0 +1,35 @@
+// The directories in which an operation may open files that an image
+// names (backing files, vmdk extent files): those the user allowed, or the
+// image's own directory. Files are opened beneath them by the kernel's
+// rules (ConfinedOpener), and only when they are regular files.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host/confined_open.h"
+
+namespace instar::image {
+
+// The canonical directory of `path` (realpath of its directory part);
+// throws "Could not open 'PATH': REASON".
+std::string real_directory_of(const std::string& path);
+
+class Allowlist {
+public:
+    // `dirs` (--backing-dir), or when empty the directory of `image_path`.
+    // Resolved when first needed, so an image that names no file never
+    // touches them.
+    Allowlist(std::vector<std::string> dirs, std::string image_path)
+        : dirs_(std::move(dirs)), image_path_(std::move(image_path)) {}
+
+    const ConfinedOpener& opener();
+
+private:
+    std::vector<std::string> dirs_;
+    std::string image_path_;
+    std::unique_ptr<ConfinedOpener> opener_;
+};
+
+}  // namespace instar::image
