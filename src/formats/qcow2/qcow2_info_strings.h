@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "abi/ops/info.h"
+#include "formats/common/info_string.h"
 
 namespace instar::formats::qcow2 {
 
@@ -15,13 +16,6 @@ inline size_t until_nul(const uint8_t* p, size_t len) {
     return n;
 }
 
-// False (and `s` untouched) when len exceeds the capacity.
-template <uint32_t N>
-bool set_string(abi::InfoString<N>& s, const uint8_t* p, size_t len) {
-    if (len > N) return false;
-    __builtin_memcpy(s.bytes, p, len);
-    s.length = uint32_t(len);
-    return true;
-}
+using formats::set_string;
 
 }  // namespace instar::formats::qcow2

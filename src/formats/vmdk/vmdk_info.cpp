@@ -6,6 +6,7 @@
 #include "formats/vmdk/vmdk_header.h"
 #include "formats/vmdk/vmdk_layout.h"
 #include "formats/vmdk/vmdk_sparse_open.h"
+#include "formats/common/info_string.h"
 
 namespace instar::formats {
 
@@ -16,14 +17,6 @@ using namespace vmdk;
 // How much of a descriptor file qemu reads (1 MiB - 1, "avoid unbounded
 // allocation").
 constexpr uint64_t kDescriptorFileMax = (1u << 20) - 1;
-
-template <uint32_t N>
-bool set_string(abi::InfoString<N>& s, const char* p, size_t len) {
-    if (len > N) return false;
-    __builtin_memcpy(s.bytes, p, len);
-    s.length = uint32_t(len);
-    return true;
-}
 
 template <uint32_t N, size_t M>
 void set_literal(abi::InfoString<N>& s, const char (&text)[M]) {
