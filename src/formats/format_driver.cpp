@@ -4,7 +4,9 @@
 #include "formats/qcow2/qcow2_create.h"
 #include "formats/qcow2/qcow2_info.h"
 #include "formats/qcow2/qcow2_probe.h"
+#include "formats/qcow2/qcow2_reader.h"
 #include "formats/raw/partition_table.h"
+#include "formats/raw/raw_reader.h"
 #include "formats/vhdx/vhdx_create.h"
 #include "formats/vhdx/vhdx_info.h"
 #include "formats/vhdx/vhdx_probe.h"
@@ -41,12 +43,12 @@ Status vhdx_info(const InfoReadContext& c, abi::InfoResult& out) { return vhdx_r
 
 // Indexed by abi::Format.
 constexpr FormatDriver kDrivers[] = {
-    {abi::Format::none, nullptr, nullptr, nullptr, nullptr},
-    {abi::Format::raw, nullptr, raw_read_basic, raw_read_info, nullptr},
-    {abi::Format::qcow2, qcow2_detect, qcow2_read_basic, qcow2_info, qcow2_emit},
-    {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit},
-    {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit},
-    {abi::Format::vhdx, vhdx_detect, vhdx_read_basic, vhdx_info, vhdx_emit},
+    {abi::Format::none, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {abi::Format::raw, nullptr, raw_read_basic, raw_read_info, nullptr, raw_open_reader},
+    {abi::Format::qcow2, qcow2_detect, qcow2_read_basic, qcow2_info, qcow2_emit, qcow2_open_reader},
+    {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit, nullptr},
+    {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit, nullptr},
+    {abi::Format::vhdx, vhdx_detect, vhdx_read_basic, vhdx_info, vhdx_emit, nullptr},
 };
 static_assert(sizeof kDrivers / sizeof kDrivers[0] == abi::kFormatCount);
 

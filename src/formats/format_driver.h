@@ -1,8 +1,8 @@
 // One table entry per image format with everything the guest operations
 // call it for: its signature, a backing file's basic facts, what `info`
-// shows, and creating an image. The operations and the detection look a
-// format up here instead of switching on it, as qemu's BlockDriver tables
-// are looked up; convert's readers and writers will join the entry.
+// shows, creating an image and reading its content. The operations and the
+// detection look a format up here instead of switching on it, as qemu's
+// BlockDriver tables are looked up; convert's writers will join the entry.
 #pragma once
 
 #include <stddef.h>
@@ -10,6 +10,7 @@
 
 #include "abi/format.h"
 #include "abi/ops/info.h"
+#include "formats/block/block_reader.h"
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
 #include "formats/common/image_io.h"
@@ -45,6 +46,9 @@ struct FormatDriver {
     Status (*read_info)(const InfoReadContext& ctx, abi::InfoResult& out);
     // Writes a new image; nullptr where the host creates it itself (raw).
     EmitFn emit;
+    // The image's content for convert and map (block status and reads);
+    // nullptr where there is no reader yet (vmdk, vpc, vhdx).
+    OpenReaderFn open_reader;
 };
 
 // The entry for `format`; nullptr for none and for a number that is no

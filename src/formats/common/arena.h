@@ -41,9 +41,12 @@ public:
     size_t capacity() const { return size_; }
     // Everything handed out so far may have been written: clear it when
     // handed out again.
-    void reset() {
+    void reset() { release_to(0); }
+    // Gives back everything handed out since used() was `mark` (scratch a
+    // step needed only while it ran), keeping what came before.
+    void release_to(size_t mark) {
         if (used_ > dirty_) dirty_ = used_;
-        used_ = 0;
+        if (mark < used_) used_ = mark;
     }
 
 private:

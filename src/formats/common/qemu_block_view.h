@@ -38,13 +38,13 @@ inline bool qemu_can_read(uint64_t offset, uint64_t len) {
 }
 
 // A read qemu_can_read() allows: bytes past the end come back as zeros.
+// Only the part inside the file is asked of `src`, so no request ever
+// reaches past its end, whatever offset an image names.
 inline bool qemu_read(ImageSource& src, uint64_t offset, uint8_t* buf, size_t len) {
-    uint64_t size = src.size();
-    if (offset >= size) {
-        __builtin_memset(buf, 0, len);
-        return true;
-    }
-    return src.read(offset, buf, len);
+    const uint64_t size = src.size();
+    const size_t inside = offset >= size ? 0 : (len < size - offset ? len : size_t(size - offset));
+    if (inside < len) __builtin_memset(buf + inside, 0, len - inside);
+    return inside == 0 || src.read(offset, buf, inside);
 }
 
 }  // namespace instar::formats

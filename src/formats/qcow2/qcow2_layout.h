@@ -115,6 +115,24 @@ inline constexpr uint32_t kSubclustersPerCluster = 32;
 inline constexpr uint64_t kOflagCopied = 1ull << 63;   // refcount is exactly one
 inline constexpr uint64_t kL1OffsetMask = 0x00fffffffffffe00ull;  // L2 table offset in an L1 entry
 
+// Standard cluster descriptors (L2 entries): the cluster's host offset, and
+// in version 3 without extended L2 entries bit 0, "reads as zeroes" (with
+// or without a cluster behind it). Version 2 has no zero flag: qemu fails
+// the read of an entry that has it. Reserved bits are ignored on reading.
+inline constexpr uint64_t kOflagCompressed = 1ull << 62;
+inline constexpr uint64_t kOflagZero = 1ull << 0;
+inline constexpr uint64_t kL2OffsetMask = 0x00fffffffffffe00ull;
+// Extended L2 entries: the descriptor, then a 64-bit bitmap whose bit i
+// says subcluster i is allocated and bit 32 + i that it reads as zeroes.
+inline constexpr uint32_t kL2BitmapZeroShift = 32;
+inline constexpr uint64_t kL2BitmapAllocMask = 0xffffffffull;
+// Compressed cluster descriptors: with x = 62 - (cluster_bits - 8), the
+// host offset in bits 0..x-1 (any byte), then the number of 512-byte
+// sectors it spans, less one, in bits x..61.
+inline constexpr uint32_t kCompressedFieldsBits = 62;
+inline constexpr uint32_t kCompressedSizeBitsFromClusterBits = 8;
+inline constexpr uint64_t kCompressedSectorSize = 512;
+
 // Cluster sizes qemu accepts, as log2.
 inline constexpr uint32_t kMinClusterBits = 9;
 inline constexpr uint32_t kMaxClusterBits = 21;
