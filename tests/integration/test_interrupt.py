@@ -149,7 +149,8 @@ def children_of(pid):
 @pytest.fixture
 def stuck_guests(tmp_path):
     """An INSTAR_GUEST_DIR whose guest binaries are FIFOs: a sandbox child
-    opening one hangs there until it is killed."""
+    opening one hangs there until it is killed (before it needs /dev/kvm).
+    Only instar-testhooks reads the variable."""
     d = tmp_path / "guests"
     d.mkdir()
     for op in ("copy", "create", "probe", "info"):
@@ -170,7 +171,7 @@ def stuck_child_of(p, within=5.0):
 
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
 @pytest.mark.parametrize("command", ["copy", "create"])
-def test_interrupted_while_the_child_runs(instar, stuck_guests, tmp_path, sig, command):
+def test_interrupted_while_the_child_runs(instar_testhooks, stuck_guests, tmp_path, sig, command):
     """The parent's side alone: the child killed and reaped, the output
     discarded, one line, 128+signal (or -9), the directory as it was."""
     work = tmp_path / "work"
@@ -179,8 +180,8 @@ def test_interrupted_while_the_child_runs(instar, stuck_guests, tmp_path, sig, c
     target.write_bytes(b"precious")
     src = tmp_path / "in.raw"
     src.write_bytes(b"x" * 65536)
-    cmd = ([instar, "copy", src, target] if command == "copy"
-           else [instar, "create", "-q", "-f", "qcow2", target, "1G"])
+    cmd = ([instar_testhooks, "copy", src, target] if command == "copy"
+           else [instar_testhooks, "create", "-q", "-f", "qcow2", target, "1G"])
     before = snapshot(work)
     p = subprocess.Popen([str(a) for a in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=stuck_guests)
     child = stuck_child_of(p)
@@ -200,13 +201,14 @@ def test_interrupted_while_the_child_runs(instar, stuck_guests, tmp_path, sig, c
     assert state in ("gone", "Z"), "the sandbox child outlived the run"
 
 
-def test_child_killed_by_a_signal_of_its_own(instar, stuck_guests, tmp_path):
+def test_child_killed_by_a_signal_of_its_own(instar_testhooks, stuck_guests, tmp_path):
     """SIGTERM that reaches only the sandbox child (a process-group kill
     the parent has not seen yet, or a stray kill) ends the run the same way."""
     src = tmp_path / "in.raw"
     src.write_bytes(b"x" * 65536)
     target = tmp_path / "out.raw"
-    p = subprocess.Popen([str(instar), "copy", str(src), str(target)], stderr=subprocess.PIPE, env=stuck_guests)
+    p = subprocess.Popen([str(instar_testhooks), "copy", str(src), str(target)], stderr=subprocess.PIPE,
+                         env=stuck_guests)
     os.kill(stuck_child_of(p), signal.SIGTERM)
     _, err = p.communicate(timeout=30)
     assert p.returncode == 128 + signal.SIGTERM
@@ -214,7 +216,7 @@ def test_child_killed_by_a_signal_of_its_own(instar, stuck_guests, tmp_path):
     assert not target.exists()
 
 
-def test_child_past_the_deadline_is_killed(instar, stuck_guests, tmp_path):
+def test_child_past_the_deadline_is_killed(instar_testhooks, stuck_guests, tmp_path):
     """A sandbox child that cannot end its own run (stopped here, as one
     stuck anywhere the guest's deadline does not reach would be) is killed
     by the parent shortly after the deadline, with the deadline's words."""
@@ -226,7 +228,7 @@ def test_child_past_the_deadline_is_killed(instar, stuck_guests, tmp_path):
     src.write_bytes(b"x" * 65536)
     before = snapshot(work)
     start = time.monotonic()
-    p = subprocess.Popen([str(instar), "copy", "--timeout", "1", str(src), str(target)], stderr=subprocess.PIPE,
+    p = subprocess.Popen([str(instar_testhooks), "copy", "--timeout", "1", str(src), str(target)], stderr=subprocess.PIPE,
                          env=stuck_guests)
     os.kill(stuck_child_of(p), signal.SIGSTOP)
     _, err = p.communicate(timeout=30)
