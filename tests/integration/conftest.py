@@ -45,8 +45,9 @@ def run_qemu_img_luks(args, **kw):
     its key derivation by thread CPU time and gives up ("Unable to get
     accurate CPU usage") when a loaded host's clock says too little: that
     is qemu-img's flake, not the test's, so that one failure is tried again
-    (up to five times); any other result is returned as it is."""
-    for _ in range(5):
+    (up to twenty times: a failing try takes milliseconds); any other result
+    is returned as it is."""
+    for _ in range(20):
         made = run(args, **kw)
         if made.returncode == 0 or "Unable to get accurate CPU usage" not in made.stderr:
             break

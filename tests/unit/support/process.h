@@ -47,15 +47,18 @@ inline CommandResult run_command(const std::string& cmd, Stderr err = Stderr::me
 }
 
 // qemu-img times LUKS key derivation by thread CPU time and gives up
-// ("Unable to get accurate CPU usage") when a loaded host's clock says too
-// little: qemu-img's flake, not the test's. Every test command that may ask
-// qemu-img for LUKS goes through here: `attempt()` runs it and returns its
-// result with what it printed on stderr; a failure for that one reason is
-// tried again (up to five times), any other result is final.
+// ("Unable to get accurate CPU usage") when that time reads 0 ms: thread
+// time advances by scheduler ticks here, so a short first measurement
+// often does. qemu-img's flake, not the test's: every test command that
+// may ask qemu-img for LUKS goes through here (one creation per command,
+// so only the one that met it runs again): `attempt()` runs it and returns
+// its result with what it printed on stderr; a failure for that one
+// reason is tried again (up to twenty times: each failing try takes
+// milliseconds), any other result is final.
 template <typename Attempt>
 CommandResult retry_qemu_luks_timing(Attempt attempt) {
     CommandResult r;
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < 20; ++i) {
         std::string stderr_text;
         r = attempt(stderr_text);
         if (r.status == 0 || stderr_text.find("Unable to get accurate CPU usage") == std::string::npos) break;
