@@ -26,4 +26,10 @@ const ConfinedOpener& Allowlist::opener() {
     return *opener_;
 }
 
+InputFile Allowlist::open(const std::string& path, const std::string& name, struct stat& st) {
+    InputFile file(opener().open_read_only(path, name), 0);
+    if (fstat(file.fd(), &st) < 0) throw_errno("Could not open '" + name + "'", errno);
+    return InputFile(file.take(), uint64_t(st.st_size));
+}
+
 }  // namespace instar::image

@@ -4,11 +4,14 @@
 // rules (ConfinedOpener), and only when they are regular files.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "host/confined_open.h"
+#include "image/input_file.h"
 
 namespace instar::image {
 
@@ -25,6 +28,11 @@ public:
         : dirs_(std::move(dirs)), image_path_(std::move(image_path)) {}
 
     const ConfinedOpener& opener();
+
+    // Opens `path` beneath the allowlist, read-only and only if it is a
+    // regular file (ConfinedOpener::open_read_only; `name` is how errors
+    // show it), sized by its length. `st` is the file's fstat.
+    InputFile open(const std::string& path, const std::string& name, struct stat& st);
 
 private:
     std::vector<std::string> dirs_;

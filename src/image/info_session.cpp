@@ -72,10 +72,8 @@ void open_extent_files(const std::vector<std::string>& names, const InfoImage& i
         const std::string shown = info_error_name(qemu_path_combine(image.filename, name));
         const std::string path = name[0] == '/' ? name : dir + "/" + name;
         // A regular file, or refused (a device node is never opened).
-        InputFile file(allowlist.opener().open_read_only(path, shown), 0);
         struct stat st;
-        if (fstat(file.fd(), &st) < 0) throw_errno("Could not open '" + shown + "'", errno);
-        out.files.emplace_back(file.take(), uint64_t(st.st_size));
+        out.files.push_back(allowlist.open(path, shown, st));
         out.allocated += uint64_t(st.st_blocks) * 512;
     }
 }
@@ -162,10 +160,8 @@ std::vector<CheckedInfoImage> read_info_chain(const InfoQuery& query, const Gues
         std::optional<std::string> next_name = info_full_backing_filename(shown);
         if (!next_name) throw Error("Could not open backing file of '" + info_error_name(name) + "'");
         std::string candidate = (*backing)[0] == '/' ? *backing : real_directory_of(path) + "/" + *backing;
-        InputFile next(allowlist.opener().open_read_only(candidate, info_error_name(*backing)), 0);
         struct stat next_st;
-        if (fstat(next.fd(), &next_st) < 0) throw_errno("Could not open '" + info_error_name(*backing) + "'", errno);
-        file = InputFile(next.take(), uint64_t(next_st.st_size));
+        file = allowlist.open(candidate, info_error_name(*backing), next_st);
         name = *next_name;
         path = candidate;
         requested = abi::Format::none;
