@@ -4,6 +4,7 @@
 #include "abi/virtio.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
+#include "guest/platform.h"
 
 namespace instar::guest {
 namespace v = abi::virtio;
@@ -12,7 +13,7 @@ namespace {
 // The device may write into heap memory (the host accepts any guest-writable
 // RAM as a buffer; the heap is the part format code hands out).
 bool device_can_fill(const void* p, size_t len) {
-    uint64_t a = reinterpret_cast<uint64_t>(p);
+    uint64_t a = platform::gpa_of(p);
     return a >= abi::kHeapBase && a <= abi::kHeapEnd && len <= abi::kHeapEnd - a;
 }
 
@@ -99,8 +100,8 @@ bool DeviceSink::preallocate(uint64_t offset, uint64_t len, bool) {
     while (len) {
         uint64_t sectors = len / v::kSectorSize;
         if (sectors > 0xffffffffu) sectors = 0xffffffffu & ~uint64_t(7);
-        static v::BlkWriteZeroes wz;
-        wz = v::BlkWriteZeroes{offset / v::kSectorSize, uint32_t(sectors), 0};
+        // On the stack: guest RAM the device may read on every platform.
+        v::BlkWriteZeroes wz{offset / v::kSectorSize, uint32_t(sectors), 0};
         if (!device_.transfer(v::kBlkTWriteZeroes, 0, &wz, sizeof wz)) return false;
         offset += sectors * v::kSectorSize;
         len -= sectors * v::kSectorSize;

@@ -1,16 +1,14 @@
 #include "guest/hypercall.h"
 
+#include "guest/heap.h"
 #include "guest/libc.h"
+#include "guest/platform.h"
 
 namespace instar::guest {
 namespace {
 
 void out(abi::Hypercall h, const void* message) {
-    // All RAM is below 4 GiB, so the 32-bit port write carries the whole
-    // guest-physical address.
-    uint32_t gpa = uint32_t(reinterpret_cast<uintptr_t>(message));
-    uint16_t port = abi::hypercall_port(h);
-    asm volatile("outl %0, %1" : : "a"(gpa), "d"(port) : "memory");
+    platform::hypercall(abi::hypercall_port(h), platform::gpa_of(message));
 }
 
 template <typename M>
@@ -25,23 +23,32 @@ size_t copy_text(char* dst, size_t cap, const char* src, size_t len) {
     return n;
 }
 
-// The result and records messages are large; they live in .bss, not on
-// the stack.
-abi::ResultMessage g_result;
-abi::RecordsMessage g_records;
+// The result and records messages are large: not on the stack, but in
+// guest RAM the host can read on every platform (a process platform's .bss
+// is not), reserved from the heap before the op runs so that a full heap
+// cannot stop the result.
+struct LargeMessages {
+    abi::ResultMessage result;
+    abi::RecordsMessage records;
+};
+LargeMessages* g_messages = nullptr;
 
 void flush_records() {
-    if (g_records.count == 0) return;
-    init_header(g_records);
-    out(abi::Hypercall::records, &g_records);
-    g_records.count = 0;
+    if (!g_messages) return;
+    if (g_messages->records.count == 0) return;
+    init_header(g_messages->records);
+    out(abi::Hypercall::records, &g_messages->records);
+    g_messages->records.count = 0;
 }
 
 }  // namespace
 
-void halt_forever() {
-    for (;;) asm volatile("cli; hlt");
+bool reserve_message_buffers() {
+    g_messages = static_cast<LargeMessages*>(heap().alloc(sizeof(LargeMessages), 16));
+    return g_messages != nullptr;
 }
+
+void halt_forever() { platform::halt(); }
 
 void send_log(const char* text, size_t len) {
     abi::LogMessage m{};
@@ -70,25 +77,27 @@ void fail(abi::GuestError code, const char* detail, size_t len) {
 void fail(abi::GuestError code, const char* detail) { fail(code, detail, strlen(detail)); }
 
 void send_record(abi::OpId op, uint32_t kind, const void* record, size_t size) {
-    if (size == 0 || size > sizeof g_records.payload) fail(abi::GuestError::internal, "record size out of range");
-    bool fits = (size_t(g_records.count) + 1) * size <= sizeof g_records.payload;
-    if (g_records.count && (g_records.op != uint32_t(op) || g_records.kind != kind || g_records.record_size != size || !fits))
+    if (!g_messages) fail(abi::GuestError::internal, "message buffers not reserved");
+    if (size == 0 || size > sizeof g_messages->records.payload) fail(abi::GuestError::internal, "record size out of range");
+    bool fits = (size_t(g_messages->records.count) + 1) * size <= sizeof g_messages->records.payload;
+    if (g_messages->records.count && (g_messages->records.op != uint32_t(op) || g_messages->records.kind != kind || g_messages->records.record_size != size || !fits))
         flush_records();
-    g_records.op = uint32_t(op);
-    g_records.kind = kind;
-    g_records.record_size = uint32_t(size);
-    memcpy(g_records.payload + size_t(g_records.count) * size, record, size);
-    ++g_records.count;
+    g_messages->records.op = uint32_t(op);
+    g_messages->records.kind = kind;
+    g_messages->records.record_size = uint32_t(size);
+    memcpy(g_messages->records.payload + size_t(g_messages->records.count) * size, record, size);
+    ++g_messages->records.count;
 }
 
 void send_result(abi::OpId op, const void* payload, size_t size) {
-    if (size > sizeof g_result.payload) fail(abi::GuestError::internal, "result too large");
+    if (!g_messages) fail(abi::GuestError::internal, "message buffers not reserved");
+    if (size > sizeof g_messages->result.payload) fail(abi::GuestError::internal, "result too large");
     flush_records();
-    init_header(g_result);
-    g_result.op = uint32_t(op);
-    g_result.payload_size = uint32_t(size);
-    memcpy(g_result.payload, payload, size);
-    out(abi::Hypercall::result, &g_result);
+    init_header(g_messages->result);
+    g_messages->result.op = uint32_t(op);
+    g_messages->result.payload_size = uint32_t(size);
+    memcpy(g_messages->result.payload, payload, size);
+    out(abi::Hypercall::result, &g_messages->result);
     halt_forever();
 }
 

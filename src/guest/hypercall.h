@@ -33,4 +33,8 @@ template <typename T>
 
 [[noreturn]] void halt_forever();
 
+// Reserves the result and records messages in guest RAM; the runtime's
+// entry calls it before the op runs. False when the heap has no room.
+bool reserve_message_buffers();
+
 }  // namespace instar::guest

@@ -2,10 +2,14 @@
 
 #include "abi/memory_map.h"
 #include "guest/heap.h"
-#include "guest/mmio.h"
+#include "guest/platform.h"
 
 namespace instar::guest {
 namespace v = abi::virtio;
+using platform::compiler_barrier;
+using platform::gpa_of;
+using platform::mmio_read32;
+using platform::mmio_write32;
 
 namespace {
 
@@ -69,7 +73,7 @@ bool VirtioBlk::init(uint32_t index) {
     avail_[0] = v::kAvailFNoInterrupt;  // the driver polls the used ring
 
     auto set64 = [&](uint32_t low_reg, const volatile void* p) {
-        uint64_t a = reinterpret_cast<uint64_t>(p);
+        uint64_t a = gpa_of(p);
         mmio_write32(reg(low_reg), uint32_t(a));
         mmio_write32(reg(low_reg + 4), uint32_t(a >> 32));
     };
@@ -91,17 +95,17 @@ bool VirtioBlk::start(BlkRequest* requests, uint32_t count) {
         headers_[i] = v::BlkRequestHeader{r.type, 0, r.sector};
         statuses_[i] = 0xff;
         bool device_writes = r.type == v::kBlkTIn;  // OUT and WRITE_ZEROES data are read by the device
-        desc_[d] = v::Desc{reinterpret_cast<uint64_t>(&headers_[i]), sizeof(v::BlkRequestHeader), v::kDescFNext,
+        desc_[d] = v::Desc{gpa_of(&headers_[i]), sizeof(v::BlkRequestHeader), v::kDescFNext,
                            uint16_t(d + 1)};
         uint16_t status_desc = uint16_t(d + 1);
         if (r.length) {
-            desc_[d + 1] = v::Desc{reinterpret_cast<uint64_t>(r.buffer), r.length,
+            desc_[d + 1] = v::Desc{gpa_of(r.buffer), r.length,
                                    uint16_t(v::kDescFNext | (device_writes ? v::kDescFWrite : 0)), uint16_t(d + 2)};
             status_desc = uint16_t(d + 2);
         } else {
             desc_[d].next = status_desc;
         }
-        desc_[status_desc] = v::Desc{reinterpret_cast<uint64_t>(&statuses_[i]), 1, v::kDescFWrite, 0};
+        desc_[status_desc] = v::Desc{gpa_of(&statuses_[i]), 1, v::kDescFWrite, 0};
         avail_[2 + (next_avail_ + i) % queue_size_] = d;
     }
     compiler_barrier();

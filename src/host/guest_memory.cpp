@@ -17,6 +17,19 @@ GuestMemory::GuestMemory(uint64_t size) : size_(size) {
     base_ = static_cast<uint8_t*>(p);
 }
 
+GuestMemory::GuestMemory(uint64_t size, SharedAt shared) : size_(size) {
+    void* want = reinterpret_cast<void*>(shared.address);
+    void* p = mmap(want, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p == MAP_FAILED) throw_errno("cannot allocate guest memory", errno);
+    // Kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint only.
+    if (p != want) {
+        munmap(p, size);
+        throw Error("cannot allocate guest memory at its fixed address");
+    }
+    base_ = static_cast<uint8_t*>(p);
+}
+
 GuestMemory::~GuestMemory() { munmap(base_, size_); }
 
 uint8_t* GuestMemory::at(uint64_t gpa, uint64_t len) const {

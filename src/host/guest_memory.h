@@ -28,6 +28,12 @@ struct GuestRange {
 class GuestMemory {
 public:
     explicit GuestMemory(uint64_t size);
+    // RAM shared with the processes this one forks, at a fixed address (the
+    // process sandbox's, abi::kProcessRamBase): each sees the other's writes.
+    struct SharedAt {
+        uint64_t address;
+    };
+    GuestMemory(uint64_t size, SharedAt shared);
     ~GuestMemory();
     GuestMemory(const GuestMemory&) = delete;
     GuestMemory& operator=(const GuestMemory&) = delete;

@@ -43,8 +43,24 @@ void install_seccomp(const SeccompPolicy& policy) {
     if (seccomp_attr_set(c, SCMP_FLTATR_CTL_TSYNC, 1) < 0) throw Error("cannot build the seccomp filter");
 
     // Running the vCPU and reading its registers for error reports.
-    for (unsigned long request : {(unsigned long)KVM_RUN, (unsigned long)KVM_GET_REGS, (unsigned long)KVM_GET_SREGS})
-        allow(c, SCMP_SYS(ioctl), {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.vcpu_fd)), SCMP_A1(SCMP_CMP_EQ, request)});
+    if (policy.vcpu_fd >= 0)
+        for (unsigned long request :
+             {(unsigned long)KVM_RUN, (unsigned long)KVM_GET_REGS, (unsigned long)KVM_GET_SREGS})
+            allow(c, SCMP_SYS(ioctl),
+                  {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.vcpu_fd)), SCMP_A1(SCMP_CMP_EQ, request)});
+
+    // Serving the op process: its requests (read, under the deadline with
+    // poll), and stopping and reaping it.
+    if (policy.channel_fd >= 0) {
+        allow(c, SCMP_SYS(recvfrom), {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.channel_fd))});
+        allow(c, SCMP_SYS(sendto), {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.channel_fd))});
+        allow(c, SCMP_SYS(poll));
+        allow(c, SCMP_SYS(ppoll));
+    }
+    if (policy.op_process > 0) {
+        allow(c, SCMP_SYS(kill), {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.op_process))});
+        allow(c, SCMP_SYS(wait4), {SCMP_A0(SCMP_CMP_EQ, unsigned(policy.op_process))});
+    }
 
     // Moving data between the open files and guest memory (holes found with
     // lseek, punched or preallocated with fallocate, flushes), and the
@@ -77,6 +93,23 @@ void install_seccomp(const SeccompPolicy& policy) {
     for (int advice : {MADV_NOHUGEPAGE, MADV_DONTDUMP}) allow(c, SCMP_SYS(madvise), {SCMP_A2(SCMP_CMP_EQ, advice)});
 #endif
 
+    if (seccomp_load(c) < 0) throw Error("cannot install the seccomp filter");
+}
+
+void install_op_process_seccomp(int channel_fd) {
+#ifdef INSTAR_SANITIZE_BUILD
+    std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
+#else
+    std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
+#endif
+    if (!ctx) throw Error("cannot create the seccomp filter");
+    scmp_filter_ctx c = ctx.get();
+    // Like a guest in the VM, which has only its port writes and register
+    // accesses: a request and its reply on the socket, then _exit.
+    allow(c, SCMP_SYS(read), {SCMP_A0(SCMP_CMP_EQ, unsigned(channel_fd))});
+    allow(c, SCMP_SYS(write), {SCMP_A0(SCMP_CMP_EQ, unsigned(channel_fd))});
+    allow(c, SCMP_SYS(exit));
+    allow(c, SCMP_SYS(exit_group));
     if (seccomp_load(c) < 0) throw Error("cannot install the seccomp filter");
 }
 

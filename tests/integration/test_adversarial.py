@@ -28,10 +28,9 @@ from pathlib import Path
 import pytest
 
 from adversarial_images import CASES, escape_like_instar
-from conftest import REPO, needs_kvm, run
+from conftest import REPO, run
 from imagecompare import first_difference, normalised
 
-pytestmark = needs_kvm
 
 STRACE = shutil.which("strace")
 INSTAR_TIMEOUT = 10      # instar's own --timeout

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import needs_kvm, run
+from conftest import run
 from imagecompare import first_difference, normalised
 
 M, G, T = 1 << 20, 1 << 30, 1 << 40
@@ -65,7 +65,6 @@ def info_without_random_fields(qemu_img, path):
     return info
 
 
-@needs_kvm
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_same_image_as_qemu_img(instar, qemu_img, tmp_path, case):
     fmt, opts, size = case[:3]
@@ -88,7 +87,6 @@ def test_same_image_as_qemu_img(instar, qemu_img, tmp_path, case):
         assert check.returncode == 0, check.stdout + check.stderr
 
 
-@needs_kvm
 def test_qcow2_child_inherits_parent_size(instar, qemu_img, tmp_path):
     os.chdir(tmp_path)
     assert run([instar, "create", "-f", "qcow2", "base.qcow2", "3G"]).returncode == 0
@@ -102,7 +100,6 @@ def test_qcow2_child_inherits_parent_size(instar, qemu_img, tmp_path):
     assert info["backing-filename"] == "base.qcow2"
 
 
-@needs_kvm
 def test_vmdk_child_records_parent_cid(instar, qemu_img, tmp_path):
     os.chdir(tmp_path)
     assert run([qemu_img, "create", "-f", "vmdk", "parent.vmdk", "1G"]).returncode == 0
@@ -115,7 +112,6 @@ def test_vmdk_child_records_parent_cid(instar, qemu_img, tmp_path):
     assert b'parentFileNameHint="parent.vmdk"' in child
 
 
-@needs_kvm
 def test_backing_file_of_wrong_format_is_refused(instar, tmp_path):
     os.chdir(tmp_path)
     (tmp_path / "base.raw").write_bytes(b"\0" * 65536)
@@ -213,7 +209,6 @@ def test_raw_preallocation_on_a_full_file_system_as_qemu_img(instar):
     assert result["instar-off"][0] == result["qemu-off"][0] == 0
 
 
-@needs_kvm
 @pytest.mark.parametrize("fmt,opts,expected", [
     ("raw", [], 16777216),
     ("qcow2", [], 16777216),
@@ -231,7 +226,6 @@ def test_16m_images_report_16m(instar, qemu_img, tmp_path, fmt, opts, expected):
     assert info["virtual-size"] == expected
 
 
-@needs_kvm
 def test_json_output(instar, tmp_path):
     target = tmp_path / "disk.qcow2"
     r = run([instar, "create", "-q", "--output", "json", "-f", "qcow2", target, "1G"])
@@ -250,7 +244,6 @@ def test_json_output(instar, tmp_path):
     assert json.loads(r.stdout)["filename"] == str(tmp_path / "rel.vhdx")
 
 
-@needs_kvm
 def test_deterministic_gives_identical_files(instar, tmp_path):
     for fmt in ("vmdk", "vpc", "vhdx"):
         a, b = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
@@ -300,7 +293,6 @@ def test_validation_errors_leave_nothing(instar, qemu_img, tmp_path, args, messa
     assert sorted(p.name for p in work.iterdir()) == ["x.qcow2"]
 
 
-@needs_kvm
 @pytest.mark.parametrize("fmt", ["qcow2", "vmdk", "vpc", "vhdx"])
 def test_image_is_the_same_whatever_the_sector_size(instar, tmp_path, fmt):
     images = []
@@ -314,7 +306,6 @@ def test_image_is_the_same_whatever_the_sector_size(instar, tmp_path, fmt):
     assert images[0] == images[1] == images[2]
 
 
-@needs_kvm
 def test_backing_path_is_relative_to_the_new_image(instar, qemu_img, tmp_path):
     sub = tmp_path / "images"
     sub.mkdir()
@@ -327,7 +318,6 @@ def test_backing_path_is_relative_to_the_new_image(instar, qemu_img, tmp_path):
     assert info["backing-filename"] == "base.qcow2"
 
 
-@needs_kvm
 def test_unsafe_backing_is_not_opened(instar, qemu_img, tmp_path):
     os.chdir(tmp_path)
     r = run([instar, "create", "-f", "qcow2", "-u", "-b", "missing.qcow2", "-F", "qcow2", "child.qcow2", "1G"])
@@ -336,7 +326,6 @@ def test_unsafe_backing_is_not_opened(instar, qemu_img, tmp_path):
     assert (tmp_path / "child.qcow2").read_bytes() == (tmp_path / "ref.qcow2").read_bytes()
 
 
-@needs_kvm
 def test_missing_backing_file_is_an_error(instar, qemu_img, tmp_path):
     os.chdir(tmp_path)
     r = run([instar, "create", "-f", "qcow2", "-b", "missing.qcow2", "-F", "qcow2", "child.qcow2"])
@@ -345,7 +334,6 @@ def test_missing_backing_file_is_an_error(instar, qemu_img, tmp_path):
     assert not (tmp_path / "child.qcow2").exists()
 
 
-@needs_kvm
 def test_guest_side_refusal_leaves_existing_file(instar, qemu_img, tmp_path):
     # A vmdk child of a non-vmdk parent: refused inside the guest, after the
     # Formatting line, as qemu-img refuses it after its own.
@@ -361,7 +349,6 @@ def test_guest_side_refusal_leaves_existing_file(instar, qemu_img, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.qcow2", "child.vmdk"]
 
 
-@needs_kvm
 def test_create_replaces_an_existing_image(instar, qemu_img, tmp_path):
     target = tmp_path / "disk.qcow2"
     target.write_bytes(b"x" * 1000000)
@@ -370,7 +357,6 @@ def test_create_replaces_an_existing_image(instar, qemu_img, tmp_path):
     assert os.stat(target).st_size == 196624
 
 
-@needs_kvm
 def test_json_output_to_a_terminal(instar, tmp_path):
     import pty
     import subprocess

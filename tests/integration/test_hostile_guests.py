@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import KVM_REASON, needs_kvm, run
+from conftest import needs_kvm, run
 
 TIMEOUT = 2
 OVERLAP = "guest misbehaved: descriptor buffer overlaps a virtqueue ring"
@@ -100,14 +100,16 @@ def test_only_testhooks_honours_guest_dir(instar, instar_testhooks, tmp_path):
     assert b"INSTAR_GUEST_DIR" in instar_testhooks.read_bytes()
     src = tmp_path / "input.bin"
     src.write_bytes(os.urandom(70000))
-    env = dict(os.environ, INSTAR_GUEST_DIR=str(tmp_path / "nowhere"))
+    # The VM's guest binary is loaded before /dev/kvm is opened, so this
+    # holds on a machine without KVM too.
+    env = dict(os.environ, INSTAR_GUEST_DIR=str(tmp_path / "nowhere"), INSTAR_SANDBOX="kvm")
     r = run([instar_testhooks, "copy", src, tmp_path / "a.bin"], env=env)
     assert r.returncode == 1 and "cannot open guest binary" in r.stderr, r.stderr
+    # The release binary, in the sandbox the tests run.
+    env = dict(os.environ, INSTAR_GUEST_DIR=str(tmp_path / "nowhere"))
     r = run([instar, "copy", src, tmp_path / "b.bin"], env=env)
-    assert "guest binary" not in r.stderr, r.stderr
-    if KVM_REASON is None:
-        assert r.returncode == 0, r.stderr
-        assert (tmp_path / "b.bin").read_bytes() == src.read_bytes()
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "b.bin").read_bytes() == src.read_bytes()
 
 
 @needs_kvm

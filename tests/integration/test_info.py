@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import needs_kvm, run, run_qemu_img_luks
+from conftest import run, run_qemu_img_luks
 
-pytestmark = needs_kvm
 
 M, G = 1 << 20, 1 << 30
 

@@ -9,7 +9,7 @@
 #include "abi/virtio.h"
 #include "guest/heap.h"
 #include "guest/hypercall.h"
-#include "guest/mmio.h"
+#include "guest/platform.h"
 
 namespace instar::test_guest {
 
@@ -58,9 +58,9 @@ public:
     void post(uint16_t head, uint32_t count = 1) {
         for (uint32_t i = 0; i < count; ++i) avail_[2 + uint16_t(next_ + i) % size_] = head;
         next_ = uint16_t(next_ + count);
-        guest::compiler_barrier();
+        guest::platform::compiler_barrier();
         avail_[1] = next_;
-        guest::compiler_barrier();
+        guest::platform::compiler_barrier();
     }
     void notify() { write(v::kRegQueueNotify, 0); }
     // The driver's wait: the device answers a register read only once the
@@ -92,8 +92,8 @@ public:
     }
 
 private:
-    uint32_t read(uint32_t reg) { return guest::mmio_read32(base_ + reg); }
-    void write(uint32_t reg, uint32_t value) { guest::mmio_write32(base_ + reg, value); }
+    uint32_t read(uint32_t reg) { return guest::platform::mmio_read32(base_ + reg); }
+    void write(uint32_t reg, uint32_t value) { guest::platform::mmio_write32(base_ + reg, value); }
 
     uint64_t base_ = 0;
     uint16_t size_ = 0;
