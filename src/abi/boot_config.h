@@ -15,6 +15,7 @@ enum class OpId : uint32_t {
     create = 2,
     info = 3,
     probe = 4,
+    convert = 5,
 };
 
 inline constexpr uint32_t kBootMagic = 0x42525349;  // "ISRB"

@@ -25,6 +25,7 @@
 #include "host/guest_fault.h"
 #include "host/interrupt.h"
 #include "host/output_file.h"
+#include "host/raw_file.h"
 
 namespace instar::cli {
 namespace {
@@ -107,8 +108,13 @@ void preallocate_raw(int fd, uint64_t size, abi::Preallocation mode, const std::
 
 abi::CreateResult create_raw(const ResolvedCreate& r, OutputFile& out) {
     uint64_t size = r.request.size;
-    if (ftruncate(out.fd(), off_t(size)) < 0) throw_errno("Could not resize file", errno);
-    preallocate_raw(out.fd(), size, abi::Preallocation(r.request.preallocation), out.target());
+    const auto mode = abi::Preallocation(r.request.preallocation);
+    if (mode == abi::Preallocation::off) {
+        size_new_raw_file(out.fd(), size);
+    } else {
+        if (ftruncate(out.fd(), off_t(size)) < 0) throw_errno("Could not resize file", errno);
+        preallocate_raw(out.fd(), size, mode, out.target());
+    }
     return abi::CreateResult{size, 0, size, 0};
 }
 

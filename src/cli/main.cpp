@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/convert.h"
 #include "cli/copy.h"
 #include "cli/create.h"
 #include "cli/info.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
     CLI::App app{"instar: a sandboxed drop-in for qemu-img", "instar"};
     app.set_version_flag("--version", kVersion);
     app.require_subcommand(1);
+    instar::cli::add_convert_command(app);
     instar::cli::add_copy_command(app);
     instar::cli::add_create_command(app);
     instar::cli::add_info_command(app);

@@ -27,4 +27,28 @@ void ProgressPrinter::finish() {
     std::printf("\n");
 }
 
+QemuProgress::QemuProgress(bool enabled) : enabled_(enabled) {
+    if (enabled_) set(0);
+}
+
+void QemuProgress::set(float current) {
+    if (current > 100) current = 100;
+    constexpr float kMinSkip = 1.0f;
+    if (current > last_print_ + kMinSkip || current < last_print_ - kMinSkip || current == 0 || current == 100) {
+        last_print_ = current;
+        std::printf("    (%3.2f/100%%)\r", double(current));
+        std::fflush(stdout);
+    }
+}
+
+void QemuProgress::update(uint64_t done, uint64_t total) {
+    if (enabled_ && total) set(float(100.0 * double(done) / double(total)));
+}
+
+void QemuProgress::finish() {
+    if (!enabled_) return;
+    set(100);
+    std::printf("\n");
+}
+
 }  // namespace instar::cli

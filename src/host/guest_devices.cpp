@@ -17,7 +17,7 @@ BlockBackend backend_for(const Disk& d, bool read_only) {
     b.capacity_sectors = (d.capacity_bytes + abi::virtio::kSectorSize - 1) / abi::virtio::kSectorSize;
     b.block_size = d.block_size;
     b.read_only = read_only;
-    b.detect_zeroes = !read_only;
+    b.detect_zeroes = !read_only && !d.write_zero_blocks;
     b.allocate_by_writing = d.allocate_by_writing;
     return b;
 }

@@ -26,6 +26,10 @@ struct Disk {
     uint32_t block_size = 512;    // writes are aligned to it (output)
     bool allocate_by_writing = false;  // output: WRITE_ZEROES writes real zeroes
     bool io_thread = false;            // output: served on its own thread (see virtio_mmio_block.h)
+    // Output: all-zero blocks are written like any other, where the guest
+    // decides what is left sparse (convert's -S); otherwise they are left
+    // as holes of a new, empty output.
+    bool write_zero_blocks = false;
 };
 
 struct GuestRun {

@@ -121,7 +121,8 @@ CheckedInfoImage inspect(const InputFile& file, const std::string& path, abi::Fo
 
 }  // namespace
 
-std::vector<CheckedInfoImage> read_info_chain(const InfoQuery& query, const GuestRun& run) {
+std::vector<CheckedInfoImage> read_info_chain(const InfoQuery& query, const GuestRun& run,
+                                              std::vector<InputFile>* opened) {
     abi::Format requested = query.format;
     InputFile file;
     try {
@@ -150,6 +151,7 @@ std::vector<CheckedInfoImage> read_info_chain(const InfoQuery& query, const Gues
         image.filename = name;
         image.actual_size = uint64_t(st.st_blocks) * 512;
         chain.push_back(inspect(file, path, requested, query, run, allowlist, std::move(image)));
+        if (opened) opened->push_back(std::move(file));
         file = InputFile();
         const InfoImage& shown = *chain.back();
         std::optional<std::string> backing = info_backing_file(shown.info);

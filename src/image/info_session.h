@@ -12,6 +12,7 @@
 #include "abi/format.h"
 #include "host/guest_run.h"
 #include "image/info_model.h"
+#include "image/input_file.h"
 
 namespace instar::image {
 
@@ -30,6 +31,10 @@ struct InfoQuery {
 // The checked images, the one asked for first. Every guest run is made
 // from `run` (deadline, verbosity, log and progress callbacks). Throws
 // instar::Error with one line, in qemu-img's words where it has them.
-std::vector<CheckedInfoImage> read_info_chain(const InfoQuery& query, const GuestRun& run);
+//
+// With `opened`, each image's file stays open there (the image asked for
+// first), so a later run reads the very files this one checked.
+std::vector<CheckedInfoImage> read_info_chain(const InfoQuery& query, const GuestRun& run,
+                                              std::vector<InputFile>* opened = nullptr);
 
 }  // namespace instar::image

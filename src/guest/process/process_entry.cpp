@@ -13,6 +13,7 @@ void instar_process_op_1(const instar::abi::BootConfig& config);
 void instar_process_op_2(const instar::abi::BootConfig& config);
 void instar_process_op_3(const instar::abi::BootConfig& config);
 void instar_process_op_4(const instar::abi::BootConfig& config);
+void instar_process_op_5(const instar::abi::BootConfig& config);
 }
 
 namespace instar::guest::process {
@@ -27,6 +28,7 @@ constexpr OpEntry kOps[] = {
     {abi::OpId::create, instar_process_op_2},
     {abi::OpId::info, instar_process_op_3},
     {abi::OpId::probe, instar_process_op_4},
+    {abi::OpId::convert, instar_process_op_5},
 };
 
 OpMain op_main_of(uint32_t op) {

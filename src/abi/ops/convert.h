@@ -1,0 +1,62 @@
+// `convert`: the guest-visible content of one or more source images (each
+// with its backing chain), concatenated, into the output device.
+//
+// Input devices hold every layer of every source, in the order the host
+// attached them; the host says which device is which layer and what
+// format and virtual size `info` reported for it, and the guest refuses to
+// go on if the image it opens says otherwise (the file changed between
+// the two runs).
+#pragma once
+
+#include <stdint.h>
+
+#include "abi/boot_config.h"
+#include "abi/format.h"
+
+namespace instar::abi {
+
+// qemu-img opens at most 16 backing files below an image in instar (see
+// image/info_session.h: kMaxChainDepth); 17 layers per source.
+inline constexpr uint32_t kConvertMaxLayersPerSource = 17;
+inline constexpr uint32_t kConvertMaxSources = 32;
+inline constexpr uint32_t kConvertMaxLayers = kConvertMaxSources * kConvertMaxLayersPerSource;
+
+struct ConvertLayer {
+    uint32_t device;  // input device index
+    uint32_t format;  // abi::Format, as `info` detected or -f said
+    uint64_t virtual_size;
+};
+static_assert(sizeof(ConvertLayer) == 16);
+
+struct ConvertSource {
+    uint32_t first_layer;  // the image named on the command line; its backing file next, and so on
+    uint32_t layer_count;
+};
+static_assert(sizeof(ConvertSource) == 8);
+
+// flags
+inline constexpr uint32_t kConvertExistingTarget = 1u << 0;  // -n: the output holds old bytes
+inline constexpr uint32_t kConvertTargetIsZero = 1u << 1;    // --target-is-zero: ... that read as zeroes
+
+struct ConvertConfig {
+    uint32_t output_format;  // abi::Format; raw for now
+    uint32_t flags;
+    uint32_t source_count;
+    uint32_t layer_count;
+    // -S in 512-byte sectors: zero runs at least this long are not written
+    // (holes in a new target); 0: every byte is written.
+    uint64_t min_sparse_sectors;
+    uint64_t total_size;  // sum of the sources' virtual sizes: the output's length
+    ConvertSource sources[kConvertMaxSources];
+    ConvertLayer layers[kConvertMaxLayers];
+};
+static_assert(sizeof(ConvertConfig) == 32 + 8 * kConvertMaxSources + 16 * kConvertMaxLayers);
+static_assert(sizeof(ConvertConfig) <= kOpConfigMax);
+
+struct ConvertResult {
+    uint64_t total_size;     // == ConvertConfig::total_size
+    uint64_t bytes_written;  // data written to the output (not holes, not zeroes left out)
+};
+static_assert(sizeof(ConvertResult) == 16);
+
+}  // namespace instar::abi

@@ -1,0 +1,202 @@
+// `instar convert`: qemu-img convert's command line (glibc's getopt_long
+// with qemu-img's option string, so options and operands mix as they do
+// there), its checks and wording, then the image session does the work.
+#include "cli/convert.h"
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "abi/format.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+#include "cli/size_parser.h"
+#include "host/error.h"
+#include "host/interrupt.h"
+#include "image/convert_session.h"
+
+namespace instar::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: instar convert [-U] [-C] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt]\n"
+    "       [-B backing_file [-F backing_fmt]] [-o options] [-l snapshot_param] [-S sparse_size]\n"
+    "       [-r rate_limit] [-m num_coroutines] [-W] [--target-is-zero] [--salvage]\n"
+    "       filename [filename2 [...]] output_filename\n"
+    "  (instar: -O raw only for now; every source format instar reads)\n";
+
+// qemu's -S limit: a sparse buffer of at most 16 MiB, in whole sectors.
+constexpr uint64_t kMaxSparseBytes = 16ull << 20;
+constexpr long kMaxCoroutines = 16;
+// cvtnum's advice, which qemu-img prints over two lines.
+constexpr const char* kSuffixHint =
+    "You may use k, M, G, T, P or E suffixes for kilobytes, megabytes, gigabytes, terabytes, petabytes and "
+    "exabytes.";
+
+enum LongOnly { kObject = 256, kImageOpts, kTargetImageOpts, kSalvage, kTargetIsZero, kBitmaps, kSkipBrokenBitmaps };
+
+struct ConvertArgs {
+    image::ConvertQuery query;
+    std::optional<std::string> output_format_name;
+    std::optional<std::string> source_format_name;
+    std::vector<std::string> options;  // -o
+    bool progress = false, quiet = false, compress = false, help = false;
+    std::optional<std::string> backing, snapshot;
+    std::string cache = "unsafe";  // -t: qemu-img convert's default for the target
+};
+
+bool valid_cache_mode(const std::string& m) {
+    for (const char* known : {"none", "writeback", "writethrough", "directsync", "unsafe", "off"})
+        if (m == known) return true;
+    return false;
+}
+
+ConvertArgs parse(std::vector<std::string> raw) {
+    ConvertArgs a;
+    std::vector<std::string> store;
+    store.push_back("convert");
+    store.insert(store.end(), raw.begin(), raw.end());
+    std::vector<char*> argv;
+    for (std::string& s : store) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    static const option kLong[] = {
+        {"help", no_argument, nullptr, 'h'},
+        {"object", required_argument, nullptr, kObject},
+        {"image-opts", no_argument, nullptr, kImageOpts},
+        {"force-share", no_argument, nullptr, 'U'},
+        {"target-image-opts", no_argument, nullptr, kTargetImageOpts},
+        {"salvage", no_argument, nullptr, kSalvage},
+        {"target-is-zero", no_argument, nullptr, kTargetIsZero},
+        {"bitmaps", no_argument, nullptr, kBitmaps},
+        {"skip-broken-bitmaps", no_argument, nullptr, kSkipBrokenBitmaps},
+        {nullptr, 0, nullptr, 0},
+    };
+    optind = 0;  // glibc: a full re-initialisation
+    opterr = 0;
+    const int argc = int(store.size());
+    for (;;) {
+        int c = getopt_long(argc, argv.data(), ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", kLong, nullptr);
+        if (c == -1) break;
+        std::string arg = optarg ? optarg : "";
+        switch (c) {
+        case ':': throw Error("missing argument for option '" + std::string(argv[optind - 1]) + "'");
+        case '?': throw Error("unrecognized option '" + std::string(argv[optind - 1]) + "'");
+        case 'h': a.help = true; break;
+        case 'f': a.source_format_name = arg; break;
+        case 'O': a.output_format_name = arg; break;
+        case 'B': a.backing = arg; break;
+        case 'F': break;  // only with -B, refused below
+        case 'C': throw Error("-C (copy offloading) is not supported by instar yet");
+        case 'c': a.compress = true; break;
+        case 'o': a.options.push_back(arg); break;
+        case 'l': a.snapshot = arg; break;
+        case 'S': {
+            SizeParse v = parse_qemu_size(arg);
+            if (v.status != SizeParseStatus::ok || v.value > uint64_t(INT64_MAX))
+                throw Error("Invalid buffer size for sparse output specified. " + std::string(kSuffixHint));
+            if (v.value % 512 || v.value > kMaxSparseBytes)
+                throw Error("Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 up "
+                            "to 16777216. Select 0 to disable sparse detection (fully allocates output).");
+            a.query.min_sparse_bytes = v.value;
+            break;
+        }
+        case 'p': a.progress = true; break;
+        case 't':
+            if (!valid_cache_mode(arg)) throw Error("Invalid cache option: " + arg);
+            a.cache = arg;
+            break;
+        case 'T':
+            if (!valid_cache_mode(arg)) throw Error("Invalid source cache option: " + arg);
+            break;
+        case 'q': a.quiet = true; break;
+        case 'n': a.query.existing_target = true; break;
+        case 'm': {
+            char* end = nullptr;
+            long n = std::strtol(arg.c_str(), &end, 10);
+            if (arg.empty() || *end || n < 1 || n > kMaxCoroutines)
+                throw Error("Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
+            break;
+        }
+        case 'W': break;  // writes are always in order here
+        case 'U': break;  // instar takes no locks: reading a file in use is always allowed
+        case 'r': {
+            SizeParse v = parse_qemu_size(arg);
+            if (v.status != SizeParseStatus::ok || v.value > uint64_t(INT64_MAX))
+                throw Error("Invalid rate limit specified. " + std::string(kSuffixHint));
+            if (v.value) throw Error("-r (rate limit) is not supported by instar yet");
+            break;
+        }
+        case kObject: throw Error("--object is not supported by instar (no secrets yet)");
+        case kImageOpts: throw Error("--image-opts is not supported by instar");
+        case kTargetImageOpts: throw Error("--target-image-opts is not supported by instar");
+        case kSalvage: throw Error("--salvage is not supported by instar yet");
+        case kTargetIsZero: a.query.target_is_zero = true; break;
+        case kBitmaps:
+        case kSkipBrokenBitmaps: throw Error("--bitmaps is not supported by instar yet");
+        }
+    }
+    for (int i = optind; i < argc; ++i) a.query.sources.push_back(argv[i]);
+    return a;
+}
+
+void run_convert(std::vector<std::string> raw) {
+    SandboxOptions sandbox = take_sandbox_options(raw);
+    ConvertArgs a = parse(std::move(raw));
+    if (a.help) {
+        std::cout << kUsage;
+        return;
+    }
+    if (a.quiet) a.progress = false;
+    const std::string out_fmt = a.output_format_name.value_or("raw");
+    abi::Format out = abi::format_from_name(out_fmt.data(), out_fmt.size());
+    if (out == abi::Format::none) throw Error("Unknown file format '" + out_fmt + "'");
+    a.query.output_format = out;
+    for (const std::string& o : a.options) {
+        if (o == "help" || o == "?") {
+            if (out != abi::Format::raw) throw Error("-o help for " + out_fmt + " is not supported by instar yet");
+            std::cout << "Supported raw options:\n  size=<size>            - Virtual disk size\n\n"
+                         "The protocol level may support further options.\n"
+                         "Specify the target filename to include those options.\n";
+            return;
+        }
+    }
+    if (a.query.sources.size() < 2) throw Error("Must specify image file name");
+    a.query.output = a.query.sources.back();
+    a.query.sources.pop_back();
+    if (a.source_format_name) {
+        const std::string& f = *a.source_format_name;
+        a.query.source_format = abi::format_from_name(f.data(), f.size());
+        if (a.query.source_format == abi::Format::none)
+            throw Error("Could not open '" + a.query.sources.front() + "': Unknown driver '" + f + "'");
+    }
+    if (a.query.target_is_zero && !a.query.existing_target) throw Error("--target-is-zero requires use of -n flag");
+    if (a.compress && out == abi::Format::raw) throw Error("Compression not supported for this file format");
+    if (a.backing && out == abi::Format::raw) throw Error("Backing file not supported for file format 'raw'");
+    if (a.snapshot) throw Error("-l (internal snapshots) is not supported by instar convert yet");
+    if (!a.options.empty()) throw Error("-o is not supported by instar convert yet");
+
+    InterruptHandling interrupts("convert");
+    GuestRun run = make_guest_run(sandbox, abi::OpId::convert, "convert");
+    QemuProgress progress(a.progress);
+    // `info` of each layer reports no progress; the conversion does.
+    run.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
+    a.query.flush = a.cache != "unsafe";
+    image::convert_images(a.query, run);
+    progress.finish();
+}
+
+}  // namespace
+
+void add_convert_command(CLI::App& app) {
+    CLI::App* cmd = app.add_subcommand("convert", "Convert images (as qemu-img convert)");
+    cmd->prefix_command();
+    cmd->set_help_flag();
+    cmd->callback([cmd] { run_convert(cmd->remaining()); });
+}
+
+}  // namespace instar::cli

@@ -1,0 +1,122 @@
+#include "image/convert_session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "abi/ops/convert.h"
+#include "abi/virtio.h"
+#include "host/error.h"
+#include "host/output_file.h"
+#include "host/raw_file.h"
+#include "image/info_session.h"
+#include "image/input_file.h"
+
+namespace instar::image {
+namespace {
+
+constexpr uint64_t kSector = abi::virtio::kSectorSize;
+
+struct Sources {
+    std::vector<InputFile> files;  // every layer of every source, in device order
+    abi::ConvertConfig config{};
+};
+
+// Every source's chain, checked by `info` runs, its files kept open for the
+// conversion.
+void open_sources(const ConvertQuery& q, const GuestRun& run, Sources& out) {
+    if (q.sources.size() > abi::kConvertMaxSources)
+        throw Error("at most " + std::to_string(abi::kConvertMaxSources) + " source images");
+    abi::ConvertConfig& c = out.config;
+    for (const std::string& name : q.sources) {
+        InfoQuery iq;
+        iq.filename = name;
+        iq.format = q.source_format;
+        iq.backing_chain = true;
+        iq.backing_dirs = q.backing_dirs;
+        std::vector<InputFile> files;
+        std::vector<CheckedInfoImage> chain = read_info_chain(iq, run, &files);
+        if (files.size() != chain.size()) throw Error("internal error: chain files and images disagree");
+        abi::ConvertSource& s = c.sources[c.source_count++];
+        s.first_layer = c.layer_count;
+        s.layer_count = uint32_t(chain.size());
+        for (size_t i = 0; i < chain.size(); ++i) {
+            abi::ConvertLayer& l = c.layers[c.layer_count++];
+            l.device = uint32_t(out.files.size());
+            l.format = chain[i]->info.format;
+            l.virtual_size = chain[i]->info.virtual_size;
+            out.files.push_back(std::move(files[i]));
+        }
+        const uint64_t size = c.layers[s.first_layer].virtual_size;
+        if (size % kSector || size > UINT64_MAX - c.total_size) throw Error("virtual size out of range");
+        c.total_size += size;
+    }
+}
+
+// -n: the target as it is, written in place as qemu-img writes it.
+struct ExistingTarget {
+    int fd = -1;
+    ~ExistingTarget() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+void check_result(const GuestOutput& output, const abi::ConvertConfig& c) {
+    auto r = output.result_as<abi::ConvertResult>("convert");
+    if (r.total_size != c.total_size || r.bytes_written > c.total_size)
+        throw Error("guest misbehaved: convert result does not match the sources");
+}
+
+}  // namespace
+
+void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
+    if (q.output_format != abi::Format::raw)
+        throw Error(std::string("converting to ") + abi::format_name(q.output_format) + " is not supported yet");
+    Sources sources;
+    open_sources(q, run_template, sources);
+    abi::ConvertConfig& c = sources.config;
+    c.output_format = uint32_t(q.output_format);
+    c.min_sparse_sectors = q.min_sparse_bytes / kSector;
+    if (q.existing_target) c.flags |= abi::kConvertExistingTarget;
+    if (q.target_is_zero) c.flags |= abi::kConvertTargetIsZero;
+
+    GuestRun run = run_template;
+    run.op = abi::OpId::convert;
+    run.op_name = "convert";
+    run.op_config.assign(reinterpret_cast<const uint8_t*>(&c), reinterpret_cast<const uint8_t*>(&c) + sizeof c);
+    for (const InputFile& f : sources.files) run.inputs.push_back(Disk{f.fd(), f.size(), f.size(), uint32_t(kSector)});
+    Disk out_disk;
+    out_disk.size_bytes = c.total_size;
+    out_disk.capacity_bytes = c.total_size;
+    out_disk.block_size = uint32_t(kSector);
+    out_disk.allocate_by_writing = true;  // -S 0: the zeroes are really written
+    out_disk.write_zero_blocks = true;    // the guest leaves out what -S says
+
+    if (q.existing_target) {
+        ExistingTarget target;
+        target.fd = open(q.output.c_str(), O_WRONLY | O_CLOEXEC);
+        if (target.fd < 0)
+            throw Error("Could not open '" + q.output + "': Could not open '" + q.output + "': " +
+                        std::strerror(errno));
+        struct stat st;
+        if (fstat(target.fd, &st) < 0) throw_errno("Could not open '" + q.output + "'", errno);
+        if (file_length(target.fd, st) < c.total_size) throw Error("output file is smaller than input file");
+        out_disk.fd = target.fd;
+        run.output = out_disk;
+        check_result(run_guest_in_child(run), c);
+        if (q.flush && fdatasync(target.fd) < 0) throw_errno("Could not flush '" + q.output + "'", errno);
+        return;
+    }
+    OutputFile out(q.output);
+    size_new_raw_file(out.fd(), c.total_size);
+    out_disk.fd = out.fd();
+    run.output = out_disk;
+    check_result(run_guest_in_child(run), c);
+    if (q.flush && fdatasync(out.fd()) < 0) throw_errno("Could not flush '" + q.output + "'", errno);
+    out.commit(c.total_size);
+}
+
+}  // namespace instar::image

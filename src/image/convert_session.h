@@ -1,0 +1,39 @@
+// `convert`: which files are opened (each source and, beneath the
+// allowlist, its backing chain, as `info --backing-chain` opens them; the
+// output as a new unnamed file, or the existing target with -n), the guest
+// runs that check them (`info` of every layer) and the one that converts,
+// and the checks of its answer. The command line only parses its
+// arguments, calls this and prints.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "abi/format.h"
+#include "host/guest_run.h"
+
+namespace instar::image {
+
+struct ConvertQuery {
+    std::vector<std::string> sources;               // concatenated, in this order
+    abi::Format source_format = abi::Format::none;  // -f; none: detect each
+    std::string output;
+    abi::Format output_format = abi::Format::raw;   // -O
+    uint64_t min_sparse_bytes = 4096;               // -S; 0: write every byte
+    bool existing_target = false;                   // -n
+    bool target_is_zero = false;                    // --target-is-zero
+    std::vector<std::string> backing_dirs;          // the allowlist; empty: each image's directory
+    // The target's data reaches the disk before the command ends (every -t
+    // but qemu-img convert's default, unsafe).
+    bool flush = false;
+};
+
+// Runs the conversion; every guest run is made from `run` (deadline,
+// verbosity, log and progress callbacks). Throws instar::Error with one
+// line, in qemu-img's words where it has them; a new output is then left
+// nowhere, an existing target untouched unless -n.
+void convert_images(const ConvertQuery& query, const GuestRun& run);
+
+}  // namespace instar::image
