@@ -15,6 +15,7 @@
 #include "formats/vpc/vpc_create.h"
 #include "formats/vpc/vpc_info.h"
 #include "formats/vpc/vpc_probe.h"
+#include "formats/vpc/vpc_reader.h"
 
 namespace instar::formats {
 namespace {
@@ -47,7 +48,7 @@ constexpr FormatDriver kDrivers[] = {
     {abi::Format::raw, nullptr, raw_read_basic, raw_read_info, nullptr, raw_open_reader},
     {abi::Format::qcow2, qcow2_detect, qcow2_read_basic, qcow2_info, qcow2_emit, qcow2_open_reader},
     {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit, nullptr},
-    {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit, nullptr},
+    {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit, vpc_open_reader},
     {abi::Format::vhdx, vhdx_detect, vhdx_read_basic, vhdx_info, vhdx_emit, nullptr},
 };
 static_assert(sizeof kDrivers / sizeof kDrivers[0] == abi::kFormatCount);
