@@ -15,6 +15,7 @@
 #include "formats/common/endian.h"
 #include "formats/vhdx/vhdx_bat.h"
 #include "formats/vhdx/vhdx_layout.h"
+#include "vpc_vhdx_test_support.h"
 
 namespace instar::testing::block {
 namespace {
@@ -289,6 +290,56 @@ TEST(BlockVhdxLarge, LargestDisk) {
     // A BAT window for each place, and the data.
     EXPECT_LE(c.layers[0]->file->reads - open_reads, 12u);
     EXPECT_LT(c.layers[0]->arena->used(), 128u << 10);
+}
+
+// Where the metadata item `guid` of a qemu-made image lies in the file.
+uint64_t metadata_item(const std::vector<uint8_t>& b, const uint8_t* guid) {
+    const uint8_t* rt = b.data() + vhdx::kRegionTable1Offset;
+    uint64_t region = 0;
+    for (uint32_t i = 0; i < formats::load_le32(rt + vhdx::kRtEntryCount); ++i) {
+        const uint8_t* e = rt + vhdx::kRtHeaderSize + i * vhdx::kRtEntrySize;
+        if (std::memcmp(e + vhdx::kReGuid, vhdx::kMetadataRegionGuid, vhdx::kGuidSize) == 0) {
+            region = formats::load_le64(e + vhdx::kReFileOffset);
+        }
+    }
+    const uint8_t* table = b.data() + region;
+    for (uint32_t i = 0; i < formats::load_le16(table + vhdx::kMtEntryCount); ++i) {
+        const uint8_t* e = table + vhdx::kMtHeaderSize + i * vhdx::kMtEntrySize;
+        if (std::memcmp(e + vhdx::kMeItemId, guid, vhdx::kGuidSize) == 0) {
+            return region + formats::load_le32(e + vhdx::kMeOffset);
+        }
+    }
+    ADD_FAILURE() << "no such metadata item";
+    return 0;
+}
+
+// A disk of 2^32 + 1 blocks: qemu's 32-bit block count wraps to 1, so its
+// open checks one BAT entry, and a block far enough in has its entry past
+// the BAT region, where qemu reads beyond its copy of the table (no
+// defined answer; qemu-img info opens the image). We read the entries
+// inside the region and refuse the others as damage.
+TEST(BlockVhdxOpen, WrappedBlockCount) {
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
+    TempDir dir;
+    ASSERT_TRUE(make_image(dir, kEightBlocks));
+    const std::string img = dir.file("img.vhdx");
+    std::vector<uint8_t> b = read_file(img);
+    const uint64_t size = (uint64_t(1) << 52) + kMiB;
+    formats::store_le64(b.data() + metadata_item(b, vhdx::kVirtualDiskSizeGuid), size);
+    ASSERT_TRUE(write_file(img, b));
+    ASSERT_EQ(vv::qemu_info(img, "vhdx").virtual_size, (long long)size);
+
+    Chain c = open_chain({{img, abi::Format::vhdx}});
+    ASSERT_EQ(c.status, formats::kOk);
+    ASSERT_EQ(c.top().virtual_size(), size);
+    std::vector<uint8_t> buf(kMiB);
+    ASSERT_EQ(c.top().read(7 * kMiB, buf.data(), buf.size()), formats::kOk);
+    EXPECT_EQ(std::count(buf.begin(), buf.end(), 8), long(kMiB));
+    // The region holds 131072 entries: block 131040's is the last (a
+    // sector bitmap entry follows every 4096 blocks').
+    ASSERT_EQ(c.top().read(131040 * kMiB, buf.data(), buf.size()), formats::kOk);
+    EXPECT_EQ(c.top().read(131041 * kMiB, buf.data(), buf.size()), Status::image_invalid);
+    EXPECT_EQ(c.top().read(size - kMiB, buf.data(), buf.size()), Status::image_invalid);
 }
 
 // A log to replay: qemu will not open the image read-only, nor do we
