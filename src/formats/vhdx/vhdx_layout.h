@@ -143,9 +143,15 @@ inline constexpr uint64_t kMaxSectorsPerBitmapBlock = 1u << 23;
 inline constexpr size_t kBatEntrySize = 8;
 inline constexpr uint64_t kBatStateMask = 0x7;
 inline constexpr uint64_t kBatOffsetMask = 0xFFFFFFFFFFF00000ull;
+// Payload block states: the spec's, and UNMAPPED as the v0.95 draft
+// numbered it, which qemu still reads. 4 is none.
 inline constexpr uint64_t kBatNotPresent = 0;
+inline constexpr uint64_t kBatUndefined = 1;
 inline constexpr uint64_t kBatZero = 2;
+inline constexpr uint64_t kBatUnmapped = 3;
+inline constexpr uint64_t kBatUnmappedV095 = 5;
 inline constexpr uint64_t kBatFullyPresent = 6;
+inline constexpr uint64_t kBatPartiallyPresent = 7;  // differencing images only
 
 // qemu leaves this much room after the BAT (metadata plus 4 MiB to grow)
 // before the first payload block.

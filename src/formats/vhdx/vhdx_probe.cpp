@@ -319,6 +319,9 @@ Status vhdx_open(ImageSource& src, Arena& arena, VhdxImage& out) {
     if (disk_bytes > kQemuMaxLength) return Status::image_invalid;
     out.virtual_size = disk_bytes;
     out.block_size = params.block_size;
+    out.bat_offset = info.bat_offset;
+    out.bat_length = info.bat_length;
+    out.bat = bat_geometry(params.disk_size, params.block_size);
     return kOk;
 }
 

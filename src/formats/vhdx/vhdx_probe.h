@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "formats/common/probe.h"
+#include "formats/vhdx/vhdx_bat.h"
 
 namespace instar::formats {
 
@@ -16,6 +17,11 @@ bool vhdx_detect(const uint8_t* head, size_t len);
 struct VhdxImage {
     uint64_t virtual_size;
     uint32_t block_size;
+    // The BAT region (offset and length in bytes) and the geometry of its
+    // entries, computed from the metadata's disk size as qemu computes it.
+    uint64_t bat_offset;
+    uint32_t bat_length;
+    vhdx::BatGeometry bat;
 };
 
 // Opens the image as qemu 7.2's vhdx driver does read-only, with the same

@@ -30,7 +30,7 @@ uint64_t footer_sectors(const uint8_t* footer) {
 }
 
 Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint64_t total_sectors,
-                     uint32_t& block_size_out) {
+                     VpcImage& out) {
     uint8_t* header = static_cast<uint8_t*>(arena.alloc(kDynHeaderSize));
     uint8_t* chunk = static_cast<uint8_t*>(arena.alloc(kBatChunk));
     if (header == nullptr || chunk == nullptr) return Status::out_of_memory;
@@ -81,7 +81,10 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
     if (in_file < uint64_t(entries)) note_entry(0);
 
     if (free_at > file_size) return Status::image_invalid;
-    block_size_out = block_size;
+    out.block_size = block_size;
+    out.bitmap_size = uint32_t(bitmap_size);
+    out.bat_offset = table_at;
+    out.bat_entries = uint32_t(entries);
     return kOk;
 }
 
@@ -117,7 +120,7 @@ Status vpc_open(ImageSource& src, Arena& arena, VpcImage& out) {
     uint64_t total_sectors = footer_sectors(footer);
     if (total_sectors > kMaxSectors) return Status::image_invalid;
     if (dynamic) {
-        if (Status s = check_dynamic(src, arena, footer, total_sectors, out.block_size); s != kOk) return s;
+        if (Status s = check_dynamic(src, arena, footer, total_sectors, out); s != kOk) return s;
     }
     out.virtual_size = total_sectors * kSectorSize;
     out.dynamic = dynamic;

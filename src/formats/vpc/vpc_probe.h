@@ -22,7 +22,13 @@ struct VpcImage {
     // The footer's own disk type field. qemu reports the block size as
     // cluster size unless this says fixed, even for a dynamic layout.
     uint32_t disk_type;
-    uint32_t block_size;  // dynamic only
+    // Dynamic layout only: the block size, the sector bitmap ahead of each
+    // block's data in the file, and the BAT (its entries are block
+    // positions in sectors, kBatUnallocated for none).
+    uint32_t block_size;
+    uint32_t bitmap_size;
+    uint64_t bat_offset;
+    uint32_t bat_entries;
 };
 
 // Opens the image as qemu 7.2's vpc driver does, with the same checks

@@ -67,9 +67,9 @@ TEST(BlockRaw, RefusesBackingAndDataFile) {
 TEST(BlockRaw, ReaderForEachFormatWithOne) {
     EXPECT_NE(formats::format_driver(abi::Format::raw)->open_reader, nullptr);
     EXPECT_NE(formats::format_driver(abi::Format::qcow2)->open_reader, nullptr);
-    for (abi::Format f : {abi::Format::vmdk, abi::Format::vpc, abi::Format::vhdx}) {
-        EXPECT_EQ(formats::format_driver(f)->open_reader, nullptr);
-    }
+    EXPECT_NE(formats::format_driver(abi::Format::vpc)->open_reader, nullptr);
+    EXPECT_NE(formats::format_driver(abi::Format::vhdx)->open_reader, nullptr);
+    EXPECT_EQ(formats::format_driver(abi::Format::vmdk)->open_reader, nullptr);
 }
 
 }  // namespace

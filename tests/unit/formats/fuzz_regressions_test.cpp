@@ -1,6 +1,6 @@
 // Replays every input kept under tests/fuzz/regressions/<target>/ through
 // the same entry points and checks as the format fuzz targets
-// (tests/fuzz/format_checks.h), natively, without libFuzzer. A crash the
+// (tests/fuzz/format_checks.h, read_checks.h), natively, without libFuzzer. A crash the
 // fuzzers found stays fixed: under `make test-asan` a memory error in the
 // replay is a sanitizer report, here an invariant failure is a test failure.
 //
@@ -19,6 +19,9 @@
 #include <vector>
 
 #include "../../fuzz/format_checks.h"
+#include "../../fuzz/read_checks.h"
+#include "formats/vhdx/vhdx_reader.h"
+#include "formats/vpc/vpc_reader.h"
 #include "memory_image.h"
 
 namespace instar::testing {
@@ -38,6 +41,14 @@ Check check_for(const std::string& target, bool& known) {
     if (target == "fuzz_vmdk_descriptor") return fuzz::check_vmdk_descriptor;
     if (target == "fuzz_virtqueue" || target == "fuzz_virtio_mmio" || target == "fuzz_guest_messages") return {};
     if (target.rfind("fuzz_info_", 0) == 0) return {};
+    if (target == "fuzz_read_vpc")
+        return [](const uint8_t* d, size_t n) {
+            return fuzz::check_read(abi::Format::vpc, formats::vpc_open_reader, d, n);
+        };
+    if (target == "fuzz_read_vhdx")
+        return [](const uint8_t* d, size_t n) {
+            return fuzz::check_read(abi::Format::vhdx, formats::vhdx_open_reader, d, n);
+        };
     for (const char* fmt : {"qcow2", "vmdk", "vpc", "vhdx"}) {
         const std::string f = fmt;
         const bool probe = target == "fuzz_probe_" + f, emit = target == "fuzz_emit_" + f;
