@@ -222,3 +222,25 @@ def test_output_help(instar, qemu_img):
     ours = run([instar, "convert", "-O", "raw", "-o", "help"])
     assert ours.returncode == theirs.returncode == 0
     assert ours.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("fmt,opts", [("vpc", "subformat=dynamic"), ("vhdx", "subformat=dynamic"),
+                                      ("vhdx", "subformat=fixed"), ("vhdx", "block_size=1M")])
+def test_vpc_and_vhdx_sources(instar, qemu_img, tmp_path, fmt, opts):
+    img = tmp_path / f"s.{fmt}"
+    assert run([qemu_img, "create", "-q", "-f", fmt, "-o", opts, img, "50M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 0x12 1M 3M", "write -z 8M 2M", "write -P 0x34 20M 4k", fmt=fmt)
+    assert_same_output(instar, qemu_img, tmp_path, ["-p", "-O", "raw"], [img])
+
+
+def test_fixed_vpc_source(instar, qemu_img, tmp_path):
+    """Bytes and allocation as qemu-img's; progress may differ, since qemu
+    counts the holes of the file under a fixed image as zeroes, which only
+    the host could see (docs/convert.md)."""
+    img = tmp_path / "s.vpc"
+    assert run([qemu_img, "create", "-q", "-f", "vpc", "-o", "subformat=fixed", img, "50M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 0x12 1M 3M", fmt="vpc")
+    (theirs, t_out), (ours, o_out) = both(instar, qemu_img, tmp_path, ["-f", "vpc", "-O", "raw"], [img])
+    assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr
+    assert o_out.read_bytes() == t_out.read_bytes()
+    assert_same_allocation(o_out, t_out)
