@@ -9,8 +9,9 @@ Status chain_block_status(BlockReader* const* layers, size_t count, uint64_t off
     for (size_t i = 0; i < count; ++i) {
         const uint64_t size = layers[i]->virtual_size();
         if (offset >= size) {
-            // Past this backing file's end: zeroes, as qemu reads them.
-            out = ChainStatus{bytes, BlockKind::zero, i};
+            // Past this backing file's end (never the top's): zeroes, and
+            // nothing below is asked.
+            out = ChainStatus{bytes, BlockKind::unallocated, i - 1};
             return kOk;
         }
         if (bytes > size - offset) bytes = size - offset;
@@ -24,7 +25,7 @@ Status chain_block_status(BlockReader* const* layers, size_t count, uint64_t off
             return kOk;
         }
     }
-    out = ChainStatus{bytes, BlockKind::unallocated, count};
+    out = ChainStatus{bytes, BlockKind::unallocated, count - 1};
     return kOk;
 }
 

@@ -14,16 +14,18 @@ namespace instar::formats {
 
 struct ChainStatus {
     uint64_t bytes;  // length of the run from the offset asked about
-    BlockKind kind;  // data or zero; unallocated only when no layer has the run
-    // The layer that answered (0: the top); `count` when no layer has it,
-    // or the run lies past the end of the layer below that has nothing.
+    // data or zero from the layer that has the run; unallocated when none
+    // has it (it reads as zeroes): every layer left it to the one below,
+    // or it lies past the end of a shorter backing file.
+    BlockKind kind;
+    // The deepest layer looked at (0: the top), as `qemu-img map` shows
+    // it: the one that answered, or for an unallocated run the last layer
+    // that had the offset inside its disk.
     size_t depth;
 };
 
 // `layers[0]` is the image, `layers[i + 1]` the backing file of
-// `layers[i]`; offset < layers[0]->virtual_size(). A run past the end of a
-// shorter backing file reads as zeroes (kind zero, at the depth of that
-// file).
+// `layers[i]`; offset < layers[0]->virtual_size().
 Status chain_block_status(BlockReader* const* layers, size_t count, uint64_t offset, uint64_t max_bytes,
                           ChainStatus& out);
 

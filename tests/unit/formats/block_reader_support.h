@@ -16,6 +16,7 @@
 #include "abi/format.h"
 #include "file_image.h"
 #include "formats/block/block_reader.h"
+#include "formats/block/chain_status.h"
 #include "formats/common/arena.h"
 #include "formats/format_driver.h"
 #include "support/files.h"
@@ -179,6 +180,7 @@ struct ChainStatus {
 };
 
 inline Status chain_status(Chain& c, uint64_t pos, uint64_t max, ChainStatus& out) {
+    const uint64_t max_asked = max;
     out = ChainStatus{};
     BlockStatus last{};
     for (size_t d = 0; d < c.layers.size(); ++d) {
@@ -202,6 +204,17 @@ inline Status chain_status(Chain& c, uint64_t pos, uint64_t max, ChainStatus& ou
     }
     out.has_offset = last.has_host_offset;
     out.offset = last.host_offset;
+
+    // formats::chain_block_status, which convert and map use, gives the
+    // same answer.
+    std::vector<BlockReader*> readers;
+    for (const auto& l : c.layers) readers.push_back(l->reader);
+    formats::ChainStatus prod{};
+    EXPECT_EQ(formats::chain_block_status(readers.data(), readers.size(), pos, max_asked, prod), formats::kOk);
+    EXPECT_EQ(prod.bytes, out.bytes) << "at " << pos;
+    EXPECT_EQ(prod.depth, out.depth) << "at " << pos;
+    EXPECT_EQ(prod.kind, !out.present ? BlockKind::unallocated : out.data ? BlockKind::data : BlockKind::zero)
+        << "at " << pos;
     return formats::kOk;
 }
 
