@@ -26,11 +26,13 @@ struct BlockStatus {
     uint64_t bytes;  // length of the run from the offset asked about
     BlockKind kind;
     // The run lies in the file at host_offset on (in the external data
-    // file for a qcow2 image with one), contiguous there: always for data
-    // that is not compressed, and for what has room in the file without
-    // being data (qcow2 zero or unallocated subclusters of a reserved
-    // cluster, a raw file's padding): where `qemu-img map` shows an offset.
-    // A run is all with or all without a host offset.
+    // file for a qcow2 image with one), contiguous there: for data that is
+    // not compressed, and for what has room in the file without being data
+    // (qcow2 zero or unallocated subclusters of a reserved cluster, a raw
+    // file's padding), wherever `qemu-img map` shows an offset. vhdx is the
+    // exception qemu makes: qemu 7.2's vhdx driver has no block status, so
+    // its whole disk is data without an offset. A run is all with or all
+    // without a host offset.
     bool has_host_offset;
     uint64_t host_offset;
     // data only: the run is one compressed cluster, which read() must
@@ -51,11 +53,12 @@ public:
     // The longest run from `offset` (< virtual_size(), max_bytes > 0) of one
     // kind, at most max_bytes and never past the end; at least the rest of
     // the format's smallest unit (cluster, subcluster) holding `offset`
-    // unless max_bytes stops it first. Data runs are contiguous in the file.
-    // The same question always gets the same answer. Fails with
-    // image_invalid where qemu's read of the range fails (damaged tables),
-    // read_failed when the device fails, internal for a range outside the
-    // disk.
+    // unless max_bytes stops it first. Data runs with a host offset are
+    // contiguous in the file. The same question always gets the same
+    // answer. Fails with image_invalid where qemu's block status of the
+    // range fails (damaged tables; for vhdx, which qemu maps without
+    // looking, reads of a damaged range fail instead), read_failed when
+    // the device fails, internal for a range outside the disk.
     virtual Status block_status(uint64_t offset, uint64_t max_bytes, BlockStatus& out) = 0;
 
     // The guest-visible bytes [offset, offset + len) of this layer: data from
