@@ -18,6 +18,15 @@ import pytest
 
 from conftest import run
 
+
+def default_signals():
+    """instar keeps a signal ignored that it was started with ignored (as
+    nohup and a shell's background jobs start programs); the tests that
+    send one start it with the default, however the suite itself was
+    started."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
 # Large enough that a copy takes well over half a second here (1–2 GiB/s at
 # best); made of one random 4 MiB chunk repeated, so it is quick to write
 # and no block is zero (a zero block would be skipped, not copied).
@@ -77,7 +86,8 @@ def interrupt(cmd, sig, delay, work, target, command):
     if sig == signal.SIGKILL and not tmpfile_supported(work):
         pytest.skip("the test directory's file system has no O_TMPFILE: a killed run may leave a temporary file")
     before = snapshot(work)
-    p = subprocess.Popen([str(a) for a in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen([str(a) for a in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         preexec_fn=default_signals)
     time.sleep(delay)
     p.send_signal(sig)
     _, err = p.communicate(timeout=30)
@@ -181,7 +191,8 @@ def test_interrupted_while_the_child_runs(instar_testhooks, stuck_guests, tmp_pa
     cmd = ([instar_testhooks, "copy", src, target] if command == "copy"
            else [instar_testhooks, "create", "-q", "-f", "qcow2", target, "1G"])
     before = snapshot(work)
-    p = subprocess.Popen([str(a) for a in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=stuck_guests)
+    p = subprocess.Popen([str(a) for a in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=stuck_guests,
+                         preexec_fn=default_signals)
     child = stuck_child_of(p)
     p.send_signal(sig)
     _, err = p.communicate(timeout=30)
