@@ -64,8 +64,9 @@ public:
     // The guest-visible bytes [offset, offset + len) of this layer: data from
     // the file, zeroes, and the backing file's bytes where this layer has
     // none (zeroes past the backing file's end, or without one). Fails as
-    // block_status does, and with unsupported_feature for what cannot be
-    // read yet (compressed clusters).
+    // block_status does, with image_invalid where qemu cannot decompress a
+    // compressed cluster, and with unsupported_feature for what instar
+    // cannot read (a qcow2 zstd cluster in zstd's pre-1.0 format).
     virtual Status read(uint64_t offset, void* buf, size_t len) = 0;
 };
 

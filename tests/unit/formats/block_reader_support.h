@@ -30,8 +30,9 @@ using formats::BlockStatus;
 using formats::Status;
 
 // Scratch per opened image: the open checks' scratch (given back) and the
-// reader's bounded caches fit with room to spare.
-inline constexpr size_t kLayerScratch = 4u << 20;
+// reader's bounded caches and compressed-cluster buffers (two clusters of
+// up to 2 MiB) fit with room to spare.
+inline constexpr size_t kLayerScratch = 8u << 20;
 
 // A file that, once the reader is open, refuses (and counts) any read past
 // its end: the reader must clamp every offset an image names. Before, the
