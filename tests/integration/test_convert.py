@@ -319,3 +319,21 @@ def test_damaged_compressed_cluster_fails(instar, qemu_img, tmp_path, ctype):
     assert ours.returncode == 1
     assert ours.stderr == "instar: convert: image is corrupt or not valid for its format\n"
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_deep_chain_of_2m_clusters(instar, qemu_img, tmp_path):
+    """16 images (the deepest chain instar opens) with 2 MiB clusters,
+    compressed ones among them: one decode scratch serves them all (each
+    layer holding two clusters of its own would need over 64 MiB)."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 12 << 20, 9)
+    prev = tmp_path / "l0.qcow2"
+    r = run([qemu_img, "convert", "-c", "-O", "qcow2", "-o", "cluster_size=2M,compression_type=zstd", src, prev])
+    assert r.returncode == 0, r.stderr
+    for i in range(1, 16):
+        img = tmp_path / f"l{i}.qcow2"
+        assert run([qemu_img, "create", "-q", "-f", "qcow2", "-o", "cluster_size=2M", "-b", prev.name, "-F",
+                    "qcow2", img]).returncode == 0
+        qemu_io(qemu_img, img, f"write -c -P {i} {i % 6 * 2}M 2M" if i % 2 else f"write -P {i} {i * 512}k 4k")
+        prev = img
+    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [prev])

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "formats/block/decode_scratch.h"
 #include "formats/common/arena.h"
 #include "formats/common/image_io.h"
 #include "formats/common/status.h"
@@ -84,6 +85,11 @@ struct ReaderOpenParams {
     // needs one is refused (unsupported_feature) without it; one given to an
     // image that has none is refused (invalid_option), as qemu refuses it.
     ImageSource* data_file;
+    // Where compressed data is decoded (decode_scratch.h): one the caller
+    // shares between all the readers of a run, for units up to
+    // kMaxDecodeUnitBytes, or nullptr: the reader takes its own from
+    // `arena`, sized for its image.
+    DecodeScratch* decode_scratch = nullptr;
 };
 
 // Opens a reader in `p.arena` with the format's open checks (qemu's).

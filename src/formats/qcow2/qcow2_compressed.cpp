@@ -1,9 +1,14 @@
 #include "formats/qcow2/qcow2_compressed.h"
 
+#include <new>
+
 #include "formats/common/qemu_block_view.h"
+#include "formats/qcow2/qcow2_layout.h"
 
 namespace instar::formats::qcow2 {
 namespace {
+
+static_assert((size_t(1) << kMaxClusterBits) <= kMaxDecodeUnitBytes, "a shared scratch holds any cluster");
 
 // A descriptor's bytes from the file, one buffer's worth at a time.
 class ExtentInput final : public CompressedInput {
@@ -34,26 +39,31 @@ private:
 
 }  // namespace
 
-Status CompressedClusters::init(Arena& arena, ClusterCompression type, uint32_t cluster_bits) {
+Status CompressedClusters::init(Arena& arena, ClusterCompression type, uint32_t cluster_bits, DecodeScratch* shared) {
     cluster_bytes_ = size_t(1) << cluster_bits;
-    Status st = make_cluster_decompressor(type, arena, decoder_);
-    if (st != kOk) return st;
-    // Not cleared: both are written before they are read.
-    input_ = static_cast<uint8_t*>(arena.alloc(cluster_bytes_, 64, false));
-    cluster_ = static_cast<uint8_t*>(arena.alloc(cluster_bytes_, 64, false));
-    return input_ && cluster_ ? kOk : Status::out_of_memory;
+    if (shared) {
+        scratch_ = shared;
+    } else {
+        void* mem = arena.alloc(sizeof(DecodeScratch), alignof(DecodeScratch), false);
+        if (!mem) return Status::out_of_memory;
+        scratch_ = ::new (mem) DecodeScratch();
+        const Status st = scratch_->init(arena, cluster_bytes_, type);
+        if (st != kOk) return st;
+    }
+    decoder_ = scratch_->decoder(type);
+    user_ = scratch_->join();
+    return decoder_ && scratch_->max_bytes() >= cluster_bytes_ ? kOk : Status::internal;
 }
 
 Status CompressedClusters::get(ImageSource& src, const CompressedExtent& c, const uint8_t*& cluster) {
-    if (!(held_ && held_extent_.offset == c.offset && held_extent_.bytes == c.bytes)) {
-        held_ = false;
-        ExtentInput in(src, c, input_, cluster_bytes_);
-        const Status st = decoder_->decompress(in, cluster_, cluster_bytes_);
+    if (!scratch_->holds(user_, c.offset, c.bytes)) {
+        uint8_t* out = scratch_->decode_into();
+        ExtentInput in(src, c, scratch_->input(), scratch_->max_bytes());
+        const Status st = decoder_->decompress(in, out, cluster_bytes_);
         if (st != kOk) return st;
-        held_ = true;
-        held_extent_ = c;
+        scratch_->hold(user_, c.offset, c.bytes);
     }
-    cluster = cluster_;
+    cluster = scratch_->output();
     return kOk;
 }
 

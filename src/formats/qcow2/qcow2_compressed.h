@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "formats/block/decode_scratch.h"
 #include "formats/common/arena.h"
 #include "formats/common/compression.h"
 #include "formats/common/image_io.h"
@@ -17,24 +18,23 @@ namespace instar::formats::qcow2 {
 
 class CompressedClusters {
 public:
-    // Memory, whatever the image: the decompressor, one cluster of
-    // compressed input (a descriptor naming more, up to two clusters, is
-    // read in pieces) and the cluster it decodes to. out_of_memory when the
-    // arena cannot hold them.
-    Status init(Arena& arena, ClusterCompression type, uint32_t cluster_bits);
+    // Decodes in `shared` (a scratch for clusters this large, with a decoder
+    // for `type`; internal otherwise) or, without one, in a scratch of its
+    // own made now in `arena`: the decoder, one cluster of compressed input
+    // (a descriptor naming more, up to two clusters, is read in pieces) and
+    // the cluster it decodes to. out_of_memory when that does not fit.
+    Status init(Arena& arena, ClusterCompression type, uint32_t cluster_bits, DecodeScratch* shared);
 
     // The cluster `c` decodes to (cluster size bytes), valid until the next
-    // call. The last one decoded is kept: reading a cluster in parts
-    // decodes it once.
+    // call or the scratch's next use. The last one decoded is kept: reading
+    // a cluster in parts decodes it once.
     Status get(ImageSource& src, const CompressedExtent& c, const uint8_t*& cluster);
 
 private:
+    DecodeScratch* scratch_ = nullptr;
     ClusterDecompressor* decoder_ = nullptr;
-    uint8_t* input_ = nullptr;
-    uint8_t* cluster_ = nullptr;
+    uint64_t user_ = 0;  // this reader's name in the scratch
     size_t cluster_bytes_ = 0;
-    bool held_ = false;  // cluster_ holds what held_extent_ decodes to
-    CompressedExtent held_extent_{};
 };
 
 }  // namespace instar::formats::qcow2

@@ -77,7 +77,8 @@ public:
                                       : h.cluster_bits),
           l1_offset_(h.l1_table_offset),
           l1_size_(h.l1_size),
-          compression_(h.compression_type == kCompressionZstd ? ClusterCompression::zstd : ClusterCompression::zlib) {}
+          compression_(h.compression_type == kCompressionZstd ? ClusterCompression::zstd : ClusterCompression::zlib),
+          decode_scratch_(p.decode_scratch) {}
 
     Status init(Arena& arena) {
         // The L1 window need not be larger than the table.
@@ -90,9 +91,9 @@ public:
         st = l2_.init(arena, kL2Slots, size_t(cluster < kL2SliceBytes ? cluster : kL2SliceBytes));
         if (st != kOk) return st;
         // Any cluster may be compressed, and the memory for reading one is
-        // taken now, so that reads never allocate (the arena's later users
-        // may give back what they took).
-        return compressed_.init(arena, compression_, cluster_bits_);
+        // taken now (unless the caller shares a scratch), so that reads never
+        // allocate (the arena's later users may give back what they took).
+        return compressed_.init(arena, compression_, cluster_bits_, decode_scratch_);
     }
 
     uint64_t virtual_size() const override { return size_; }
@@ -309,6 +310,7 @@ private:
     uint64_t l1_offset_;
     uint32_t l1_size_;
     ClusterCompression compression_;
+    DecodeScratch* decode_scratch_;  // shared by the caller, or nullptr
     TableCache l1_;
     TableCache l2_;
     CompressedClusters compressed_;

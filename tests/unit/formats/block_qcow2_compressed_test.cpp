@@ -90,6 +90,16 @@ std::vector<ConvertCase> convert_cases() {
     };
 }
 
+// A decode scratch as convert makes one: every decoder, the largest unit.
+struct SharedScratch {
+    SharedScratch() {
+        EXPECT_EQ(scratch.init(arena, formats::kMaxDecodeUnitBytes), formats::kOk);
+    }
+    std::vector<uint8_t> mem = std::vector<uint8_t>(8u << 20);
+    formats::Arena arena{mem.data(), mem.size()};
+    formats::DecodeScratch scratch;
+};
+
 class CompressedImages : public ::testing::TestWithParam<ConvertCase> {};
 
 TEST_P(CompressedImages, ReadAndWrittenAsQemuDoes) {
@@ -110,6 +120,15 @@ TEST_P(CompressedImages, ReadAndWrittenAsQemuDoes) {
     EXPECT_TRUE(got == expected) << "content differs from qemu-img convert";
     EXPECT_TRUE(got == disk) << "content differs from the source";
     expect_map_matches(c, qemu_map(img));
+
+    // The same through a scratch shared as convert shares it: the reader
+    // itself then holds only its tables.
+    SharedScratch shared;
+    Chain sc = open_chain({{img}}, &shared.scratch);
+    ASSERT_EQ(sc.status, formats::kOk);
+    EXPECT_LT(sc.layers[0]->arena->used(), 1u << 20);
+    ASSERT_EQ(read_all(sc.top(), got, 300007), formats::kOk);
+    EXPECT_TRUE(got == expected) << "content through a shared scratch differs";
 
     // Cluster by cluster: what qemu wrote compressed, our compressor makes
     // byte for byte from the source cluster (zero-padded at the end of the
@@ -155,6 +174,46 @@ TEST_P(CompressedImages, ReadAndWrittenAsQemuDoes) {
 
 INSTANTIATE_TEST_SUITE_P(Qcow2, CompressedImages, ::testing::ValuesIn(convert_cases()),
                          [](const ::testing::TestParamInfo<ConvertCase>& info) { return info.param.name; });
+
+// Images of both compression types and three cluster sizes, one of them a
+// chain whose layers are both compressed, all decoding in one scratch, read
+// in an interleaved random order: each read is the image's own bytes, never
+// what another reader (or the layer below, reached in the middle of a read)
+// left in the scratch.
+TEST(CompressedImagesShared, InterleavedReads) {
+    INSTAR_REQUIRE_QEMU_IMG_AND_IO();
+    TempDir dir;
+    ASSERT_TRUE(write_file(dir.file("a.raw"), mixed_disk(3u << 20, 1)));
+    ASSERT_TRUE(write_file(dir.file("b.raw"), mixed_disk(3u << 20, 2)));
+    ASSERT_TRUE(make_image(
+        dir, "$QI convert -c -O qcow2 a.raw zlib.qcow2 && "
+             "$QI convert -c -O qcow2 -o compression_type=zstd,cluster_size=4k b.raw zstd.qcow2 && "
+             "$QI convert -c -O qcow2 -o cluster_size=16k a.raw base.qcow2 && "
+             "$QI create -q -f qcow2 -o compression_type=zstd -b base.qcow2 -F qcow2 top.qcow2 && "
+             "$QIO -c 'write -c -P 0x61 64k 64k' -c 'write -c -P 0x62 1M 128k' -c 'write -P 0x63 2M 4k' "
+             "top.qcow2 >/dev/null"));
+    SharedScratch shared;
+    std::vector<Chain> chains;
+    std::vector<Bytes> want;
+    for (const std::vector<ImageFile>& files :
+         {std::vector<ImageFile>{{dir.file("zlib.qcow2")}}, std::vector<ImageFile>{{dir.file("zstd.qcow2")}},
+          std::vector<ImageFile>{{dir.file("top.qcow2")}, {dir.file("base.qcow2")}}}) {
+        chains.push_back(open_chain(files, &shared.scratch));
+        ASSERT_EQ(chains.back().status, formats::kOk);
+        want.emplace_back();
+        ASSERT_TRUE(qemu_convert_raw(files.front().path, dir.file("out.raw"), want.back()));
+    }
+    std::mt19937_64 rng(17);
+    for (int i = 0; i < 600 && !HasFailure(); ++i) {
+        const size_t k = rng() % chains.size();
+        const uint64_t size = want[k].size();
+        const uint64_t off = rng() % size;
+        const size_t len = size_t(std::min<uint64_t>(1 + rng() % (150 << 10), size - off));
+        Bytes got(len);
+        ASSERT_EQ(chains[k].top().read(off, got.data(), len), formats::kOk);
+        EXPECT_TRUE(std::equal(got.begin(), got.end(), want[k].begin() + long(off))) << k << " " << off << "+" << len;
+    }
+}
 
 // ---- damaged compressed clusters -------------------------------------------
 

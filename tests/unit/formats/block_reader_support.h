@@ -95,7 +95,9 @@ struct Chain {
     }
 };
 
-inline Chain open_chain(const std::vector<ImageFile>& top_first) {
+// `scratch`: where the readers decode compressed clusters, shared (as
+// convert shares one); nullptr: each takes its own.
+inline Chain open_chain(const std::vector<ImageFile>& top_first, formats::DecodeScratch* scratch = nullptr) {
     Chain c;
     c.layers.resize(top_first.size());
     BlockReader* below = nullptr;
@@ -108,7 +110,7 @@ inline Chain open_chain(const std::vector<ImageFile>& top_first) {
         l->arena = std::make_unique<formats::Arena>(l->scratch.data(), l->scratch.size());
         const formats::FormatDriver* d = formats::format_driver(f.format);
         EXPECT_TRUE(d && d->open_reader);
-        formats::ReaderOpenParams p{*l->file, *l->arena, below, l->data_file.get()};
+        formats::ReaderOpenParams p{*l->file, *l->arena, below, l->data_file.get(), scratch};
         c.status = d->open_reader(p, l->reader);
         if (c.status != formats::kOk) return c;
         l->file->guard = true;
