@@ -9,7 +9,10 @@ set(INSTAR_GUEST_COMPILE_FLAGS
 set(INSTAR_GUEST_LINKER_SCRIPT ${PROJECT_SOURCE_DIR}/src/guest/linker.ld)
 set(INSTAR_GUEST_LINK_FLAGS
   -nostdlib -static -no-pie -Wl,-T,${INSTAR_GUEST_LINKER_SCRIPT}
-  -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -Wl,--gc-sections)
+  -Wl,--build-id=none -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -Wl,--gc-sections
+  # A section the linker script does not place would land outside the parts
+  # the header declares (as the third-party archives' GOT once did).
+  -Wl,--orphan-handling=error)
 
 function(instar_guest_library target)
   add_library(${target} STATIC ${ARGN})

@@ -19,7 +19,7 @@ enum class OpId : uint32_t {
 };
 
 inline constexpr uint32_t kBootMagic = 0x42525349;  // "ISRB"
-#define INSTAR_ABI_VERSION 4
+#define INSTAR_ABI_VERSION 5
 inline constexpr uint32_t kAbiVersion = INSTAR_ABI_VERSION;
 
 struct DeviceInfo {
@@ -30,6 +30,17 @@ struct DeviceInfo {
 static_assert(sizeof(DeviceInfo) == 16);
 
 inline constexpr uint32_t kOpConfigMax = 16384;
+
+// What the guest's FS base points at: the start of an x86-64 thread
+// control block as gcc and glibc lay it out. Code built with
+// -fstack-protector (Debian's zlib and zstd in the guest, see
+// ARCHITECTURE.md) reads its canary at %fs:0x28 on entry to a protected
+// function and checks it on return; nothing else in the guest reads %fs.
+struct GuestThreadBlock {
+    uint64_t unused[5];    // glibc's tcb, dtv, self, multiple_threads and sysinfo slots
+    uint64_t stack_guard;  // random per run, its lowest byte 0 (as glibc makes it)
+};
+static_assert(offsetof(GuestThreadBlock, stack_guard) == 0x28);
 
 struct BootConfig {
     uint32_t magic;
@@ -42,9 +53,17 @@ struct BootConfig {
     uint32_t reserved;
     DeviceInfo devices[kMaxDevices];
     uint8_t op_config[kOpConfigMax];  // op-specific struct (see abi/ops/)
+    GuestThreadBlock thread_block;    // the FS base (kGuestFsBase)
 };
 static_assert(offsetof(BootConfig, devices) == 32);
-static_assert(sizeof(BootConfig) == 32 + 16 * kMaxDevices + kOpConfigMax);
+static_assert(offsetof(BootConfig, thread_block) == 32 + 16 * kMaxDevices + kOpConfigMax);
+static_assert(offsetof(BootConfig, thread_block) % 8 == 0);
+static_assert(sizeof(BootConfig) == 32 + 16 * kMaxDevices + kOpConfigMax + sizeof(GuestThreadBlock));
 static_assert(sizeof(BootConfig) <= kBootConfigSize);
+
+// The host sets the vCPU's FS base here, so %fs:0x28 is the stack guard,
+// read-only to the guest like the rest of the boot config.
+inline constexpr uint64_t kGuestFsBase = kBootConfigBase + offsetof(BootConfig, thread_block);
+static_assert(kGuestFsBase + 0x28 + 8 <= kBootConfigBase + kBootConfigSize);
 
 }  // namespace instar::abi

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "abi/boot_config.h"
 #include "abi/memory_map.h"
 #include "host/error.h"
 
@@ -80,9 +81,11 @@ constexpr uint32_t kCpuidExt1EdxNx = 1u << 20, kCpuidExt1EdxLm = 1u << 29;
 
 void set_cpuid(const Vm& vm) {
     // KVM accepts EFER.LME and EFER.NX only when the guest's CPUID
-    // advertises long mode and no-execute. The guest never runs CPUID, so
-    // it gets just that and the x86-64 baseline it is compiled for (-march=
-    // x86-64). Asking KVM for its whole supported table instead costs more
+    // advertises long mode and no-execute. The guest gets just that and
+    // the x86-64 baseline it is compiled for (-march=x86-64). Only zstd
+    // runs CPUID in the guest (ZSTD_cpuid, once per context), for leaf 7's
+    // BMI2, which a highest basic leaf of 1 withholds: it takes its
+    // baseline code. Asking KVM for its whole supported table instead costs more
     // than the rest of the vCPU set-up together (~0.1 ms on PVM hosts).
     // Without leaf 0x80000008 KVM assumes 36 physical address bits, far
     // more than the guest's 66 MiB address space needs.
@@ -137,6 +140,10 @@ void setup_long_mode_cpu(const Vm& vm, uint64_t entry) {
     ioctl_or_throw(vm.vcpu_fd(), KVM_GET_SREGS, &sregs, "cannot read vCPU segment registers");
     sregs.cs = segment(kCodeSelector, 0xb, true);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = segment(kDataSelector, 0x3, false);
+    // The stack protector's canary at %fs:0x28 (abi::GuestThreadBlock). In
+    // long mode only the FS and GS bases count, and the guest never loads
+    // a segment register, so this base stays for the run.
+    sregs.fs.base = abi::kGuestFsBase;
     sregs.tr = kvm_segment{};
     sregs.tr.base = abi::kGdtBase + kTssOffset;
     sregs.tr.limit = kTssLimit;

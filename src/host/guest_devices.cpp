@@ -6,6 +6,7 @@
 #include "abi/memory_map.h"
 #include "abi/virtio.h"
 #include "host/error.h"
+#include "host/stack_guard.h"
 
 namespace instar {
 namespace {
@@ -40,6 +41,9 @@ void write_boot_config(GuestMemory& memory, const GuestRun& run) {
         c->devices[i] = abi::DeviceInfo{run.inputs[i].size_bytes, 1, 1};
     if (run.output) c->devices[abi::kOutputDeviceIndex] = abi::DeviceInfo{run.output->size_bytes, 1, 0};
     if (!run.op_config.empty()) std::memcpy(c->op_config, run.op_config.data(), run.op_config.size());
+    // Read by the micro-VM's third-party code (abi::GuestThreadBlock); the
+    // process platform's code checks glibc's own canary instead.
+    c->thread_block.stack_guard = new_stack_guard();
 }
 
 GuestDevices::GuestDevices(const GuestMemory& memory, const Deadline& deadline, const GuestRun& run)

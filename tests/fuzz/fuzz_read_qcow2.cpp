@@ -1,7 +1,8 @@
 // The qcow2 block reader on arbitrary file bytes (raw, or the sparse form
 // of fuzz_image.h): opened twice on fresh scratch, block status walked
-// from the start (a bounded number of runs) and a few reads made, twice
-// over. What must hold: no crash (the sanitizers), every status code
+// from the start (a bounded number of runs) and a few reads made (of the
+// first runs, and of the first compressed clusters: their decompression),
+// twice over. What must hold: no crash (the sanitizers), every status code
 // known, every run inside the disk and as long as it says, the same
 // answers from both opens, and memory within the arena.
 #include <cstddef>
@@ -23,6 +24,7 @@ using instar::formats::Status;
 
 constexpr int kMaxRuns = 512;
 constexpr size_t kReadBytes = 4096;
+constexpr int kCompressedReads = 32;
 
 struct Answers {
     Status open = Status::none;
@@ -41,6 +43,7 @@ const char* walk(const uint8_t* data, size_t size, Answers& a) {
     if (!reader) return "open succeeded without a reader";
     a.virtual_size = reader->virtual_size();
     uint64_t at = 0;
+    int compressed_reads = 0;
     for (int i = 0; i < kMaxRuns && at < a.virtual_size; ++i) {
         BlockStatus s{};
         const Status st = reader->block_status(at, a.virtual_size - at, s);
@@ -51,8 +54,9 @@ const char* walk(const uint8_t* data, size_t size, Answers& a) {
         if (s.kind != BlockKind::data && s.kind != BlockKind::zero && s.kind != BlockKind::unallocated)
             return "a run of no known kind";
         if (s.compressed && s.kind != BlockKind::data) return "a compressed run that is not data";
-        // A few bytes of each of the first runs, read twice over below.
-        if (i < 8) {
+        // A few bytes of each of the first runs and compressed clusters,
+        // read twice over below.
+        if (i < 8 || (s.compressed && compressed_reads++ < kCompressedReads)) {
             std::vector<uint8_t> buf(kReadBytes, 0xa5);
             const size_t n = s.bytes < kReadBytes ? size_t(s.bytes) : kReadBytes;
             const Status rs = reader->read(at, buf.data(), n);

@@ -2,6 +2,8 @@
 the same output bytes, allocation (what `info` and `map` show of the
 output), progress bytes, stdout, error line and exit status."""
 import os
+import random
+import struct
 import subprocess
 
 import pytest
@@ -244,3 +246,94 @@ def test_fixed_vpc_source(instar, qemu_img, tmp_path):
     assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr
     assert o_out.read_bytes() == t_out.read_bytes()
     assert_same_allocation(o_out, t_out)
+
+
+def mixed_raw(path, size, seed):
+    """A disk of pieces of 4 KiB to 320 KiB: noise (which qemu stores
+    uncompressed), zeroes (which convert -c leaves out), text, runs of one
+    byte."""
+    r = random.Random(seed)
+    out = bytearray()
+    while len(out) < size:
+        n = r.randrange(1, 81) * 4096
+        kind = r.randrange(4)
+        if kind == 0:
+            out += r.randbytes(n)
+        elif kind == 1:
+            out += bytes(n)
+        elif kind == 2:
+            out += b"".join(b"line %d of a compressed cluster\n" % r.randrange(100000) for _ in range(n // 30 + 1))[:n]
+        else:
+            out += bytes([r.randrange(256)]) * n
+    path.write_bytes(bytes(out[:size]))
+
+
+@pytest.mark.parametrize("opts", ["compression_type=zlib", "compression_type=zstd",
+                                  "cluster_size=4k,compression_type=zstd", "cluster_size=2M", "compat=0.10",
+                                  "cluster_size=512,extended_l2=off"])
+def test_compressed_qcow2_source(instar, qemu_img, tmp_path, opts):
+    """Compressed clusters (qemu-img convert -c) are decompressed in the
+    guest: qemu's bytes, allocation and progress."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, (24 << 20) + 3 * 512, 7)
+    img = tmp_path / "c.qcow2"
+    r = run([qemu_img, "convert", "-c", "-O", "qcow2", "-o", opts, src, img])
+    assert r.returncode == 0, r.stderr
+    assert_same_output(instar, qemu_img, tmp_path, ["-p", "-O", "raw"], [img])
+    assert (tmp_path / "ours" / "out.raw").read_bytes() == src.read_bytes()
+
+
+def test_compressed_backing_file(instar, qemu_img, tmp_path):
+    """A zstd-compressed base under a plain top that overwrites some of it."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 8 << 20, 8)
+    base = tmp_path / "base.qcow2"
+    assert run([qemu_img, "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", src, base]).returncode == 0
+    top = tmp_path / "top.qcow2"
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top]).returncode == 0
+    qemu_io(qemu_img, top, "write -P 0x77 100k 70k", "write -z 3M 64k")
+    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [top])
+
+
+@pytest.mark.parametrize("ctype", ["zlib", "zstd"])
+def test_damaged_compressed_cluster_fails(instar, qemu_img, tmp_path, ctype):
+    """A compressed cluster whose stream is damaged: qemu-img fails the read
+    (EIO); so does instar, with one line, leaving nothing behind."""
+    img = tmp_path / "c.qcow2"
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", "-o", f"compression_type={ctype}", img, "4M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -c -P 0x31 0 64k", "write -c -P 0x32 64k 64k")
+    b = bytearray(img.read_bytes())
+    l1 = struct.unpack(">Q", b[40:48])[0]
+    l2 = struct.unpack(">Q", b[l1:l1 + 8])[0] & 0x00fffffffffffe00
+    entry = struct.unpack(">Q", b[l2 + 8:l2 + 16])[0]
+    assert entry & (1 << 62)  # compressed
+    offset = entry & ((1 << 54) - 1)  # 64 KiB clusters: 62 - (16 - 8) offset bits
+    for i in range(offset, min(offset + 16, len(b))):  # the stream's first bytes (the file may end in it)
+        b[i] ^= 0x5a
+    img.write_bytes(bytes(b))
+    theirs = run([qemu_img, "convert", "-O", "raw", img, tmp_path / "theirs.raw"])
+    assert theirs.returncode == 1
+    assert "Input/output error" in theirs.stderr
+    before = sorted(os.listdir(tmp_path))
+    ours = run([instar, "convert", "-O", "raw", img, tmp_path / "ours.raw"])
+    assert ours.returncode == 1
+    assert ours.stderr == "instar: convert: image is corrupt or not valid for its format\n"
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_deep_chain_of_2m_clusters(instar, qemu_img, tmp_path):
+    """16 images (the deepest chain instar opens) with 2 MiB clusters,
+    compressed ones among them: one decode scratch serves them all (each
+    layer holding two clusters of its own would need over 64 MiB)."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 12 << 20, 9)
+    prev = tmp_path / "l0.qcow2"
+    r = run([qemu_img, "convert", "-c", "-O", "qcow2", "-o", "cluster_size=2M,compression_type=zstd", src, prev])
+    assert r.returncode == 0, r.stderr
+    for i in range(1, 16):
+        img = tmp_path / f"l{i}.qcow2"
+        assert run([qemu_img, "create", "-q", "-f", "qcow2", "-o", "cluster_size=2M", "-b", prev.name, "-F",
+                    "qcow2", img]).returncode == 0
+        qemu_io(qemu_img, img, f"write -c -P {i} {i % 6 * 2}M 2M" if i % 2 else f"write -P {i} {i * 512}k 4k")
+        prev = img
+    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [prev])

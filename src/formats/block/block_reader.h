@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "formats/block/decode_scratch.h"
 #include "formats/common/arena.h"
 #include "formats/common/image_io.h"
 #include "formats/common/status.h"
@@ -64,8 +65,9 @@ public:
     // The guest-visible bytes [offset, offset + len) of this layer: data from
     // the file, zeroes, and the backing file's bytes where this layer has
     // none (zeroes past the backing file's end, or without one). Fails as
-    // block_status does, and with unsupported_feature for what cannot be
-    // read yet (compressed clusters).
+    // block_status does, with image_invalid where qemu cannot decompress a
+    // compressed cluster, and with unsupported_feature for what instar
+    // cannot read (a qcow2 zstd cluster in zstd's pre-1.0 format).
     virtual Status read(uint64_t offset, void* buf, size_t len) = 0;
 };
 
@@ -83,6 +85,11 @@ struct ReaderOpenParams {
     // needs one is refused (unsupported_feature) without it; one given to an
     // image that has none is refused (invalid_option), as qemu refuses it.
     ImageSource* data_file;
+    // Where compressed data is decoded (decode_scratch.h): one the caller
+    // shares between all the readers of a run, for units up to
+    // kMaxDecodeUnitBytes, or nullptr: the reader takes its own from
+    // `arena`, sized for its image.
+    DecodeScratch* decode_scratch = nullptr;
 };
 
 // Opens a reader in `p.arena` with the format's open checks (qemu's).

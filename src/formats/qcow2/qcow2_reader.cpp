@@ -4,6 +4,7 @@
 
 #include "formats/common/endian.h"
 #include "formats/common/qemu_block_view.h"
+#include "formats/qcow2/qcow2_compressed.h"
 #include "formats/qcow2/qcow2_l2_entry.h"
 #include "formats/qcow2/qcow2_layout.h"
 #include "formats/qcow2/qcow2_open_checks.h"
@@ -75,7 +76,9 @@ public:
           sc_bits_(rules_.extended_l2 ? h.cluster_bits - uint32_t(__builtin_ctz(kSubclustersPerCluster))
                                       : h.cluster_bits),
           l1_offset_(h.l1_table_offset),
-          l1_size_(h.l1_size) {}
+          l1_size_(h.l1_size),
+          compression_(h.compression_type == kCompressionZstd ? ClusterCompression::zstd : ClusterCompression::zlib),
+          decode_scratch_(p.decode_scratch) {}
 
     Status init(Arena& arena) {
         // The L1 window need not be larger than the table.
@@ -85,7 +88,12 @@ public:
         Status st = l1_.init(arena, 1, window);
         if (st != kOk) return st;
         const uint64_t cluster = uint64_t(1) << cluster_bits_;
-        return l2_.init(arena, kL2Slots, size_t(cluster < kL2SliceBytes ? cluster : kL2SliceBytes));
+        st = l2_.init(arena, kL2Slots, size_t(cluster < kL2SliceBytes ? cluster : kL2SliceBytes));
+        if (st != kOk) return st;
+        // Any cluster may be compressed, and the memory for reading one is
+        // taken now (unless the caller shares a scratch), so that reads never
+        // allocate (the arena's later users may give back what they took).
+        return compressed_.init(arena, compression_, cluster_bits_, decode_scratch_);
     }
 
     uint64_t virtual_size() const override { return size_; }
@@ -110,8 +118,11 @@ public:
             const size_t n = size_t(s.bytes);
             switch (s.kind) {
             case BlockKind::data:
-                // Decompression (zlib, zstd) is not in the guest yet.
-                if (s.compressed) return Status::unsupported_feature;
+                if (s.compressed) {
+                    st = read_compressed(offset, s, out, n);
+                    if (st != kOk) return st;
+                    break;
+                }
                 // Past the end of the file, qemu reads zeroes.
                 if (!qemu_read(data_, s.host_offset, out, n)) return Status::read_failed;
                 break;
@@ -257,6 +268,17 @@ private:
         return kOk;
     }
 
+    // [offset, offset + len) inside the compressed cluster `s` describes,
+    // from the image file (never a data file, which qemu refuses to have
+    // compressed clusters with).
+    Status read_compressed(uint64_t offset, const BlockStatus& s, uint8_t* out, size_t len) {
+        const uint8_t* cluster = nullptr;
+        const Status st = compressed_.get(src_, CompressedExtent{s.compressed_offset, s.compressed_bytes}, cluster);
+        if (st != kOk) return st;
+        __builtin_memcpy(out, cluster + (offset & cluster_mask()), len);
+        return kOk;
+    }
+
     // Where this layer has nothing: the backing file's bytes up to its end,
     // zeroes beyond (qemu's block layer pads a read past a backing file's
     // end with zeroes).
@@ -287,8 +309,11 @@ private:
     uint32_t sc_bits_;     // subcluster size as log2 (the cluster's without extended L2)
     uint64_t l1_offset_;
     uint32_t l1_size_;
+    ClusterCompression compression_;
+    DecodeScratch* decode_scratch_;  // shared by the caller, or nullptr
     TableCache l1_;
     TableCache l2_;
+    CompressedClusters compressed_;
 };
 
 }  // namespace

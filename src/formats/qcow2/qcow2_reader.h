@@ -1,6 +1,7 @@
 // The block reader of a qcow2 image (versions 2 and 3): block status from
 // the L1 and L2 tables, data from the image file (or its external data
-// file), zeroes for zero clusters, the backing file for the rest.
+// file, or decompressed), zeroes for zero clusters, the backing file for
+// the rest.
 #pragma once
 
 #include "formats/block/block_reader.h"
@@ -11,9 +12,8 @@ namespace instar::formats {
 // when it opens an image for I/O, which `info` skips: an image whose
 // data-file-raw bit has no data file is refused (image_invalid). Refused
 // with unsupported_feature: encrypted images, and an image that needs an
-// external data file when none is given. Compressed clusters show in block
-// status; reading one is unsupported_feature until decompression comes to
-// the guest.
+// external data file when none is given. Compressed clusters (zlib or
+// zstd) are decompressed as qemu does (qcow2_compressed.h).
 Status qcow2_open_reader(const ReaderOpenParams& p, BlockReader*& out);
 
 }  // namespace instar::formats

@@ -30,8 +30,9 @@ using formats::BlockStatus;
 using formats::Status;
 
 // Scratch per opened image: the open checks' scratch (given back) and the
-// reader's bounded caches fit with room to spare.
-inline constexpr size_t kLayerScratch = 4u << 20;
+// reader's bounded caches and compressed-cluster buffers (two clusters of
+// up to 2 MiB) fit with room to spare.
+inline constexpr size_t kLayerScratch = 8u << 20;
 
 // A file that, once the reader is open, refuses (and counts) any read past
 // its end: the reader must clamp every offset an image names. Before, the
@@ -94,7 +95,9 @@ struct Chain {
     }
 };
 
-inline Chain open_chain(const std::vector<ImageFile>& top_first) {
+// `scratch`: where the readers decode compressed clusters, shared (as
+// convert shares one); nullptr: each takes its own.
+inline Chain open_chain(const std::vector<ImageFile>& top_first, formats::DecodeScratch* scratch = nullptr) {
     Chain c;
     c.layers.resize(top_first.size());
     BlockReader* below = nullptr;
@@ -107,7 +110,7 @@ inline Chain open_chain(const std::vector<ImageFile>& top_first) {
         l->arena = std::make_unique<formats::Arena>(l->scratch.data(), l->scratch.size());
         const formats::FormatDriver* d = formats::format_driver(f.format);
         EXPECT_TRUE(d && d->open_reader);
-        formats::ReaderOpenParams p{*l->file, *l->arena, below, l->data_file.get()};
+        formats::ReaderOpenParams p{*l->file, *l->arena, below, l->data_file.get(), scratch};
         c.status = d->open_reader(p, l->reader);
         if (c.status != formats::kOk) return c;
         l->file->guard = true;

@@ -11,6 +11,7 @@
 #include "abi/ops/convert.h"
 #include "abi/virtio.h"
 #include "formats/block/chain_status.h"
+#include "formats/block/decode_scratch.h"
 #include "formats/common/bits.h"
 #include "formats/format_driver.h"
 #include "guest/block_io.h"
@@ -149,8 +150,23 @@ uint64_t counted_bytes(BlockReader** layers, uint32_t count) {
     return total;
 }
 
+// Where every reader of the run decodes compressed clusters
+// (formats/block/decode_scratch.h): made only when some layer is qcow2, for
+// the largest clusters, so that each image costs only its tables.
+formats::DecodeScratch* make_decode_scratch(const abi::ConvertConfig& c) {
+    bool qcow2 = false;
+    for (uint32_t i = 0; i < c.layer_count; ++i) qcow2 |= c.layers[i].format == uint32_t(abi::Format::qcow2);
+    if (!qcow2) return nullptr;
+    auto* scratch = static_cast<formats::DecodeScratch*>(heap().alloc(sizeof(formats::DecodeScratch), 16));
+    if (!scratch) fail(abi::GuestError::out_of_memory);
+    ::new (scratch) formats::DecodeScratch();
+    const formats::Status st = scratch->init(heap(), formats::kMaxDecodeUnitBytes);
+    if (st != formats::kOk) fail(st);
+    return scratch;
+}
+
 // Opens source `s`'s chain, bottom layer first, each over its own device.
-BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce) {
+BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::DecodeScratch* scratch) {
     auto** layers = heap().alloc_array<BlockReader*>(s.layer_count);
     if (!layers) fail(abi::GuestError::out_of_memory);
     BlockReader* below = nullptr;
@@ -166,7 +182,7 @@ BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce) {
         auto* src = static_cast<DeviceSource*>(heap().alloc(sizeof(DeviceSource), 16));
         if (!src) fail(abi::GuestError::out_of_memory);
         ::new (src) DeviceSource(*dev, g_boot->devices[l.device].size_bytes, bounce);
-        formats::ReaderOpenParams p{*src, heap(), below, nullptr};
+        formats::ReaderOpenParams p{*src, heap(), below, nullptr, scratch};
         BlockReader* reader = nullptr;
         formats::Status st = driver->open_reader(p, reader);
         if (st != formats::kOk) fail(st);
@@ -234,10 +250,11 @@ void convert_main(const abi::BootConfig& config) {
     auto* buf = static_cast<uint8_t*>(heap().alloc(kChunkBytes, 4096, false));
     if (!bounce || !buf) fail(abi::GuestError::out_of_memory);
 
+    formats::DecodeScratch* scratch = make_decode_scratch(c);
     BlockReader*** chains = heap().alloc_array<BlockReader**>(c.source_count);
     if (!chains) fail(abi::GuestError::out_of_memory);
     for (uint32_t i = 0; i < c.source_count; ++i) {
-        chains[i] = open_chain(c.sources[i], bounce);
+        chains[i] = open_chain(c.sources[i], bounce, scratch);
         out.counted_total += counted_bytes(chains[i], c.sources[i].layer_count);
     }
     uint64_t base = 0;
