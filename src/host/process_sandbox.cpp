@@ -87,8 +87,6 @@ bool protect_ram() {
     prctl(PR_SET_DUMPABLE, 0);
     if (!protect_ram()) _exit(1);
     try {
-        // Never released: free() may hand memory back with brk or munmap,
-        // which the filter forbids.
         install_op_process_seccomp(channel);
     } catch (...) {
         _exit(1);

@@ -25,9 +25,8 @@ void allow(scmp_filter_ctx ctx, int syscall, std::initializer_list<scmp_arg_cmp>
     if (rc < 0) throw Error("cannot build the seccomp filter");
 }
 
-}  // namespace
-
-void install_seccomp(const SeccompPolicy& policy) {
+// An empty filter whose default action ends the process.
+std::unique_ptr<void, FilterDeleter> new_filter() {
 #ifdef INSTAR_SANITIZE_BUILD
     // Sanitizer builds (make test-asan): the sanitizer runtime makes calls
     // of its own (reading /proc for reports); refuse them with EPERM instead
@@ -37,6 +36,13 @@ void install_seccomp(const SeccompPolicy& policy) {
     std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
 #endif
     if (!ctx) throw Error("cannot create the seccomp filter");
+    return ctx;
+}
+
+}  // namespace
+
+void install_seccomp(const SeccompPolicy& policy) {
+    std::unique_ptr<void, FilterDeleter> ctx = new_filter();
     scmp_filter_ctx c = ctx.get();
     // The filter covers every thread of the process, including a block
     // device's I/O thread, which is started before the filter is loaded.
@@ -97,12 +103,7 @@ void install_seccomp(const SeccompPolicy& policy) {
 }
 
 void install_op_process_seccomp(int channel_fd) {
-#ifdef INSTAR_SANITIZE_BUILD
-    std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
-#else
-    std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
-#endif
-    if (!ctx) throw Error("cannot create the seccomp filter");
+    std::unique_ptr<void, FilterDeleter> ctx = new_filter();
     scmp_filter_ctx c = ctx.get();
     // Like a guest in the VM, which has only its port writes and register
     // accesses: a request and its reply on the socket, then _exit.
@@ -111,6 +112,9 @@ void install_op_process_seccomp(int channel_fd) {
     allow(c, SCMP_SYS(exit));
     allow(c, SCMP_SYS(exit_group));
     if (seccomp_load(c) < 0) throw Error("cannot install the seccomp filter");
+    // Never released once loaded: free() may hand memory back with brk or
+    // munmap, which this filter forbids.
+    (void)ctx.release();
 }
 
 }  // namespace instar
