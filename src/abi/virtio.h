@@ -122,6 +122,19 @@ inline constexpr uint32_t kBlkTOut = 1;
 inline constexpr uint32_t kBlkTFlush = 4;
 inline constexpr uint32_t kBlkTGetId = 8;
 inline constexpr uint32_t kBlkTWriteZeroes = 13;
+// instar's own request, outside the virtio spec: where the file behind the
+// device holds data and where it has holes (lseek's SEEK_DATA/SEEK_HOLE,
+// file-system metadata, not image bytes). The device writes one
+// BlkAllocation for the run that starts at the header's sector, so that a
+// raw image's holes are skipped as qemu's file driver skips them.
+inline constexpr uint32_t kBlkTInstarAllocation = 0x494e0001;
+
+struct BlkAllocation {
+    uint64_t sectors;  // length of the run, at least 1, never past the capacity
+    uint32_t data;     // 1: data (or no information); 0: a hole
+    uint32_t reserved;
+};
+static_assert(sizeof(BlkAllocation) == 16);
 
 // The data of a WRITE_ZEROES request: one or more of these.
 struct BlkWriteZeroes {

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <unistd.h>
 
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -14,6 +15,8 @@
 
 #include "abi/format.h"
 #include "cli/common.h"
+#include "cli/create_identity.h"
+#include "cli/create_options.h"
 #include "cli/progress.h"
 #include "cli/size_parser.h"
 #include "host/error.h"
@@ -28,7 +31,7 @@ constexpr const char* kUsage =
     "       [-B backing_file [-F backing_fmt]] [-o options] [-l snapshot_param] [-S sparse_size]\n"
     "       [-r rate_limit] [-m num_coroutines] [-W] [--target-is-zero] [--salvage]\n"
     "       filename [filename2 [...]] output_filename\n"
-    "  (instar: -O raw only for now; every source format instar reads)\n";
+    "  (instar: -O raw or qcow2 for now; every source format instar reads)\n";
 
 // qemu's -S limit: a sparse buffer of at most 16 MiB, in whole sectors.
 constexpr uint64_t kMaxSparseBytes = 16ull << 20;
@@ -144,6 +147,50 @@ ConvertArgs parse(std::vector<std::string> raw) {
     return a;
 }
 
+// qemu-img convert creates its output as `qemu-img create -O fmt -o ...`
+// would at the sources' total size: the same checks, the same image.
+std::function<abi::CreateRequest(uint64_t)> output_request(const ConvertArgs& a, const std::string& format) {
+    return [a, format](uint64_t size) {
+        const std::string& output = a.query.output;
+        // `create`'s errors name the image first; qemu-img convert words
+        // them its own way.
+        auto without_name = [&output](const Error& e) {
+            std::string m = e.what();
+            return m.rfind(output + ": ", 0) == 0 ? m.substr(output.size() + 2) : m;
+        };
+        CreateArgs args;
+        args.format = format;
+        args.options = a.options;
+        // qemu sets the size after the -o options: it wins over theirs.
+        args.options.push_back("size=" + std::to_string(size));
+        args.operands = {output};
+        std::vector<std::string> warnings;
+        const BackingProbe no_backing = [](const BackingQuery&) -> uint64_t {
+            throw Error("a backing file for the output is not supported by instar convert yet");
+        };
+        CreatePlan plan;
+        try {
+            plan = plan_create(args, no_backing, warnings);
+        } catch (const Error& e) {
+            throw Error(without_name(e));
+        }
+        for (const std::string& w : warnings) std::cerr << "instar: convert: warning: " << w << "\n";
+        for (const std::string& w : plan.driver_warnings) std::cerr << "instar: convert: warning: " << w << "\n";
+        ResolvedCreate r;
+        try {
+            r = resolve_create(plan);
+        } catch (const Error& e) {
+            throw Error(output + ": error while converting " + format + ": " + without_name(e));
+        }
+        if (r.request.flags & abi::kCreateHasBacking)
+            throw Error("a backing file for the output is not supported by instar convert yet");
+        if (r.request.preallocation != uint32_t(abi::Preallocation::off) && (r.request.flags & abi::kCreateExtendedL2))
+            throw Error("preallocation with extended_l2 is not supported by instar convert yet");
+        fill_identity(r.request, false);
+        return r.request;
+    };
+}
+
 void run_convert(std::vector<std::string> raw) {
     SandboxOptions sandbox = take_sandbox_options(raw);
     ConvertArgs a = parse(std::move(raw));
@@ -156,12 +203,17 @@ void run_convert(std::vector<std::string> raw) {
     abi::Format out = abi::format_from_name(out_fmt.data(), out_fmt.size());
     if (out == abi::Format::none) throw Error("Unknown file format '" + out_fmt + "'");
     a.query.output_format = out;
-    for (const std::string& o : a.options) {
-        if (o == "help" || o == "?") {
-            if (out != abi::Format::raw) throw Error("-o help for " + out_fmt + " is not supported by instar yet");
-            std::cout << "Supported raw options:\n  size=<size>            - Virtual disk size\n\n"
-                         "The protocol level may support further options.\n"
-                         "Specify the target filename to include those options.\n";
+    // qemu-img's order: these checks, then -o help, then the operands.
+    if (a.query.existing_target && !a.options.empty()) throw Error("-o has no effect when skipping image creation");
+    if (a.query.target_is_zero && !a.query.existing_target) throw Error("--target-is-zero requires use of -n flag");
+    if (!a.options.empty()) {
+        CreateArgs args;
+        args.format = out_fmt;
+        args.options = a.options;
+        // With an output file name qemu lists the file protocol's options too.
+        if (a.query.sources.size() >= 2) args.operands = {a.query.sources.back()};
+        if (auto text = create_help_text(args)) {
+            std::cout << *text;
             return;
         }
     }
@@ -174,11 +226,18 @@ void run_convert(std::vector<std::string> raw) {
         if (a.query.source_format == abi::Format::none)
             throw Error("Could not open '" + a.query.sources.front() + "': Unknown driver '" + f + "'");
     }
-    if (a.query.target_is_zero && !a.query.existing_target) throw Error("--target-is-zero requires use of -n flag");
     if (a.compress && out == abi::Format::raw) throw Error("Compression not supported for this file format");
     if (a.backing && out == abi::Format::raw) throw Error("Backing file not supported for file format 'raw'");
     if (a.snapshot) throw Error("-l (internal snapshots) is not supported by instar convert yet");
-    if (!a.options.empty()) throw Error("-o is not supported by instar convert yet");
+    if (out == abi::Format::raw && !a.options.empty()) throw Error("-o with a raw output is not supported by instar convert yet");
+    if (out != abi::Format::raw) {
+        if (out != abi::Format::qcow2) throw Error("-O " + out_fmt + " is not supported by instar convert yet");
+        if (a.query.existing_target) throw Error("-n with a qcow2 output is not supported by instar convert yet");
+        if (a.query.min_sparse_bytes == 0) throw Error("-S 0 with a qcow2 output is not supported by instar convert yet");
+        if (a.compress) throw Error("-c is not supported by instar convert yet");
+        if (a.backing) throw Error("-B is not supported by instar convert yet");
+        a.query.target_request = output_request(a, out_fmt);
+    }
 
     InterruptHandling interrupts("convert");
     GuestRun run = make_guest_run(sandbox, abi::OpId::convert, "convert");

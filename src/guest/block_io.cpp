@@ -25,6 +25,19 @@ DeviceSource::DeviceSource(VirtioBlk& device, uint64_t size)
 DeviceSource::DeviceSource(VirtioBlk& device, uint64_t size, uint8_t* bounce)
     : device_(device), size_(size), buffer_(bounce) {}
 
+bool DeviceSource::allocation(uint64_t offset, uint64_t& bytes, bool& data) {
+    const uint64_t sector = offset / v::kSectorSize;
+    if (offset >= size_ || sector >= device_.capacity_bytes() / v::kSectorSize) return false;
+    v::BlkAllocation answer{};
+    if (!device_.transfer(v::kBlkTInstarAllocation, sector, &answer, sizeof answer)) return false;
+    // The device is not trusted with the arithmetic below.
+    const uint64_t left = device_.capacity_bytes() / v::kSectorSize - sector;
+    if (answer.sectors == 0 || answer.sectors > left || answer.data > 1) return false;
+    bytes = answer.sectors * v::kSectorSize - (offset - sector * v::kSectorSize);
+    data = answer.data == 1;
+    return true;
+}
+
 bool DeviceSource::read(uint64_t offset, void* buf, size_t len) {
     auto* out = static_cast<uint8_t*>(buf);
     while (len) {

@@ -26,6 +26,7 @@ public:
     bool ok() const { return buffer_ != nullptr; }
     uint64_t size() const override { return size_; }
     bool read(uint64_t offset, void* buf, size_t len) override;
+    bool allocation(uint64_t offset, uint64_t& bytes, bool& data) override;
 
 private:
     VirtioBlk& device_;

@@ -94,7 +94,8 @@ bool VirtioBlk::start(BlkRequest* requests, uint32_t count) {
         uint16_t d = uint16_t(i * kDescPerRequest);
         headers_[i] = v::BlkRequestHeader{r.type, 0, r.sector};
         statuses_[i] = 0xff;
-        bool device_writes = r.type == v::kBlkTIn;  // OUT and WRITE_ZEROES data are read by the device
+        // OUT and WRITE_ZEROES data are read by the device.
+        bool device_writes = r.type == v::kBlkTIn || r.type == v::kBlkTInstarAllocation;
         desc_[d] = v::Desc{gpa_of(&headers_[i]), sizeof(v::BlkRequestHeader), v::kDescFNext,
                            uint16_t(d + 1)};
         uint16_t status_desc = uint16_t(d + 1);

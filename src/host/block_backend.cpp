@@ -190,6 +190,29 @@ uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<vo
     return v::kBlkSOk;
 }
 
+// kBlkTInstarAllocation: the data or hole run of the file from `sector`,
+// as qemu's file driver finds it (find_allocation): no information counts
+// as data, and past the file's end is a hole.
+uint8_t allocation(BlockBackend& b, uint64_t sector, const IoList& data) {
+    if (data.bytes != sizeof(v::BlkAllocation) || data.count != 1) return v::kBlkSIoErr;
+    if (sector >= b.capacity_sectors) throw GuestFault("allocation query beyond the device's capacity");
+    const uint64_t left = b.capacity_sectors - sector;
+    const off_t at = off_t(sector * v::kSectorSize);
+    v::BlkAllocation answer{left, 1, 0};
+    const off_t next_data = lseek(b.fd, at, SEEK_DATA);
+    if (next_data < 0) {
+        if (errno == ENXIO) answer.data = 0;
+    } else if (next_data == at) {
+        const off_t hole = lseek(b.fd, at, SEEK_HOLE);
+        if (hole > at) answer.sectors = std::min<uint64_t>(left, (uint64_t(hole - at) + v::kSectorSize - 1) / v::kSectorSize);
+    } else {
+        answer.data = 0;
+        answer.sectors = std::clamp<uint64_t>(uint64_t(next_data - at) / v::kSectorSize, 1, left);
+    }
+    std::memcpy(data.iov[0].iov_base, &answer, sizeof answer);
+    return v::kBlkSOk;
+}
+
 // Reads and writes, in slices: a checkpoint comes before every
 // kBlockSliceBytes moved (a slice stays a whole number of blocks, as
 // write_sparse needs).
@@ -233,6 +256,8 @@ uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data,
     }
     case v::kBlkTWriteZeroes:
         return write_zeroes(b, data, checkpoint);
+    case v::kBlkTInstarAllocation:
+        return allocation(b, sector, data);
     case v::kBlkTFlush:
         if (b.read_only) return v::kBlkSOk;
         return fdatasync(b.fd) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
@@ -255,7 +280,8 @@ uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain,
 
     // The status byte is the last device-writable byte; data sits between.
     IoList status = slice(chain.writable, chain.writable_count, writable - 1, 1);
-    IoList data = header.type == v::kBlkTIn
+    const bool device_writes = header.type == v::kBlkTIn || header.type == v::kBlkTInstarAllocation;
+    IoList data = device_writes
                       ? slice(chain.writable, chain.writable_count, 0, writable - 1)
                       : slice(chain.readable, chain.readable_count, sizeof header,
                               total(chain.readable, chain.readable_count) - sizeof header);
@@ -266,7 +292,7 @@ uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain,
         }
     uint8_t result = run(b, header.type, header.sector, data, checkpoint);
     *static_cast<uint8_t*>(status.iov[0].iov_base) = result;
-    bool read_ok = header.type == v::kBlkTIn && result == v::kBlkSOk;
+    bool read_ok = device_writes && result == v::kBlkSOk;
     return uint32_t((read_ok ? data.bytes : 0) + 1);
 }
 

@@ -64,16 +64,27 @@ struct ExistingTarget {
     }
 };
 
-void check_result(const GuestOutput& output, const abi::ConvertConfig& c) {
+// The output's final length, checked against what the device allowed.
+uint64_t check_result(const GuestOutput& output, const abi::ConvertConfig& c, uint64_t capacity) {
     auto r = output.result_as<abi::ConvertResult>("convert");
-    if (r.total_size != c.total_size || r.bytes_written > c.total_size)
+    const bool raw = c.output_format == uint32_t(abi::Format::raw);
+    if (r.total_size != c.total_size || r.bytes_written > c.total_size || r.file_size > capacity ||
+        (raw && r.file_size != c.total_size))
         throw Error("guest misbehaved: convert result does not match the sources");
+    return r.file_size;
+}
+
+// Room for a new image's data and all its metadata, as `create` gives.
+uint64_t image_capacity(uint64_t size) {
+    const uint64_t capacity = size + size / 4 + (256ull << 20);
+    return (capacity + kSector - 1) / kSector * kSector;
 }
 
 }  // namespace
 
 void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
-    if (q.output_format != abi::Format::raw)
+    const bool raw = q.output_format == abi::Format::raw;
+    if (!raw && (q.output_format != abi::Format::qcow2 || !q.target_request || q.existing_target))
         throw Error(std::string("converting to ") + abi::format_name(q.output_format) + " is not supported yet");
     Sources sources;
     open_sources(q, run_template, sources);
@@ -82,6 +93,11 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     c.min_sparse_sectors = q.min_sparse_bytes / kSector;
     if (q.existing_target) c.flags |= abi::kConvertExistingTarget;
     if (q.target_is_zero) c.flags |= abi::kConvertTargetIsZero;
+    if (!raw) {
+        c.target = q.target_request(c.total_size);
+        if (c.target.format != uint32_t(q.output_format) || c.target.size != c.total_size)
+            throw Error("internal error: the output's request does not match the conversion");
+    }
 
     GuestRun run = run_template;
     run.op = abi::OpId::convert;
@@ -89,8 +105,8 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     run.op_config.assign(reinterpret_cast<const uint8_t*>(&c), reinterpret_cast<const uint8_t*>(&c) + sizeof c);
     for (const InputFile& f : sources.files) run.inputs.push_back(Disk{f.fd(), f.size(), f.size(), uint32_t(kSector)});
     Disk out_disk;
-    out_disk.size_bytes = c.total_size;
-    out_disk.capacity_bytes = c.total_size;
+    out_disk.size_bytes = raw ? c.total_size : 0;
+    out_disk.capacity_bytes = raw ? c.total_size : image_capacity(c.total_size);
     out_disk.block_size = uint32_t(kSector);
     out_disk.allocate_by_writing = true;  // -S 0: the zeroes are really written
     out_disk.write_zero_blocks = true;    // the guest leaves out what -S says
@@ -106,17 +122,17 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
         if (file_length(target.fd, st) < c.total_size) throw Error("output file is smaller than input file");
         out_disk.fd = target.fd;
         run.output = out_disk;
-        check_result(run_guest_in_child(run), c);
+        check_result(run_guest_in_child(run), c, out_disk.capacity_bytes);
         if (q.flush && fdatasync(target.fd) < 0) throw_errno("Could not flush '" + q.output + "'", errno);
         return;
     }
     OutputFile out(q.output);
-    size_new_raw_file(out.fd(), c.total_size);
+    if (raw) size_new_raw_file(out.fd(), c.total_size);
     out_disk.fd = out.fd();
     run.output = out_disk;
-    check_result(run_guest_in_child(run), c);
+    const uint64_t file_size = check_result(run_guest_in_child(run), c, out_disk.capacity_bytes);
     if (q.flush && fdatasync(out.fd()) < 0) throw_errno("Could not flush '" + q.output + "'", errno);
-    out.commit(c.total_size);
+    out.commit(file_size);
 }
 
 }  // namespace instar::image

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "abi/format.h"
+#include "abi/ops/create.h"
 #include "host/guest_run.h"
 
 namespace instar::image {
@@ -21,6 +22,10 @@ struct ConvertQuery {
     abi::Format source_format = abi::Format::none;  // -f; none: detect each
     std::string output;
     abi::Format output_format = abi::Format::raw;   // -O
+    // For an output other than raw: the image qemu-img would create for
+    // -O and -o at the sources' total size (the command line resolves it,
+    // with qemu-img's checks, once that size is known).
+    std::function<abi::CreateRequest(uint64_t size)> target_request;
     uint64_t min_sparse_bytes = 4096;               // -S; 0: write every byte
     bool existing_target = false;                   // -n
     bool target_is_zero = false;                    // --target-is-zero

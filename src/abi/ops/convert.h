@@ -12,6 +12,7 @@
 
 #include "abi/boot_config.h"
 #include "abi/format.h"
+#include "abi/ops/create.h"
 
 namespace instar::abi {
 
@@ -39,7 +40,7 @@ inline constexpr uint32_t kConvertExistingTarget = 1u << 0;  // -n: the output h
 inline constexpr uint32_t kConvertTargetIsZero = 1u << 1;    // --target-is-zero: ... that read as zeroes
 
 struct ConvertConfig {
-    uint32_t output_format;  // abi::Format; raw for now
+    uint32_t output_format;  // abi::Format: raw, or qcow2 (made from `target`)
     uint32_t flags;
     uint32_t source_count;
     uint32_t layer_count;
@@ -49,14 +50,18 @@ struct ConvertConfig {
     uint64_t total_size;  // sum of the sources' virtual sizes: the output's length
     ConvertSource sources[kConvertMaxSources];
     ConvertLayer layers[kConvertMaxLayers];
+    // The image qemu-img would create for the output (-O, -o), sized
+    // total_size; unused for raw, which the host creates.
+    CreateRequest target;
 };
-static_assert(sizeof(ConvertConfig) == 32 + 8 * kConvertMaxSources + 16 * kConvertMaxLayers);
+static_assert(sizeof(ConvertConfig) == 32 + 8 * kConvertMaxSources + 16 * kConvertMaxLayers + sizeof(CreateRequest));
 static_assert(sizeof(ConvertConfig) <= kOpConfigMax);
 
 struct ConvertResult {
     uint64_t total_size;     // == ConvertConfig::total_size
     uint64_t bytes_written;  // data written to the output (not holes, not zeroes left out)
+    uint64_t file_size;      // the output file's final length (total_size for raw)
 };
-static_assert(sizeof(ConvertResult) == 16);
+static_assert(sizeof(ConvertResult) == 24);
 
 }  // namespace instar::abi

@@ -51,6 +51,12 @@ public:
     // The disk's length, as qemu counts it (whole sectors).
     virtual uint64_t virtual_size() const = 0;
 
+    // What qemu's bdrv_get_info reports as the cluster size (qcow2's
+    // cluster, a dynamic vpc's or a vhdx's block, a sparse vmdk's grain),
+    // or 0 where it reports none (raw, fixed vpc). qemu-img convert keeps
+    // its block-status runs aligned to it.
+    virtual uint64_t cluster_size() const { return 0; }
+
     // The longest run from `offset` (< virtual_size(), max_bytes > 0) of one
     // kind, at most max_bytes and never past the end; at least the rest of
     // the format's smallest unit (cluster, subcluster) holding `offset`

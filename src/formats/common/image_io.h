@@ -16,6 +16,16 @@ public:
     // Reads [offset, offset+len). Bytes past size() read as zero; returns
     // false only on a device error.
     virtual bool read(uint64_t offset, void* buf, size_t len) = 0;
+    // Whether the file holds data from `offset` (< size()) or a hole, and
+    // for how many bytes (at least 1): what lseek's SEEK_DATA/SEEK_HOLE say
+    // of the file, as qemu's file driver asks. Runs may be rounded out to
+    // whole sectors. Without such knowledge, all data. False on a device
+    // error.
+    virtual bool allocation(uint64_t offset, uint64_t& bytes, bool& data) {
+        bytes = size() - offset;
+        data = true;
+        return true;
+    }
 };
 
 // Write access to a new image (the output device). The output starts empty:

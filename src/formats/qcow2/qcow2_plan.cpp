@@ -31,6 +31,7 @@ public:
         plan_.run_capacity = 0;
         plan_.zero_write_count = 0;
         plan_.has_prealloc = false;
+        plan_.streamed = false;
 
         // Reopened, qemu first counts the header, table and block clusters.
         uint64_t offset = 0;

@@ -46,6 +46,9 @@ struct ImagePlan {
     size_t zero_write_count;
     bool has_prealloc;       // the data area qemu asks the file to allocate
     ByteRange prealloc;
+    // Replaced refcount tables and L2 tables were written as they happened
+    // (qcow2_writer.h): rendering leaves them, and l1, as they are.
+    bool streamed;
 };
 
 Status plan_image(const CreateParams& params, Arena& arena, ImagePlan& plan);

@@ -97,6 +97,7 @@ public:
     }
 
     uint64_t virtual_size() const override { return size_; }
+    uint64_t cluster_size() const override { return uint64_t(1) << cluster_bits_; }
 
     Status block_status(uint64_t offset, uint64_t max_bytes, BlockStatus& out) override {
         if (offset >= size_ || max_bytes == 0) return Status::internal;

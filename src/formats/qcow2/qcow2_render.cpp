@@ -20,7 +20,7 @@ public:
         if (!buf_) return Status::scratch_exceeded;
 
         // Oldest first: what qemu wrote later lies on top.
-        for (size_t i = 0; i < a_.stale_count(); ++i) {
+        for (size_t i = 0; !plan_.streamed && i < a_.stale_count(); ++i) {
             const StaleTable& t = a_.stale(i);
             Status st = write_table(t.offset, t.entries, t.size, i);
             if (st != kOk) return st;
@@ -33,7 +33,7 @@ public:
         if (st == kOk) st = write_table(a_.table_offset(), a_.table(), a_.table_size(), kNoStale);
         if (st == kOk) st = write_refblocks();
         if (st == kOk) st = write_l1();
-        if (st == kOk) st = write_l2_tables();
+        if (st == kOk && !plan_.streamed) st = write_l2_tables();
         bytes_written = written_;
         return st;
     }

@@ -15,14 +15,18 @@ public:
 
     Status block_status(uint64_t offset, uint64_t max_bytes, BlockStatus& out) override {
         if (offset >= size_ || max_bytes == 0) return Status::internal;
-        // The file's holes are the host's to know (it serves them as
-        // zeroes without reading): here the file is data, and what pads its
-        // last sector zeroes, as qemu maps them.
+        // The file's data and holes, as the host's file system reports
+        // them (qemu's file driver asks the same); what pads the last
+        // sector past the file's end reads as zeroes.
         const uint64_t file = src_.size();
-        const uint64_t end = offset < file ? file : size_;
+        uint64_t run = size_ - offset;
+        bool data = false;
+        if (offset < file && !src_.allocation(offset, run, data)) return Status::read_failed;
+        if (offset < file && data && run > file - offset) run = file - offset;
         out = BlockStatus{};
-        out.bytes = max_bytes < end - offset ? max_bytes : end - offset;
-        out.kind = offset < file ? BlockKind::data : BlockKind::zero;
+        out.bytes = max_bytes < run ? max_bytes : run;
+        if (out.bytes > size_ - offset) out.bytes = size_ - offset;
+        out.kind = data ? BlockKind::data : BlockKind::zero;
         out.has_host_offset = true;
         out.host_offset = offset;
         return kOk;

@@ -37,6 +37,7 @@ public:
     Status init(Arena& arena) { return cache_.init(arena, kBatWindows, kBatWindowBytes); }
 
     uint64_t virtual_size() const override { return size_; }
+    uint64_t cluster_size() const override { return block_size_; }
 
     // qemu 7.2's vhdx driver has no block status: its block layer answers
     // "data" for the whole request, with no offset (see vhdx_reader.h).

@@ -38,6 +38,7 @@ public:
     Status init(Arena& arena) { return fixed_ ? kOk : bat_.init(arena, kBatWindows, kBatWindowBytes); }
 
     uint64_t virtual_size() const override { return size_; }
+    uint64_t cluster_size() const override { return fixed_ ? 0 : block_size_; }
 
     Status block_status(uint64_t offset, uint64_t max_bytes, BlockStatus& out) override {
         if (offset >= size_ || max_bytes == 0) return Status::internal;
@@ -71,15 +72,20 @@ public:
 
 private:
     // qemu reads a fixed disk straight from the file at the disk's offsets
-    // (its block status says data there, at that offset). Past the end of
-    // the file, as when a footer's size claims more than the file holds,
-    // it reads zeroes: a zero run with its offset (qemu's map says data and
+    // (its block status says data there, at that offset, and asks the file
+    // layer on: a hole in the file reads as zeroes). Past the end of the
+    // file, as when a footer's size claims more than the file holds, it
+    // reads zeroes: a zero run with its offset (qemu's map says data and
     // zero there, the file layer's answer).
     Status fixed_status(uint64_t offset, uint64_t end, BlockStatus& out) const {
         const uint64_t file = src_.size();
-        const uint64_t stop = offset < file ? (file < end ? file : end) : end;
+        uint64_t stop = offset < file ? (file < end ? file : end) : end;
+        bool data = offset < file;
+        uint64_t run = 0;
+        if (data && !src_.allocation(offset, run, data)) return Status::read_failed;
+        if (offset < file && run < stop - offset) stop = offset + run;
         out.bytes = stop - offset;
-        out.kind = offset < file ? BlockKind::data : BlockKind::zero;
+        out.kind = data ? BlockKind::data : BlockKind::zero;
         out.has_host_offset = true;
         out.host_offset = offset;
         return kOk;

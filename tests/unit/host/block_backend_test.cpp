@@ -50,7 +50,7 @@ protected:
         std::memcpy(header_buf, &h, sizeof h);
         DescriptorChain c;
         c.readable[c.readable_count++] = iovec{header_buf, 16};
-        if (type == v::kBlkTIn) c.writable[c.writable_count++] = iovec{data, len};
+        if (type == v::kBlkTIn || type == v::kBlkTInstarAllocation) c.writable[c.writable_count++] = iovec{data, len};
         else if (len) c.readable[c.readable_count++] = iovec{data, len};
         c.writable[c.writable_count++] = iovec{&status, 1};
         return c;
@@ -74,6 +74,46 @@ TEST_F(BlockBackendTest, RequestsBeyondCapacityEndTheRun) {
     BlockBackend out = backend(false);
     EXPECT_THROW(execute_block_request(out, chain(v::kBlkTOut, 2, 512)), GuestFault);
     EXPECT_EQ(lseek(fd, 0, SEEK_END), 1000) << "the file was not extended";
+}
+
+// The file's data and holes, from lseek: a data run reaches the hole
+// (rounded out to a sector), a hole the next data, the end of the file a
+// hole to the capacity.
+TEST_F(BlockBackendTest, AllocationFollowsTheFilesDataAndHoles) {
+    ASSERT_EQ(ftruncate(fd, 8 << 20), 0);
+    ASSERT_EQ(pwrite(fd, "y", 1, 4 << 20), 1);
+    BlockBackend b{fd, 8u << 20, (9u << 20) / 512, 512, true};
+    auto ask = [&](uint64_t sector) {
+        std::memset(data, 0xaa, sizeof data);
+        EXPECT_EQ(execute_block_request(b, chain(v::kBlkTInstarAllocation, sector, 16)), 17u);
+        EXPECT_EQ(status, v::kBlkSOk);
+        v::BlkAllocation a;
+        std::memcpy(&a, data, sizeof a);
+        return a;
+    };
+    v::BlkAllocation a = ask(0);
+    EXPECT_EQ(a.data, 1u);  // the first 1000 bytes
+    EXPECT_GE(a.sectors, 2u);
+    EXPECT_LE(a.sectors, (4u << 20) / 512);
+    a = ask(a.sectors);
+    EXPECT_EQ(a.data, 0u);
+    a = ask((4u << 20) / 512);
+    EXPECT_EQ(a.data, 1u);
+    a = ask((8u << 20) / 512);  // past the file: a hole up to the capacity
+    EXPECT_EQ(a.data, 0u);
+    EXPECT_EQ(a.sectors, (1u << 20) / 512);
+}
+
+TEST_F(BlockBackendTest, AllocationQueriesAreChecked) {
+    BlockBackend b = backend(true);
+    EXPECT_THROW(execute_block_request(b, chain(v::kBlkTInstarAllocation, 2, 16)), GuestFault);
+    EXPECT_THROW(execute_block_request(b, chain(v::kBlkTInstarAllocation, UINT64_MAX, 16)), GuestFault);
+    std::memset(data, 0xaa, sizeof data);
+    execute_block_request(b, chain(v::kBlkTInstarAllocation, 0, 15));
+    EXPECT_EQ(status, v::kBlkSIoErr);
+    execute_block_request(b, chain(v::kBlkTInstarAllocation, 0, 4096));
+    EXPECT_EQ(status, v::kBlkSIoErr);
+    EXPECT_EQ(data[0], 0xaa) << "nothing written on a refused query";
 }
 
 TEST_F(BlockBackendTest, RefusesWritesToInputs) {

@@ -1,11 +1,12 @@
 // `convert`: every source's guest-visible content, one after another, into
-// the output device as a raw image. Each source is opened with its backing
-// chain through the format table's readers; block status walks the chain
-// (formats/block/chain_status.h), so space no layer allocates, and zero
-// clusters, are skipped without being read. Data is read through the top
-// reader (which falls through to the layers below) and written where it is
-// not a run of zeroes at least -S long, as qemu-img's sparse detection
-// does; with -S 0 every byte is written.
+// the output device, as a raw image or as the qcow2 image qemu-img would
+// create and fill (formats/qcow2/qcow2_writer.h). Each source is opened
+// with its backing chain through the format table's readers; block status
+// walks the chain (formats/block/chain_status.h), so space no layer
+// allocates, and zero clusters, are skipped without being read. The walk
+// and the sparse detection are qemu-img convert's own
+// (convert_iteration_sectors, is_allocated_sectors_min): which bytes
+// count as written decides which qcow2 clusters get allocated.
 #include <new>
 
 #include "abi/ops/convert.h"
@@ -14,6 +15,8 @@
 #include "formats/block/decode_scratch.h"
 #include "formats/common/bits.h"
 #include "formats/format_driver.h"
+#include "formats/qcow2/qcow2_options.h"
+#include "formats/qcow2/qcow2_writer.h"
 #include "guest/block_io.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
@@ -29,17 +32,27 @@ using formats::BlockReader;
 // One read through the chain and its writes move at most this much: qemu-img
 // convert's buffer (IO_BUF_SIZE), so progress advances in the same steps.
 constexpr uint32_t kChunkBytes = 2u << 20;
+// qemu-img asks for the block status of at most this much at once
+// (BDRV_REQUEST_MAX_SECTORS).
+constexpr uint64_t kStatusMaxBytes = 0x7fffffffull & ~uint64_t(v::kSectorSize - 1);
+constexpr size_t kWriterScratchBytes = 24u << 20;
 
 abi::ConvertConfig g_config;  // large: kept off the stack
 const abi::BootConfig* g_boot = nullptr;
 
 struct Output {
     VirtioBlk dev;
+    // A qcow2 output is laid out by the writer; a raw one takes the data
+    // at the guest offsets.
+    formats::qcow2::Writer* qcow2 = nullptr;
     uint64_t written = 0;
     // Progress counts what qemu-img counts: the bytes it copies (data, and
     // with -S 0 zeroes too), not the holes it skips.
     uint64_t counted_done = 0;
     uint64_t counted_total = 0;
+    // is_allocated_sectors' alignment, in sectors: -S rounded down to a
+    // power of two (the output's request alignment is one sector).
+    uint64_t alignment = 1;
 };
 
 bool counted(BlockKind kind) { return kind == BlockKind::data || g_config.min_sparse_sectors == 0; }
@@ -53,6 +66,16 @@ void write_out(Output& out, uint32_t type, uint64_t offset, void* buf, uint64_t 
         buf = static_cast<uint8_t*>(buf) + n;
         len -= n;
     }
+}
+
+void write_data(Output& out, uint64_t offset, uint8_t* buf, uint64_t len) {
+    if (!out.qcow2) {
+        write_out(out, v::kBlkTOut, offset, buf, len);
+        return;
+    }
+    const formats::Status st = out.qcow2->write(offset, buf, len);
+    if (st != formats::kOk) fail(st);
+    out.written += len;
 }
 
 // Zeroes over [offset, offset+len) of a target that may hold old bytes (or
@@ -80,44 +103,92 @@ bool sector_is_zero(const uint8_t* p) {
 // where the target may hold old bytes or -S 0 asks for every byte.
 void put_zeroes(Output& out, uint64_t offset, uint64_t len) {
     const uint32_t flags = g_config.flags;
-    if (g_config.min_sparse_sectors == 0) {
-        zero_out(out, offset, len, false);
-    } else if ((flags & abi::kConvertExistingTarget) && !(flags & abi::kConvertTargetIsZero)) {
-        zero_out(out, offset, len, true);
-    }
+    const bool fill = g_config.min_sparse_sectors == 0 ||
+                      ((flags & abi::kConvertExistingTarget) && !(flags & abi::kConvertTargetIsZero));
+    if (!fill) return;
+    // The host refuses -S 0 and -n for a qcow2 output before it gets here.
+    if (out.qcow2) fail(abi::GuestError::bad_config, "zeroes into a qcow2 output");
+    zero_out(out, offset, len, g_config.min_sparse_sectors != 0);
 }
 
-// Writes `len` bytes of data read for `offset`: runs of zero sectors at
-// least -S long are left out (qemu-img's is_allocated_sectors_min), the
-// rest written.
+// qemu-img's is_allocated_sectors: how many sectors from `buf` are all
+// data or all zeroes; a change that falls inside an `alignment` block is
+// moved to its edge (data grows to cover it, a zero run shrinks), so that
+// writes stay aligned.
+bool allocated_sectors(const uint8_t* buf, uint64_t n, uint64_t& pnum, uint64_t sector, uint64_t alignment) {
+    if (n == 0) {
+        pnum = 0;
+        return false;
+    }
+    bool zero = sector_is_zero(buf);
+    uint64_t i = 1;
+    while (i < n && sector_is_zero(buf + i * v::kSectorSize) == zero) ++i;
+    if (i == n) {
+        pnum = i;
+        return !zero;
+    }
+    const uint64_t tail = (sector + i) & (alignment - 1);
+    if (tail) {
+        if (zero && i <= tail) zero = false;
+        if (!zero) {
+            i += alignment - tail;
+            if (i > n) i = n;
+        } else {
+            i -= tail;
+        }
+    }
+    pnum = i;
+    return !zero;
+}
+
+// is_allocated_sectors_min: a data run and every zero run shorter than
+// `min` after it count as data; a leading zero run of any length is zeroes.
+bool allocated_sectors_min(const uint8_t* buf, uint64_t n, uint64_t& pnum, uint64_t min, uint64_t sector,
+                           uint64_t alignment) {
+    if (n < min) min = n;
+    if (!allocated_sectors(buf, n, pnum, sector, alignment)) return false;
+    uint64_t used = pnum, checked = pnum;
+    buf += pnum * v::kSectorSize;
+    n -= pnum;
+    sector += pnum;
+    while (n > 0) {
+        const bool data = allocated_sectors(buf, n, pnum, sector, alignment);
+        buf += pnum * v::kSectorSize;
+        n -= pnum;
+        sector += pnum;
+        checked += pnum;
+        if (data) {
+            used = checked;
+        } else if (pnum >= min) {
+            break;
+        }
+    }
+    pnum = used;
+    return true;
+}
+
+// convert_co_write for data read at `offset`: with -S, what
+// is_allocated_sectors_min calls zeroes is left out.
 void put_data(Output& out, uint64_t offset, uint8_t* buf, uint64_t len) {
     const uint64_t min = g_config.min_sparse_sectors;
     if (min == 0) {
-        write_out(out, v::kBlkTOut, offset, buf, len);
+        write_data(out, offset, buf, len);
         return;
     }
-    const uint64_t sectors = len / v::kSectorSize;
-    uint64_t i = 0, data_start = 0;
-    while (i < sectors) {
-        if (!sector_is_zero(buf + i * v::kSectorSize)) {
-            ++i;
-            continue;
+    uint64_t sector = offset / v::kSectorSize;
+    uint64_t left = len / v::kSectorSize;
+    while (left) {
+        uint64_t n = 0;
+        const bool data = allocated_sectors_min(buf, left, n, min, sector, out.alignment);
+        if (data) {
+            write_data(out, sector * v::kSectorSize, buf, n * v::kSectorSize);
+        } else {
+            put_zeroes(out, sector * v::kSectorSize, n * v::kSectorSize);
         }
-        uint64_t z = i;
-        while (z < sectors && sector_is_zero(buf + z * v::kSectorSize)) ++z;
-        // A zero run shorter than -S stays part of the data around it.
-        if (z - i >= min || (z - i >= sectors && sectors < min)) {
-            if (i > data_start)
-                write_out(out, v::kBlkTOut, offset + data_start * v::kSectorSize, buf + data_start * v::kSectorSize,
-                          (i - data_start) * v::kSectorSize);
-            put_zeroes(out, offset + i * v::kSectorSize, (z - i) * v::kSectorSize);
-            data_start = z;
-        }
-        i = z;
+        sector += n;
+        left -= n;
+        buf += n * v::kSectorSize;
     }
-    if (sectors > data_start)
-        write_out(out, v::kBlkTOut, offset + data_start * v::kSectorSize, buf + data_start * v::kSectorSize,
-                  (sectors - data_start) * v::kSectorSize);
 }
 
 // After each chunk qemu-img copies; the host prints by qemu's rule.
@@ -126,25 +197,55 @@ void progress(Output& out, uint64_t advanced) {
     send_progress(out.counted_done, out.counted_total);
 }
 
-// How far a run of status `st` at `offset` reaches: a raw file's data ends
-// where the file does, inside its last sector, and the output takes whole
-// sectors (what pads the sector reads as zeroes).
-uint64_t run_length(const formats::ChainStatus& st, uint64_t offset, uint64_t size) {
-    if (st.kind != BlockKind::data) return st.bytes;
-    uint64_t len = formats::round_up(offset + st.bytes, v::kSectorSize) - offset;
-    return len < size - offset ? len : size - offset;
-}
+// A source read the way qemu-img convert's convert_iteration_sectors
+// steps through it: one block-status query for as much as qemu asks
+// about, its end pulled back to the source's cluster size (so that reads
+// stay aligned), and data handed out in buffer-sized chunks.
+class SourceWalk {
+public:
+    SourceWalk(BlockReader** layers, uint32_t count) : layers_(layers), count_(count) {
+        const uint64_t cluster = layers[0]->cluster_size() / v::kSectorSize;
+        align_sectors_ = cluster ? cluster : 1;
+    }
+
+    uint64_t size() const { return layers_[0]->virtual_size(); }
+
+    // The next chunk from `offset`: its length and kind.
+    uint64_t next(uint64_t offset, BlockKind& kind) {
+        if (status_end_ <= offset) {
+            formats::ChainStatus st{};
+            const uint64_t want = size() - offset < kStatusMaxBytes ? size() - offset : kStatusMaxBytes;
+            formats::Status s = formats::chain_block_status(layers_, count_, offset, want, st);
+            if (s != formats::kOk) fail(s);
+            uint64_t n = formats::round_up(st.bytes, v::kSectorSize);
+            if (n > size() - offset) n = size() - offset;
+            const uint64_t tail = ((offset + n) / v::kSectorSize) % align_sectors_ * v::kSectorSize;
+            if (n > tail) n -= tail;
+            kind_ = st.kind == BlockKind::data ? BlockKind::data : BlockKind::zero;
+            status_end_ = offset + n;
+        }
+        uint64_t n = status_end_ - offset;
+        if (kind_ == BlockKind::data && n > kChunkBytes) n = kChunkBytes;
+        kind = kind_;
+        return n;
+    }
+
+private:
+    BlockReader** layers_;
+    uint32_t count_;
+    uint64_t align_sectors_;
+    uint64_t status_end_ = 0;
+    BlockKind kind_ = BlockKind::zero;
+};
 
 // What progress will count, from block status alone (qemu-img's first pass).
 uint64_t counted_bytes(BlockReader** layers, uint32_t count) {
-    const uint64_t size = layers[0]->virtual_size();
+    SourceWalk walk(layers, count);
     uint64_t total = 0;
-    for (uint64_t offset = 0; offset < size;) {
-        formats::ChainStatus st{};
-        formats::Status s = formats::chain_block_status(layers, count, offset, size - offset, st);
-        if (s != formats::kOk) fail(s);
-        const uint64_t len = run_length(st, offset, size);
-        if (counted(st.kind)) total += len;
+    for (uint64_t offset = 0; offset < walk.size();) {
+        BlockKind kind;
+        const uint64_t len = walk.next(offset, kind);
+        if (counted(kind)) total += len;
         offset += len;
     }
     return total;
@@ -197,15 +298,11 @@ BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::
 
 void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t base, uint8_t* buf) {
     BlockReader* top = layers[0];
-    const uint64_t size = top->virtual_size();
-    uint64_t offset = 0;
-    while (offset < size) {
-        formats::ChainStatus st{};
-        uint64_t want = size - offset < kChunkBytes ? size - offset : kChunkBytes;
-        formats::Status s = formats::chain_block_status(layers, count, offset, want, st);
-        if (s != formats::kOk) fail(s);
-        const uint64_t len = run_length(st, offset, size);
-        if (st.kind == BlockKind::data) {
+    SourceWalk walk(layers, count);
+    for (uint64_t offset = 0; offset < walk.size();) {
+        BlockKind kind;
+        const uint64_t len = walk.next(offset, kind);
+        if (kind == BlockKind::data) {
             formats::Status r = top->read(offset, buf, len);
             if (r != formats::kOk) fail(r);
             put_data(out, base + offset, buf, len);
@@ -213,16 +310,42 @@ void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t 
             put_zeroes(out, base + offset, len);
         }
         offset += len;
-        if (counted(st.kind)) progress(out, len);
+        if (counted(kind)) progress(out, len);
     }
 }
+
+// The qcow2 image qemu-img would create for the output, planned in the
+// guest from the host's resolved request.
+formats::qcow2::Writer* open_qcow2_output(VirtioBlk& dev, uint64_t size) {
+    abi::CreateRequest req = g_config.target;
+    if (req.format != uint32_t(abi::Format::qcow2) || !(req.flags & abi::kCreateHasSize) || req.size != size)
+        fail(abi::GuestError::bad_config, "output request");
+    formats::qcow2::CreateParams params;
+    formats::Status st = formats::qcow2::parse_create_request(req, size, params);
+    if (st != formats::kOk) fail(st);
+    auto* sink = static_cast<DeviceSink*>(heap().alloc(sizeof(DeviceSink), 16));
+    auto* writer = static_cast<formats::qcow2::Writer*>(heap().alloc(sizeof(formats::qcow2::Writer), 16));
+    auto* arena = static_cast<formats::Arena*>(heap().alloc(sizeof(formats::Arena), 16));
+    void* scratch = heap().alloc(kWriterScratchBytes, 4096, false);
+    if (!sink || !writer || !arena || !scratch) fail(abi::GuestError::out_of_memory);
+    ::new (sink) DeviceSink(dev);
+    ::new (writer) formats::qcow2::Writer();
+    ::new (arena) formats::Arena(scratch, kWriterScratchBytes, /*known_zero=*/true);
+    if (!sink->ok()) fail(abi::GuestError::out_of_memory);
+    st = writer->open(params, *arena, *sink);
+    if (st != formats::kOk) fail(st);
+    return writer;
+}
+
+uint64_t pow2_floor(uint64_t v) { return v ? uint64_t(1) << (63 - __builtin_clzll(v)) : 0; }
 
 void convert_main(const abi::BootConfig& config) {
     if (config.op_config_size != sizeof g_config || !config.has_output) fail(abi::GuestError::bad_config);
     memcpy(&g_config, config.op_config, sizeof g_config);
     g_boot = &config;
     const abi::ConvertConfig& c = g_config;
-    if (c.output_format != uint32_t(abi::Format::raw) || c.source_count == 0 ||
+    const bool qcow2_out = c.output_format == uint32_t(abi::Format::qcow2);
+    if ((c.output_format != uint32_t(abi::Format::raw) && !qcow2_out) || c.source_count == 0 ||
         c.source_count > abi::kConvertMaxSources || c.layer_count > abi::kConvertMaxLayers ||
         c.layer_count > config.input_count || c.min_sparse_sectors > (16u << 20) / v::kSectorSize ||
         (c.flags & ~(abi::kConvertExistingTarget | abi::kConvertTargetIsZero)))
@@ -241,16 +364,21 @@ void convert_main(const abi::BootConfig& config) {
         if (c.layers[i].device >= config.input_count) fail(abi::GuestError::bad_config);
     if (total != c.total_size) fail(abi::GuestError::bad_config);
 
+    if (qcow2_out && (c.flags & abi::kConvertExistingTarget || c.min_sparse_sectors == 0))
+        fail(abi::GuestError::bad_config, "qcow2 output");
+
     Output out;
     if (!out.dev.init(abi::kOutputDeviceIndex)) fail(abi::GuestError::device_missing);
     if (out.dev.read_only() || !out.dev.can_write_zeroes()) fail(abi::GuestError::device_missing);
-    if (out.dev.capacity_bytes() < total) fail(abi::GuestError::output_too_small);
+    if (!qcow2_out && out.dev.capacity_bytes() < total) fail(abi::GuestError::output_too_small);
+    if (c.min_sparse_sectors) out.alignment = pow2_floor(c.min_sparse_sectors);
 
     auto* bounce = static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false));
     auto* buf = static_cast<uint8_t*>(heap().alloc(kChunkBytes, 4096, false));
     if (!bounce || !buf) fail(abi::GuestError::out_of_memory);
 
     formats::DecodeScratch* scratch = make_decode_scratch(c);
+    if (qcow2_out) out.qcow2 = open_qcow2_output(out.dev, total);
     BlockReader*** chains = heap().alloc_array<BlockReader**>(c.source_count);
     if (!chains) fail(abi::GuestError::out_of_memory);
     for (uint32_t i = 0; i < c.source_count; ++i) {
@@ -262,7 +390,13 @@ void convert_main(const abi::BootConfig& config) {
         convert_source(out, chains[i], c.sources[i].layer_count, base, buf);
         base += c.layers[c.sources[i].first_layer].virtual_size;
     }
-    send_result(abi::OpId::convert, abi::ConvertResult{total, out.written});
+    uint64_t file_size = total;
+    if (out.qcow2) {
+        const formats::Status st = out.qcow2->finish();
+        if (st != formats::kOk) fail(st);
+        file_size = out.qcow2->file_size();
+    }
+    send_result(abi::OpId::convert, abi::ConvertResult{total, out.written, file_size});
 }
 
 }  // namespace
