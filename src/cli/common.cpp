@@ -37,6 +37,7 @@ SandboxOptions take_sandbox_options(std::vector<std::string>& args) {
             if (v.empty() || *end || !(t >= kMinTimeoutSeconds && t <= kMaxTimeoutSeconds))
                 throw Error("invalid --timeout '" + v + "'");
             o.timeout_seconds = t;
+            o.timeout_given = true;
         } else {
             rest.push_back(a);
         }

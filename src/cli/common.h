@@ -15,6 +15,7 @@ namespace instar::cli {
 
 struct SandboxOptions {
     double timeout_seconds = 60;
+    bool timeout_given = false;  // --timeout was on the command line (take_sandbox_options)
     bool verbose = false;
 };
 

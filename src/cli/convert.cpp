@@ -241,6 +241,9 @@ void run_convert(std::vector<std::string> raw) {
 
     InterruptHandling interrupts("convert");
     GuestRun run = make_guest_run(sandbox, abi::OpId::convert, "convert");
+    // A conversion lasts as long as its data: without --timeout, it ends
+    // only when 60 s pass with no block request completed.
+    if (!sandbox.timeout_given) run.time_limit = TimeLimit::idle;
     QemuProgress progress(a.progress);
     // `info` of each layer reports no progress; the conversion does.
     run.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };

@@ -28,9 +28,10 @@ namespace instar {
 namespace {
 
 // Runs the vCPU until the guest sends its result or something ends the run.
-GuestOutput run_loop(Vm& vm, GuestExits& exits, const Deadline& deadline) {
+GuestOutput run_loop(Vm& vm, GuestExits& exits, const Deadline& deadline, Heartbeat& heartbeat) {
     kvm_run* state = vm.run_state();
     for (;;) {
+        heartbeat.beat();
         if (!vm.run()) {
             deadline.check();
             continue;  // another signal: carry on
@@ -92,13 +93,14 @@ GuestOutput run_guest(const GuestRun& run) {
     setup_long_mode_cpu(vm, image.entry);
 
     // The devices check the run's deadline in their work too.
-    Deadline deadline(vm.run_state(), run.timeout);
+    Deadline deadline(vm.run_state(), run.timeout, run.time_limit);
+    Heartbeat heartbeat(deadline, run.on_alive);
     GuestDevices devices(memory, deadline, run);
     GuestExits exits(memory, devices, run);
 
     install_seccomp(SeccompPolicy{vm.vcpu_fd()});
     try {
-        return run_loop(vm, exits, deadline);
+        return run_loop(vm, exits, deadline, heartbeat);
     } catch (const GuestFault& f) {
         throw Error(std::string("guest misbehaved: ") + f.what());
     }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "host/deadline.h"
 #include "abi/boot_config.h"
 #include "abi/messages.h"
 #include "host/error.h"
@@ -40,9 +41,17 @@ struct GuestRun {
     std::optional<Disk> output;        // the one writable device
     std::vector<RecordKind> record_kinds;  // the lists the op may send as records
     std::chrono::milliseconds timeout{60000};
+    // total: the run ends `timeout` after it starts. idle: it ends when
+    // `timeout` passes without a request completed on the output device
+    // (convert, whose length follows its data, without an explicit
+    // --timeout).
+    TimeLimit time_limit = TimeLimit::total;
     bool verbose = false;
     std::function<void(const std::string&)> on_log;        // escaped log lines (verbose only)
     std::function<void(uint64_t, uint64_t)> on_progress;   // done, total
+    // Under an idle limit, about once a second while requests complete:
+    // how run_guest_in_child's watcher knows the run is moving.
+    std::function<void()> on_alive;
 };
 
 // What the guest answered: the op's result struct, and the records it sent

@@ -40,6 +40,7 @@ enum : uint32_t {
     kReportError = 3,
     kReportProgress = 4,  // body: done (u64), total (u64)
     kReportLog = 5,       // body: the escaped line
+    kReportAlive = 6,     // no body: requests completed (under an idle limit)
 };
 constexpr size_t kReportHeader = 12;
 constexpr size_t kTextMax = 4096;  // errors and log lines
@@ -173,6 +174,7 @@ void close_other_fds(const GuestRun& run, int report_fd) {
                 uint64_t m[2] = {done, total};
                 send(out, kReportProgress, 0, m, sizeof m);
             };
+        if (parent_run.time_limit == TimeLimit::idle) run.on_alive = [out] { send(out, kReportAlive, 0, "", 0); };
         if (parent_run.on_log)
             run.on_log = [out](const std::string& line) {
                 send(out, kReportLog, 0, line.data(), std::min(line.size(), kTextMax));
@@ -221,13 +223,13 @@ public:
             if (left.count() <= 0) {
                 kill(pid_, SIGKILL);
                 reap();
-                throw DeadlineExpired(deadline_message(run_.timeout));
+                throw DeadlineExpired(deadline_message(run_.timeout, run_.time_limit == TimeLimit::idle));
             }
             pollfd fds[2];
             nfds_t n = 0;
             if (!eof) fds[n++] = {fd_, POLLIN, 0};
             if (!exited) fds[n++] = {pidfd_, POLLIN, 0};
-            int r = poll(fds, n, int(std::min<long long>(left.count() + 1, 60000)));
+            int r = poll(fds, n, int(std::min<long long>(left.count() + 1, 1000)));
             if (r < 0 && errno != EINTR) throw_errno("cannot wait for the sandbox process", errno);
             for (nfds_t i = 0; r > 0 && i < n; ++i) {
                 if (!fds[i].revents) continue;
@@ -259,12 +261,18 @@ private:
             // Nothing may follow the final report, and nothing may be longer
             // than its kind allows.
             if (!final_.empty()) malformed();
-            size_t limit = kind == kReportResult ? max_ : kind == kReportProgress ? 16 : kTextMax;
-            if (kind < kReportResult || kind > kReportLog || len > limit) malformed();
+            size_t limit = kind == kReportResult ? max_ : kind == kReportProgress ? 16 : kind == kReportAlive ? 0 : kTextMax;
+            if (kind < kReportResult || kind > kReportAlive || len > limit) malformed();
             if (pending_.size() < kReportHeader + len) return;
             std::string message = pending_.substr(0, kReportHeader + len);
             pending_.erase(0, kReportHeader + len);
-            if (kind == kReportProgress) {
+            // Under an idle limit, the child's news that its run moves
+            // moves this deadline too.
+            if (run_.time_limit == TimeLimit::idle && (kind == kReportProgress || kind == kReportAlive))
+                deadline_ = std::chrono::steady_clock::now() + run_.timeout + kGrace;
+            if (kind == kReportAlive) {
+                // nothing more
+            } else if (kind == kReportProgress) {
                 if (len != 16) malformed();
                 uint64_t m[2];
                 std::memcpy(m, message.data() + kReportHeader, sizeof m);

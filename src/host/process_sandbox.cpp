@@ -142,13 +142,15 @@ private:
 
 // Serves the op process's requests until its result, its failure, its end
 // or the deadline.
-GuestOutput serve(int channel, GuestExits& exits, const Deadline& deadline, OpProcess& op) {
+GuestOutput serve(int channel, GuestExits& exits, const Deadline& deadline, OpProcess& op, Heartbeat& heartbeat) {
     for (;;) {
+        heartbeat.beat();
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline.end() -
                                                                           std::chrono::steady_clock::now());
         if (left.count() <= 0) deadline.fail();
         pollfd p{channel, POLLIN, 0};
-        int r = poll(&p, 1, int(std::min<long long>(left.count() + 1, 60000)));
+        // At most a second at a time: an idle limit's end moves.
+        int r = poll(&p, 1, int(std::min<long long>(left.count() + 1, 1000)));
         if (r < 0 && errno != EINTR) throw_errno("cannot wait for the op process", errno);
         if (r <= 0) continue;
 
@@ -204,7 +206,8 @@ GuestOutput run_guest_process(const GuestRun& run, OpProcessBody body) {
     // inherits the restriction too (Landlock, where present).
     restrict_to_open_files();
     // The clock starts before the op process does.
-    Deadline deadline(nullptr, run.timeout);
+    Deadline deadline(nullptr, run.timeout, run.time_limit);
+    Heartbeat heartbeat(deadline, run.on_alive);
 
     const pid_t host = getpid();
     const pid_t pid = fork();
@@ -219,7 +222,7 @@ GuestOutput run_guest_process(const GuestRun& run, OpProcessBody body) {
     GuestExits exits(memory, devices, run);
     install_seccomp(SeccompPolicy{-1, host_end.get(), pid});
     try {
-        return serve(host_end.get(), exits, deadline, op);
+        return serve(host_end.get(), exits, deadline, op, heartbeat);
     } catch (const GuestFault& f) {
         throw Error(std::string("guest misbehaved: ") + f.what());
     }

@@ -82,7 +82,9 @@ void VirtioMmioBlock::settle() {
     std::unique_lock<std::mutex> lock(mutex_);
     // The thread itself stops at the deadline too, but a wait must not
     // hang on a slice in progress: SIGALRM reaches this thread, not that one.
-    if (!changed_.wait_until(lock, deadline_.end(), [this] { return !busy_; })) deadline_.fail();
+    // An idle limit's end moves while the thread completes requests.
+    while (!changed_.wait_until(lock, deadline_.end(), [this] { return !busy_; }))
+        if (deadline_.expired()) deadline_.fail();
     if (fault_) std::rethrow_exception(std::exchange(fault_, nullptr));
 }
 
@@ -216,6 +218,9 @@ void VirtioMmioBlock::serve_queue() {
     while (queue_->pop(chain)) {
         checkpoint();
         uint32_t written = execute_block_request(backend_, chain, checkpoint_);
+        // Progress is work done on the output: a guest that only reads
+        // (looping over metadata, say) is not moving.
+        if (!backend_.read_only) deadline_.note_progress();
         queue_->push_used(chain.head, written);
         ++requests_;
     }

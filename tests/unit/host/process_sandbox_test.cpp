@@ -27,7 +27,8 @@ using namespace std::chrono_literals;
 
 // The run's outcome, from a child (run_guest_process confines its caller):
 // "ok:<result bytes>" or the error's text.
-std::string outcome(OpProcessBody body, std::chrono::milliseconds timeout = 5000ms) {
+std::string outcome(OpProcessBody body, std::chrono::milliseconds timeout = 5000ms,
+                    TimeLimit limit = TimeLimit::total) {
     int pipe_fds[2];
     if (pipe(pipe_fds) != 0) return "pipe failed";
     int status = testing::in_child([&] {
@@ -36,6 +37,7 @@ std::string outcome(OpProcessBody body, std::chrono::milliseconds timeout = 5000
         run.op = abi::OpId::probe;
         run.op_name = "probe";
         run.timeout = timeout;
+        run.time_limit = limit;
         std::string text;
         try {
             GuestOutput out = run_guest_process(run, body);
@@ -147,6 +149,29 @@ TEST(ProcessSandboxTest, AFloodOfRequestsEndsAtTheDeadline) {
                       300ms),
               deadline_message(300ms));
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
+}
+
+// Under an idle limit (convert without --timeout) only requests completed
+// on the output count as progress: spinning, and asking the host things
+// without writing anything, end the run when the limit passes.
+TEST(ProcessSandboxTest, IdleLimitStopsASpinningOpProcess) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(outcome([](int) {
+                  for (;;) asm volatile("");
+              },
+                      300ms, TimeLimit::idle),
+              deadline_message(300ms, true));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+}
+
+TEST(ProcessSandboxTest, IdleLimitStopsAFloodOfRequestsThatWriteNothing) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(outcome([](int channel) {
+                  for (;;) ask(channel, abi::ProcessCall::mmio_read, 4, abi::kMmioBase, 0);
+              },
+                      300ms, TimeLimit::idle),
+              deadline_message(300ms, true));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
 }
 
 }  // namespace
