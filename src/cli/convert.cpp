@@ -175,6 +175,14 @@ std::function<abi::CreateRequest(uint64_t)> output_request(const ConvertArgs& a,
             throw Error(without_name(e));
         }
         for (const std::string& w : warnings) std::cerr << "instar: convert: warning: " << w << "\n";
+        if (a.compress) {
+            // qemu-img looks at the text of the last preallocation key.
+            const OptionValue* prealloc = nullptr;
+            for (const OptionValue& o : plan.options)
+                if (o.name == "preallocation") prealloc = &o;
+            if (prealloc && prealloc->text != "off")
+                throw Error("Compression and preallocation not supported at the same time");
+        }
         for (const std::string& w : plan.driver_warnings) std::cerr << "instar: convert: warning: " << w << "\n";
         ResolvedCreate r;
         try {
@@ -234,7 +242,7 @@ void run_convert(std::vector<std::string> raw) {
         if (out != abi::Format::qcow2) throw Error("-O " + out_fmt + " is not supported by instar convert yet");
         if (a.query.existing_target) throw Error("-n with a qcow2 output is not supported by instar convert yet");
         if (a.query.min_sparse_bytes == 0) throw Error("-S 0 with a qcow2 output is not supported by instar convert yet");
-        if (a.compress) throw Error("-c is not supported by instar convert yet");
+        a.query.compress = a.compress;
         if (a.backing) throw Error("-B is not supported by instar convert yet");
         a.query.target_request = output_request(a, out_fmt);
     }

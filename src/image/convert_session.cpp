@@ -93,6 +93,7 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     c.min_sparse_sectors = q.min_sparse_bytes / kSector;
     if (q.existing_target) c.flags |= abi::kConvertExistingTarget;
     if (q.target_is_zero) c.flags |= abi::kConvertTargetIsZero;
+    if (q.compress) c.flags |= abi::kConvertCompress;
     if (!raw) {
         c.target = q.target_request(c.total_size);
         if (c.target.format != uint32_t(q.output_format) || c.target.size != c.total_size)

@@ -29,6 +29,7 @@ struct ConvertQuery {
     uint64_t min_sparse_bytes = 4096;               // -S; 0: write every byte
     bool existing_target = false;                   // -n
     bool target_is_zero = false;                    // --target-is-zero
+    bool compress = false;                          // -c (qcow2 output)
     std::vector<std::string> backing_dirs;          // the allowlist; empty: each image's directory
     // The target's data reaches the disk before the command ends (every -t
     // but qemu-img convert's default, unsafe).

@@ -131,6 +131,51 @@ def test_empty_terabyte(instar, qemu_img, tmp_path):
     assert_same_image(instar, qemu_img, tmp_path, ["-f", "raw"], [src], "raw")
 
 
+@pytest.fixture(scope="module")
+def compressible(tmp_path_factory):
+    """Text, noise (stored plain: it does not shrink), runs of one byte and
+    zeroes, with holes, and a last cluster cut short."""
+    path = tmp_path_factory.mktemp("src") / "mixed.raw"
+    mixed_raw(path, (9 << 20) + 3 * 512, 21)
+    with open(path, "r+b") as f:
+        f.truncate((12 << 20) + 3 * 512)
+    return path
+
+
+COMPRESSED_OPTIONS = ["", "compression_type=zstd", "cluster_size=4k", "cluster_size=2M", "extended_l2=on",
+                      "compat=0.10", "refcount_bits=1",
+                      # Host clusters of 512 bytes shared by compressed
+                      # clusters, and a refcount table that keeps growing.
+                      "cluster_size=512", "cluster_size=512,refcount_bits=64", "cluster_size=1k,refcount_bits=2"]
+
+
+@pytest.mark.parametrize("opts", COMPRESSED_OPTIONS, ids=[o or "default" for o in COMPRESSED_OPTIONS])
+def test_compressed(instar, qemu_img, tmp_path, compressible, opts):
+    """-c: qemu's deflate (or zstd) bytes, packed where qemu packs them,
+    with the refcounts of shared host clusters."""
+    args = ["-c", "-f", "raw"] + (["-o", opts] if opts else [])
+    assert_same_image(instar, qemu_img, tmp_path, args, [compressible], "raw")
+
+
+def test_compressed_from_qcow2_chain_with_progress(instar, qemu_img, tmp_path):
+    base = tmp_path / "b.qcow2"
+    top = tmp_path / "t.qcow2"
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", base, "32M"]).returncode == 0
+    qemu_io(qemu_img, base, "write -P 1 0 8M", "write -P 2 30M 1M")
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top, "32M"]).returncode == 0
+    qemu_io(qemu_img, top, "write -P 3 1M 64k", "write -z 30M 512k")
+    assert_same_image(instar, qemu_img, tmp_path, ["-c", "-p", "-S", "64k"], [top])
+
+
+def test_compression_with_preallocation_is_refused_as_qemu_does(instar, qemu_img, tmp_path, compressible):
+    (theirs, _), (ours, o_out) = both(instar, qemu_img, tmp_path,
+                                      ["-c", "-f", "raw", "-O", "qcow2", "-o", "preallocation=metadata"],
+                                      [compressible], name="out.qcow2")
+    assert theirs.returncode == ours.returncode == 1
+    assert ours.stderr.decode() == theirs.stderr.decode().replace("qemu-img: ", "instar: convert: ", 1)
+    assert not o_out.exists()
+
+
 OPTION_ERRORS = ["foo=bar", "cluster_size=3000", "compat=0.9", "preallocation=bogus", "refcount_bits=3",
                  "extended_l2=on,cluster_size=4k", "cluster_size=512,extended_l2=on"]
 
@@ -154,7 +199,7 @@ def test_option_help(instar, qemu_img, tmp_path, with_name):
     assert ours.stdout == theirs.stdout
 
 
-@pytest.mark.parametrize("args", [["-c"], ["-B", "base.qcow2"], ["-S", "0"], ["-o", "backing_file=b,backing_fmt=raw"],
+@pytest.mark.parametrize("args", [["-B", "base.qcow2"], ["-S", "0"], ["-o", "backing_file=b,backing_fmt=raw"],
                                   ["-o", "preallocation=metadata,extended_l2=on"]])
 def test_not_yet_refused_cleanly(instar, tmp_path, holey, args):
     """What is not built yet is refused in one line, leaving nothing."""

@@ -38,6 +38,7 @@ static_assert(sizeof(ConvertSource) == 8);
 // flags
 inline constexpr uint32_t kConvertExistingTarget = 1u << 0;  // -n: the output holds old bytes
 inline constexpr uint32_t kConvertTargetIsZero = 1u << 1;    // --target-is-zero: ... that read as zeroes
+inline constexpr uint32_t kConvertCompress = 1u << 2;        // -c: compressed clusters (qcow2 output)
 
 struct ConvertConfig {
     uint32_t output_format;  // abi::Format: raw, or qcow2 (made from `target`)

@@ -48,8 +48,13 @@ uint64_t refcount_blocks_for(uint64_t clusters, uint32_t cluster_bits, uint32_t 
     return blocks;
 }
 
-Status Allocator::init(Arena& arena, uint32_t cluster_bits, uint32_t refcount_order, size_t max_ranges) {
+Status Allocator::init(Arena& arena, uint32_t cluster_bits, uint32_t refcount_order, size_t max_ranges,
+                       size_t max_shared) {
     arena_ = &arena;
+    shared_count_ = 0;
+    shared_capacity_ = max_shared;
+    free_byte_offset_ = 0;
+    if (max_shared && !(shared_ = arena.alloc_array<Shared>(max_shared))) return Status::scratch_exceeded;
     cluster_bits_ = cluster_bits;
     refcount_order_ = refcount_order;
     refblock_bits_ = cluster_bits + 3 - refcount_order;
@@ -97,10 +102,10 @@ Step Allocator::update_refcount(uint64_t offset, uint64_t length, bool decrease)
         const uint64_t block_end = ((c >> refblock_bits_) + 1) << refblock_bits_;
         const uint64_t seg_end = min_u64(last + 1, block_end);
         if (decrease) {
-            result = from_status(used_.erase(c, seg_end));
+            result = count_down(c, seg_end);
             if (c < free_index_) free_index_ = c;
         } else {
-            result = from_status(used_.insert(c, seg_end));
+            result = count_up(c, seg_end);
         }
         if (result != Step::ok) break;
         c = seg_end;
@@ -108,10 +113,102 @@ Step Allocator::update_refcount(uint64_t offset, uint64_t length, bool decrease)
     if (result != Step::ok && c > first) {
         // qemu rolls back the clusters it already counted before handing
         // the error (usually -EAGAIN) to its caller.
-        Step undo = update_refcount(offset, (c - first) << cluster_bits_, !decrease);
+        // [first, c): from the cluster holding `offset`, which a compressed
+        // cluster's bytes need not start.
+        Step undo = update_refcount(first << cluster_bits_, (c - first) << cluster_bits_, !decrease);
         if (undo != Step::ok) return undo == Step::no_scratch ? undo : Step::broken;
     }
     return result;
+}
+
+size_t Allocator::shared_lower_bound(uint64_t cluster) const {
+    size_t lo = 0, hi = shared_count_;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (shared_[mid].cluster < cluster) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+uint64_t Allocator::refcount(uint64_t cluster) const {
+    if (!used_.contains(cluster)) return 0;
+    const size_t i = shared_lower_bound(cluster);
+    return i < shared_count_ && shared_[i].cluster == cluster ? 1 + shared_[i].extra : 1;
+}
+
+// One more reference to each cluster in [begin, end): free ones join the
+// set, used ones (only ever the one or two clusters a compressed cluster
+// touches) count once more.
+Step Allocator::count_up(uint64_t begin, uint64_t end) {
+    if (used_.free_run_length(begin, end - begin) == end - begin) return from_status(used_.insert(begin, end));
+    for (uint64_t c = begin; c < end; ++c) {
+        if (!used_.contains(c)) {
+            Step s = from_status(used_.insert(c, c + 1));
+            if (s != Step::ok) return s;
+            continue;
+        }
+        const size_t i = shared_lower_bound(c);
+        if (i < shared_count_ && shared_[i].cluster == c) {
+            ++shared_[i].extra;
+            continue;
+        }
+        if (shared_count_ == shared_capacity_) return Step::no_scratch;
+        for (size_t k = shared_count_; k > i; --k) shared_[k] = shared_[k - 1];
+        shared_[i] = Shared{c, 1};
+        ++shared_count_;
+    }
+    return Step::ok;
+}
+
+Step Allocator::count_down(uint64_t begin, uint64_t end) {
+    const size_t first = shared_lower_bound(begin);
+    if (first == shared_count_ || shared_[first].cluster >= end) return from_status(used_.erase(begin, end));
+    for (uint64_t c = begin; c < end; ++c) {
+        const size_t i = shared_lower_bound(c);
+        if (i < shared_count_ && shared_[i].cluster == c) {
+            if (--shared_[i].extra == 0) {
+                for (size_t k = i; k + 1 < shared_count_; ++k) shared_[k] = shared_[k + 1];
+                --shared_count_;
+            }
+            continue;
+        }
+        Step s = from_status(used_.erase(c, c + 1));
+        if (s != Step::ok) return s;
+    }
+    return Step::ok;
+}
+
+Step Allocator::alloc_bytes(uint64_t bytes, uint64_t& result) {
+    const uint64_t cs = cluster_size();
+    if (bytes == 0 || bytes > cs) return Step::broken;
+    const uint32_t width = 1u << refcount_order_;
+    const uint64_t refcount_max = width == 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1;
+    uint64_t offset = free_byte_offset_;
+    if (offset && refcount(offset >> cluster_bits_) == refcount_max) offset = 0;
+    uint64_t free_in_cluster = cs - (offset & (cs - 1));
+    Step s;
+    do {
+        if (!offset || free_in_cluster < bytes) {
+            uint64_t new_cluster = 0;
+            s = alloc_clusters_noref(cs, new_cluster);
+            if (s != Step::ok) return s;
+            if (new_cluster == 0) return Step::broken;
+            if (!offset || round_up(offset, cs) != new_cluster) {
+                offset = new_cluster;
+                free_in_cluster = cs;
+            } else {
+                free_in_cluster += cs;
+            }
+        }
+        s = update_refcount(offset, bytes, false);
+        if (s != Step::ok) offset = 0;
+    } while (s == Step::again);
+    if (s != Step::ok) return s;
+    free_byte_offset_ = offset + bytes;
+    if ((free_byte_offset_ & (cs - 1)) == 0) free_byte_offset_ = 0;
+    result = offset;
+    return Step::ok;
 }
 
 Step Allocator::ensure_refblock(uint64_t cluster_index) {

@@ -39,9 +39,16 @@ public:
 
     // The state qemu-img create writes before reopening the image: header
     // cluster, a one-cluster refcount table pointing at one empty block.
-    Status init(Arena& arena, uint32_t cluster_bits, uint32_t refcount_order, size_t max_ranges);
+    // `max_shared`: how many clusters may be shared (0 without compressed
+    // clusters).
+    Status init(Arena& arena, uint32_t cluster_bits, uint32_t refcount_order, size_t max_ranges,
+                size_t max_shared = 0);
 
     Step alloc_clusters(uint64_t bytes, uint64_t& offset);                 // qcow2_alloc_clusters
+    // qcow2_alloc_bytes: room for one compressed cluster, packed after the
+    // previous one (compressed clusters share host clusters, whose
+    // refcount then counts each of them).
+    Step alloc_bytes(uint64_t bytes, uint64_t& offset);
     Step alloc_clusters_at(uint64_t offset, uint64_t count, uint64_t& got);  // qcow2_alloc_clusters_at
     Step free_clusters(uint64_t offset, uint64_t bytes);                   // qcow2_free_clusters
     // qcow2_refcount_area: new self-covering refcount structures at
@@ -65,6 +72,18 @@ public:
     uint32_t refcount_order() const { return refcount_order_; }
     uint32_t refblock_bits() const { return refblock_bits_; }
     const ClusterSet& used() const { return used_; }
+    // A host cluster's refcount: 0 (free), 1, or more where compressed
+    // clusters share it.
+    uint64_t refcount(uint64_t cluster) const;
+    // Clusters whose refcount is above one, in cluster order, with the
+    // count above one.
+    struct Shared {
+        uint64_t cluster;
+        uint64_t extra;
+    };
+    size_t shared_count() const { return shared_count_; }
+    const Shared& shared(size_t i) const { return shared_[i]; }
+    size_t shared_lower_bound(uint64_t cluster) const;
     const uint64_t* table() const { return table_; }
     uint64_t table_size() const { return table_size_; }
     uint64_t table_offset() const { return table_offset_; }
@@ -76,6 +95,8 @@ private:
     Step alloc_clusters_noref(uint64_t bytes, uint64_t& offset);
     Step update_refcount(uint64_t offset, uint64_t length, bool decrease);
     Step ensure_refblock(uint64_t cluster_index);  // alloc_refcount_block
+    Step count_up(uint64_t begin, uint64_t end);
+    Step count_down(uint64_t begin, uint64_t end);
     void update_max_table_index();
 
     Arena* arena_ = nullptr;
@@ -91,6 +112,10 @@ private:
     uint64_t file_end_ = 0;
     StaleTable stale_[kMaxStaleTables];
     size_t stale_count_ = 0;
+    Shared* shared_ = nullptr;
+    size_t shared_count_ = 0;
+    size_t shared_capacity_ = 0;
+    uint64_t free_byte_offset_ = 0;  // qemu's s->free_byte_offset
 };
 
 }  // namespace instar::formats::qcow2

@@ -16,10 +16,11 @@ uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 class Planner {
 public:
-    Planner(const CreateParams& p, Arena& arena, ImagePlan& plan) : p_(p), arena_(arena), plan_(plan) {}
+    Planner(const CreateParams& p, Arena& arena, ImagePlan& plan, size_t max_shared)
+        : p_(p), arena_(arena), plan_(plan), max_shared_(max_shared) {}
 
     Status run() {
-        Status st = plan_.alloc.init(arena_, p_.cluster_bits, p_.refcount_order, kMaxUsedRanges);
+        Status st = plan_.alloc.init(arena_, p_.cluster_bits, p_.refcount_order, kMaxUsedRanges, max_shared_);
         if (st != kOk) return st;
         plan_.l2_entry_bytes = p_.extended_l2 ? kL2ExtendedEntryBytes : kL2EntryBytes;
         plan_.l2_bits = p_.extended_l2 ? p_.cluster_bits - 4 : p_.cluster_bits - 3;
@@ -272,12 +273,13 @@ private:
     const CreateParams& p_;
     Arena& arena_;
     ImagePlan& plan_;
+    size_t max_shared_;
 };
 
 }  // namespace
 
-Status plan_image(const CreateParams& params, Arena& arena, ImagePlan& plan) {
-    Planner planner(params, arena, plan);
+Status plan_image(const CreateParams& params, Arena& arena, ImagePlan& plan, size_t max_shared) {
+    Planner planner(params, arena, plan, max_shared);
     return planner.run();
 }
 

@@ -51,6 +51,8 @@ struct ImagePlan {
     bool streamed;
 };
 
-Status plan_image(const CreateParams& params, Arena& arena, ImagePlan& plan);
+// `max_shared`: room for host clusters that compressed clusters written
+// later will share (Allocator::init).
+Status plan_image(const CreateParams& params, Arena& arena, ImagePlan& plan, size_t max_shared = 0);
 
 }  // namespace instar::formats::qcow2

@@ -108,15 +108,28 @@ private:
         return put(0, buf_, header_used_bytes(p_));
     }
 
-    void set_refcount_one(uint64_t index) {
+    // Refcount `index` of the block in buf_, which holds zero there.
+    void set_refcount(uint64_t index, uint64_t value) {
         const uint32_t order = a_.refcount_order();
         if (order < 3) {
             const uint32_t per_byte_log2 = 3 - order;
             const uint32_t shift = uint32_t(index & ((1u << per_byte_log2) - 1)) << order;
-            buf_[index >> per_byte_log2] |= uint8_t(1u << shift);
+            buf_[index >> per_byte_log2] |= uint8_t(value << shift);
         } else {
             const uint64_t bytes = uint64_t(1) << (order - 3);
-            buf_[index * bytes + bytes - 1] = 1;
+            for (uint64_t b = 0; b < bytes; ++b) buf_[index * bytes + bytes - 1 - b] = uint8_t(b < 8 ? value >> (8 * b) : 0);
+        }
+    }
+
+    void clear_refcount(uint64_t index) {
+        const uint32_t order = a_.refcount_order();
+        if (order < 3) {
+            const uint32_t per_byte_log2 = 3 - order;
+            const uint32_t shift = uint32_t(index & ((1u << per_byte_log2) - 1)) << order;
+            buf_[index >> per_byte_log2] &= uint8_t(~(((1u << (1u << order)) - 1) << shift));
+        } else {
+            const uint64_t bytes = uint64_t(1) << (order - 3);
+            for (uint64_t b = 0; b < bytes; ++b) buf_[index * bytes + b] = 0;
         }
     }
 
@@ -135,7 +148,13 @@ private:
                 if (range.begin >= last) break;
                 const uint64_t from = range.begin > first ? range.begin : first;
                 const uint64_t to = range.end < last ? range.end : last;
-                for (uint64_t c = from; c < to; ++c) set_refcount_one(c - first);
+                for (uint64_t c = from; c < to; ++c) set_refcount(c - first, 1);
+            }
+            // Host clusters that compressed clusters share count each one.
+            for (size_t k = a_.shared_lower_bound(first); k < a_.shared_count() && a_.shared(k).cluster < last; ++k) {
+                const uint64_t index = a_.shared(k).cluster - first;
+                clear_refcount(index);
+                set_refcount(index, 1 + a_.shared(k).extra);
             }
             Status st = put(block, buf_, cs);
             if (st != kOk) return st;

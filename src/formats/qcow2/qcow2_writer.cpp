@@ -48,19 +48,33 @@ bool needs_new_alloc(uint64_t entry) {
 
 }  // namespace
 
-Status Writer::open(const CreateParams& params, Arena& arena, ImageSink& sink) {
+// Host clusters compressed clusters may share: each 16 bytes of scratch,
+// enough for about 64 GiB of compressed output in 64 KiB clusters.
+constexpr size_t kMaxSharedClusters = 1u << 20;
+
+Status Writer::open(const CreateParams& params, Arena& arena, ImageSink& sink, bool compress) {
     p_ = params;
     arena_ = &arena;
     sink_ = &sink;
     // -B (a backing file the output falls through to) is not built yet.
     if (p_.backing_file) return Status::invalid_option;
-    Status st = plan_image(p_, arena, plan_);
+    Status st = plan_image(p_, arena, plan_, compress ? kMaxSharedClusters : 0);
     if (st != kOk) return st;
     if (!header_fits(p_)) return Status::backing_path_too_long;
     cs_ = plan_.alloc.cluster_size();
     l2_entries_ = uint64_t(1) << plan_.l2_bits;
     subcluster_bits_ = p_.extended_l2 ? p_.cluster_bits - 5 : p_.cluster_bits;
 
+    if (compress) {
+        // qemu refuses compressed writes into preallocated clusters.
+        if (p_.prealloc != abi::Preallocation::off) return Status::invalid_option;
+        st = make_cluster_compressor(p_.zstd ? ClusterCompression::zstd : ClusterCompression::zlib, arena, cs_,
+                                     compressor_);
+        if (st != kOk) return st;
+        cluster_in_ = static_cast<uint8_t*>(arena.alloc(cs_, 4096));
+        cluster_out_ = static_cast<uint8_t*>(arena.alloc(cs_, 4096, false));
+        if (!cluster_in_ || !cluster_out_) return Status::scratch_exceeded;
+    }
     if (p_.prealloc != abi::Preallocation::off) {
         // qemu leaves the subclusters of preallocated clusters unallocated
         // and marks them as data are written; not built yet.
@@ -446,7 +460,44 @@ Status Writer::write(uint64_t offset, const uint8_t* data, uint64_t len) {
     return kOk;
 }
 
+Status Writer::write_compressed(uint64_t offset, const uint8_t* data, uint64_t len) {
+    if (!compressor_ || (offset & (cs_ - 1)) || len == 0 || len > cs_ || offset > p_.size ||
+        len > p_.size - offset || (len < cs_ && offset + len != p_.size) || offset < floor_)
+        return Status::internal;
+    __builtin_memcpy(cluster_in_, data, len);
+    __builtin_memset(cluster_in_ + len, 0, cs_ - len);
+    Compressed c{};
+    Status st = compressor_->compress(cluster_in_, cs_, cluster_out_, cs_ - 1, c);
+    if (st != kOk) return st;
+    if (!c.fits) return write(offset, data, len);  // qemu's -ENOMEM: a plain cluster
+
+    floor_ = offset + cs_;
+    // qcow2_alloc_compressed_cluster_offset.
+    st = ensure_l2(offset);
+    if (st != kOk) return st;
+    const uint64_t index = l2_index(offset);
+    if (entry(index) & kL2OffsetMask) return Status::internal;  // qemu: -EIO, compression never overwrites
+    uint64_t host = 0;
+    Step s = plan_.alloc.alloc_bytes(c.bytes, host);
+    if (s != Step::ok) return step_status(s);
+    st = write_new_stale_tables();
+    if (st != kOk) return st;
+    const uint32_t csize_shift = kCompressedFieldsBits - (p_.cluster_bits - kCompressedSizeBitsFromClusterBits);
+    const uint64_t sectors = (host + c.bytes - 1) / kCompressedSectorSize - host / kCompressedSectorSize;
+    if (host >> csize_shift) return Status::size_out_of_range;
+    set_entry(index, host | kOflagCompressed | (sectors << csize_shift), 0);
+    st = put(host, cluster_out_, c.bytes);
+    if (st != kOk) return st;
+    plan_.alloc.note_extent(host, c.bytes);
+    wrote_compressed_ = true;
+    return kOk;
+}
+
 Status Writer::finish() {
+    // qemu-img convert -c ends with an empty compressed write, which cuts
+    // the file to its length in whole sectors, before the metadata is
+    // flushed (qcow2_co_pwritev_compressed_part).
+    if (wrote_compressed_) plan_.alloc.note_extent(0, round_up(plan_.alloc.file_end(), kSectorSize));
     if (!preallocated_) {
         Status st = flush_l2();
         if (st != kOk) return st;

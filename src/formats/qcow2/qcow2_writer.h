@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "formats/common/arena.h"
+#include "formats/common/compression.h"
 #include "formats/common/image_io.h"
 #include "formats/common/status.h"
 #include "formats/qcow2/qcow2_options.h"
@@ -29,10 +30,16 @@ namespace instar::formats::qcow2 {
 
 class Writer {
 public:
-    Status open(const CreateParams& params, Arena& arena, ImageSink& sink);
+    // `compress`: writes come through write_compressed (convert -c).
+    Status open(const CreateParams& params, Arena& arena, ImageSink& sink, bool compress = false);
     // Guest bytes [offset, offset + len): sector-aligned, inside the disk,
     // and never before the end of the previous write's first cluster.
     Status write(uint64_t offset, const uint8_t* data, uint64_t len);
+    // qcow2_co_pwritev_compressed_task: one whole cluster at guest `offset`
+    // (the disk's last may be shorter), compressed with qemu's parameters
+    // and packed after the previous one (qcow2_alloc_bytes); stored as a
+    // plain cluster when it does not shrink.
+    Status write_compressed(uint64_t offset, const uint8_t* data, uint64_t len);
     // The metadata not yet written; the file's final length.
     Status finish();
 
@@ -88,6 +95,10 @@ private:
     uint64_t l2_table_ = ~uint64_t(0);  // its L1 index
     size_t stale_written_ = 0;
     uint8_t* zeroes_ = nullptr;       // one cluster
+    ClusterCompressor* compressor_ = nullptr;
+    uint8_t* cluster_in_ = nullptr;   // one cluster, zero-padded
+    uint8_t* cluster_out_ = nullptr;
+    bool wrote_compressed_ = false;
     Meta metas_[kMaxMetas];
     size_t meta_count_ = 0;
     uint64_t metadata_bytes_ = 0;

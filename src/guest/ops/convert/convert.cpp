@@ -35,7 +35,7 @@ constexpr uint32_t kChunkBytes = 2u << 20;
 // qemu-img asks for the block status of at most this much at once
 // (BDRV_REQUEST_MAX_SECTORS).
 constexpr uint64_t kStatusMaxBytes = 0x7fffffffull & ~uint64_t(v::kSectorSize - 1);
-constexpr size_t kWriterScratchBytes = 24u << 20;
+constexpr size_t kWriterScratchBytes = 32u << 20;
 
 abi::ConvertConfig g_config;  // large: kept off the stack
 const abi::BootConfig* g_boot = nullptr;
@@ -53,6 +53,8 @@ struct Output {
     // is_allocated_sectors' alignment, in sectors: -S rounded down to a
     // power of two (the output's request alignment is one sector).
     uint64_t alignment = 1;
+    // -c: the output's cluster size in sectors; every write is one cluster.
+    uint64_t compressed_cluster_sectors = 0;
 };
 
 bool counted(BlockKind kind) { return kind == BlockKind::data || g_config.min_sparse_sectors == 0; }
@@ -167,9 +169,26 @@ bool allocated_sectors_min(const uint8_t* buf, uint64_t n, uint64_t& pnum, uint6
     return true;
 }
 
+bool buffer_is_zero(const uint8_t* buf, uint64_t len) {
+    for (uint64_t s = 0; s < len; s += v::kSectorSize)
+        if (!sector_is_zero(buf + s)) return false;
+    return true;
+}
+
 // convert_co_write for data read at `offset`: with -S, what
-// is_allocated_sectors_min calls zeroes is left out.
+// is_allocated_sectors_min calls zeroes is left out; with -c a cluster
+// is written whole, compressed, unless it is all zeroes.
 void put_data(Output& out, uint64_t offset, uint8_t* buf, uint64_t len) {
+    if (out.compressed_cluster_sectors) {
+        if (g_config.min_sparse_sectors && buffer_is_zero(buf, len)) {
+            put_zeroes(out, offset, len);
+            return;
+        }
+        const formats::Status st = out.qcow2->write_compressed(offset, buf, len);
+        if (st != formats::kOk) fail(st);
+        out.written += len;
+        return;
+    }
     const uint64_t min = g_config.min_sparse_sectors;
     if (min == 0) {
         write_data(out, offset, buf, len);
@@ -203,7 +222,10 @@ void progress(Output& out, uint64_t advanced) {
 // stay aligned), and data handed out in buffer-sized chunks.
 class SourceWalk {
 public:
-    SourceWalk(BlockReader** layers, uint32_t count) : layers_(layers), count_(count) {
+    // `cluster_sectors`: with -c, the output's cluster, which every chunk
+    // covers whole.
+    SourceWalk(BlockReader** layers, uint32_t count, uint64_t cluster_sectors)
+        : layers_(layers), count_(count), compressed_cluster_(cluster_sectors * v::kSectorSize) {
         const uint64_t cluster = layers[0]->cluster_size() / v::kSectorSize;
         align_sectors_ = cluster ? cluster : 1;
     }
@@ -225,22 +247,35 @@ public:
             status_end_ = offset + n;
         }
         uint64_t n = status_end_ - offset;
-        if (kind_ == BlockKind::data && n > kChunkBytes) n = kChunkBytes;
         kind = kind_;
+        if (compressed_cluster_) {
+            // One cluster at a time (qemu-img's buffer is one cluster); a
+            // shorter run is taken as a whole cluster of data.
+            if (kind == BlockKind::data && n > compressed_cluster_) n = compressed_cluster_;
+            if (n < compressed_cluster_) {
+                n = compressed_cluster_ < size() - offset ? compressed_cluster_ : size() - offset;
+                kind = BlockKind::data;
+            } else {
+                n -= n % compressed_cluster_;
+            }
+            return n;
+        }
+        if (kind == BlockKind::data && n > kChunkBytes) n = kChunkBytes;
         return n;
     }
 
 private:
     BlockReader** layers_;
     uint32_t count_;
+    uint64_t compressed_cluster_;
     uint64_t align_sectors_;
     uint64_t status_end_ = 0;
     BlockKind kind_ = BlockKind::zero;
 };
 
 // What progress will count, from block status alone (qemu-img's first pass).
-uint64_t counted_bytes(BlockReader** layers, uint32_t count) {
-    SourceWalk walk(layers, count);
+uint64_t counted_bytes(BlockReader** layers, uint32_t count, uint64_t cluster_sectors) {
+    SourceWalk walk(layers, count, cluster_sectors);
     uint64_t total = 0;
     for (uint64_t offset = 0; offset < walk.size();) {
         BlockKind kind;
@@ -298,7 +333,7 @@ BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::
 
 void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t base, uint8_t* buf) {
     BlockReader* top = layers[0];
-    SourceWalk walk(layers, count);
+    SourceWalk walk(layers, count, out.compressed_cluster_sectors);
     for (uint64_t offset = 0; offset < walk.size();) {
         BlockKind kind;
         const uint64_t len = walk.next(offset, kind);
@@ -316,7 +351,7 @@ void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t 
 
 // The qcow2 image qemu-img would create for the output, planned in the
 // guest from the host's resolved request.
-formats::qcow2::Writer* open_qcow2_output(VirtioBlk& dev, uint64_t size) {
+formats::qcow2::Writer* open_qcow2_output(VirtioBlk& dev, uint64_t size, bool compress) {
     abi::CreateRequest req = g_config.target;
     if (req.format != uint32_t(abi::Format::qcow2) || !(req.flags & abi::kCreateHasSize) || req.size != size)
         fail(abi::GuestError::bad_config, "output request");
@@ -332,7 +367,7 @@ formats::qcow2::Writer* open_qcow2_output(VirtioBlk& dev, uint64_t size) {
     ::new (writer) formats::qcow2::Writer();
     ::new (arena) formats::Arena(scratch, kWriterScratchBytes, /*known_zero=*/true);
     if (!sink->ok()) fail(abi::GuestError::out_of_memory);
-    st = writer->open(params, *arena, *sink);
+    st = writer->open(params, *arena, *sink, compress);
     if (st != formats::kOk) fail(st);
     return writer;
 }
@@ -348,7 +383,8 @@ void convert_main(const abi::BootConfig& config) {
     if ((c.output_format != uint32_t(abi::Format::raw) && !qcow2_out) || c.source_count == 0 ||
         c.source_count > abi::kConvertMaxSources || c.layer_count > abi::kConvertMaxLayers ||
         c.layer_count > config.input_count || c.min_sparse_sectors > (16u << 20) / v::kSectorSize ||
-        (c.flags & ~(abi::kConvertExistingTarget | abi::kConvertTargetIsZero)))
+        (c.flags & ~(abi::kConvertExistingTarget | abi::kConvertTargetIsZero | abi::kConvertCompress)) ||
+        ((c.flags & abi::kConvertCompress) && !qcow2_out))
         fail(abi::GuestError::bad_config);
     uint64_t total = 0;
     for (uint32_t i = 0; i < c.source_count; ++i) {
@@ -378,12 +414,16 @@ void convert_main(const abi::BootConfig& config) {
     if (!bounce || !buf) fail(abi::GuestError::out_of_memory);
 
     formats::DecodeScratch* scratch = make_decode_scratch(c);
-    if (qcow2_out) out.qcow2 = open_qcow2_output(out.dev, total);
+    if (qcow2_out) {
+        const bool compress = c.flags & abi::kConvertCompress;
+        out.qcow2 = open_qcow2_output(out.dev, total, compress);
+        if (compress) out.compressed_cluster_sectors = out.qcow2->cluster_size() / v::kSectorSize;
+    }
     BlockReader*** chains = heap().alloc_array<BlockReader**>(c.source_count);
     if (!chains) fail(abi::GuestError::out_of_memory);
     for (uint32_t i = 0; i < c.source_count; ++i) {
         chains[i] = open_chain(c.sources[i], bounce, scratch);
-        out.counted_total += counted_bytes(chains[i], c.sources[i].layer_count);
+        out.counted_total += counted_bytes(chains[i], c.sources[i].layer_count, out.compressed_cluster_sectors);
     }
     uint64_t base = 0;
     for (uint32_t i = 0; i < c.source_count; ++i) {
