@@ -241,7 +241,6 @@ void run_convert(std::vector<std::string> raw) {
     if (out != abi::Format::raw) {
         if (out != abi::Format::qcow2) throw Error("-O " + out_fmt + " is not supported by instar convert yet");
         if (a.query.existing_target) throw Error("-n with a qcow2 output is not supported by instar convert yet");
-        if (a.query.min_sparse_bytes == 0) throw Error("-S 0 with a qcow2 output is not supported by instar convert yet");
         a.query.compress = a.compress;
         if (a.backing) throw Error("-B is not supported by instar convert yet");
         a.query.target_request = output_request(a, out_fmt);

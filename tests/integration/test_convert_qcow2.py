@@ -70,6 +70,18 @@ def test_sparse_sizes(instar, qemu_img, tmp_path, holey, sparse, opts):
     assert_same_image(instar, qemu_img, tmp_path, args, [holey], "raw")
 
 
+@pytest.mark.parametrize("opts", ["", "compat=0.10", "cluster_size=16k,extended_l2=on", "cluster_size=512"])
+def test_fully_allocated(instar, qemu_img, tmp_path, qcow2_source, opts):
+    """-S 0: qemu-img writes every zero as data, so every cluster is
+    allocated, in qemu's order, with its progress."""
+    assert_same_image(instar, qemu_img, tmp_path, ["-S", "0", "-p"] + (["-o", opts] if opts else []),
+                      [qcow2_source])
+
+
+def test_fully_allocated_and_compressed(instar, qemu_img, tmp_path, qcow2_source):
+    assert_same_image(instar, qemu_img, tmp_path, ["-S", "0", "-c", "-p"], [qcow2_source])
+
+
 def test_progress(instar, qemu_img, tmp_path, holey):
     assert_same_image(instar, qemu_img, tmp_path, ["-p", "-f", "raw"], [holey], "raw")
 
@@ -199,7 +211,7 @@ def test_option_help(instar, qemu_img, tmp_path, with_name):
     assert ours.stdout == theirs.stdout
 
 
-@pytest.mark.parametrize("args", [["-B", "base.qcow2"], ["-S", "0"], ["-o", "backing_file=b,backing_fmt=raw"],
+@pytest.mark.parametrize("args", [["-B", "base.qcow2"], ["-o", "backing_file=b,backing_fmt=raw"],
                                   ["-o", "preallocation=metadata,extended_l2=on"]])
 def test_not_yet_refused_cleanly(instar, tmp_path, holey, args):
     """What is not built yet is refused in one line, leaving nothing."""

@@ -108,8 +108,9 @@ void put_zeroes(Output& out, uint64_t offset, uint64_t len) {
     const bool fill = g_config.min_sparse_sectors == 0 ||
                       ((flags & abi::kConvertExistingTarget) && !(flags & abi::kConvertTargetIsZero));
     if (!fill) return;
-    // The host refuses -S 0 and -n for a qcow2 output before it gets here.
-    if (out.qcow2) fail(abi::GuestError::bad_config, "zeroes into a qcow2 output");
+    // A qcow2 output is new (the host refuses -n for one), and with -S 0
+    // its zeroes come as data (convert_source).
+    if (out.qcow2) fail(abi::GuestError::internal, "zeroes into a qcow2 output");
     zero_out(out, offset, len, g_config.min_sparse_sectors != 0);
 }
 
@@ -257,10 +258,12 @@ public:
                 kind = BlockKind::data;
             } else {
                 n -= n % compressed_cluster_;
+                if (g_config.min_sparse_sectors == 0) n = compressed_cluster_;  // -S 0: zeroes a buffer at a time
             }
             return n;
         }
-        if (kind == BlockKind::data && n > kChunkBytes) n = kChunkBytes;
+        // qemu-img moves data a buffer at a time, and with -S 0 zeroes too.
+        if ((kind == BlockKind::data || g_config.min_sparse_sectors == 0) && n > kChunkBytes) n = kChunkBytes;
         return n;
     }
 
@@ -341,6 +344,11 @@ void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t 
             formats::Status r = top->read(offset, buf, len);
             if (r != formats::kOk) fail(r);
             put_data(out, base + offset, buf, len);
+        } else if (out.qcow2 && g_config.min_sparse_sectors == 0) {
+            // -S 0: qemu-img writes the zeroes as data (compressed with -c),
+            // so every cluster is allocated.
+            memset(buf, 0, len);
+            put_data(out, base + offset, buf, len);
         } else {
             put_zeroes(out, base + offset, len);
         }
@@ -400,8 +408,7 @@ void convert_main(const abi::BootConfig& config) {
         if (c.layers[i].device >= config.input_count) fail(abi::GuestError::bad_config);
     if (total != c.total_size) fail(abi::GuestError::bad_config);
 
-    if (qcow2_out && (c.flags & abi::kConvertExistingTarget || c.min_sparse_sectors == 0))
-        fail(abi::GuestError::bad_config, "qcow2 output");
+    if (qcow2_out && (c.flags & abi::kConvertExistingTarget)) fail(abi::GuestError::bad_config, "qcow2 output");
 
     Output out;
     if (!out.dev.init(abi::kOutputDeviceIndex)) fail(abi::GuestError::device_missing);
