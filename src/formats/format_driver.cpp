@@ -13,6 +13,7 @@
 #include "formats/vhdx/vhdx_reader.h"
 #include "formats/vmdk/vmdk_create.h"
 #include "formats/vmdk/vmdk_probe.h"
+#include "formats/vmdk/vmdk_reader.h"
 #include "formats/vpc/vpc_create.h"
 #include "formats/vpc/vpc_info.h"
 #include "formats/vpc/vpc_probe.h"
@@ -48,7 +49,7 @@ constexpr FormatDriver kDrivers[] = {
     {abi::Format::none, nullptr, nullptr, nullptr, nullptr, nullptr},
     {abi::Format::raw, nullptr, raw_read_basic, raw_read_info, nullptr, raw_open_reader},
     {abi::Format::qcow2, qcow2_detect, qcow2_read_basic, qcow2_info, qcow2_emit, qcow2_open_reader},
-    {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit, nullptr},
+    {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit, vmdk_open_reader},
     {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit, vpc_open_reader},
     {abi::Format::vhdx, vhdx_detect, vhdx_read_basic, vhdx_info, vhdx_emit, vhdx_open_reader},
 };

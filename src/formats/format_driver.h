@@ -47,7 +47,7 @@ struct FormatDriver {
     // Writes a new image; nullptr where the host creates it itself (raw).
     EmitFn emit;
     // The image's content for convert and map (block status and reads);
-    // nullptr where there is no reader yet (vmdk).
+    // every format has one (vmdk: single-file sparse images so far).
     OpenReaderFn open_reader;
 };
 

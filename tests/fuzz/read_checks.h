@@ -1,4 +1,4 @@
-// What the vpc and vhdx block readers (convert's read side) must hold on
+// What the vpc, vhdx and vmdk block readers (convert's read side) must hold on
 // arbitrary file bytes, for their fuzz targets: each input is read through
 // ChecksumRepairedImage (so damage reaches past the footer and header
 // checksums) and opened twice on fresh scratch; block status is walked
@@ -62,6 +62,12 @@ inline const char* check_run(abi::Format format, formats::ImageSource& file, uin
                              const formats::BlockStatus& s) {
     using formats::BlockKind;
     if (s.compressed) return "a compressed run";
+    // vmdk: one grain at a time (qemu's vmdk_co_block_status); its grain
+    // tables may point anywhere, past the file too (that reads zeroes).
+    if (format == abi::Format::vmdk) {
+        if (s.kind != BlockKind::data && s.has_host_offset) return "a vmdk run without data with an offset";
+        return nullptr;
+    }
     if (s.kind == BlockKind::unallocated) return "an unallocated run in a format without backing files";
     if (format == abi::Format::vhdx) {
         if (s.kind != BlockKind::data || s.has_host_offset || s.bytes != max)
@@ -122,7 +128,8 @@ inline const char* read_once(abi::Format format, formats::OpenReaderFn open, con
         if (const char* bad = check_run(format, file, at, max, s)) return bad;
         if (i < kReadRuns) {
             const size_t n = s.bytes < kReadBytes ? size_t(s.bytes) : kReadBytes;
-            if (const char* bad = read_at(at, n, s.kind == formats::BlockKind::zero)) return bad;
+            // Without a backing file, unallocated space reads as zeroes too.
+            if (const char* bad = read_at(at, n, s.kind != formats::BlockKind::data)) return bad;
         }
         at += s.bytes;
     }

@@ -120,6 +120,50 @@ def test_several_sources_are_concatenated(instar, qemu_img, tmp_path, mixed_qcow
     assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [mixed_qcow2, small, mixed_qcow2])
 
 
+VMDK_SOURCES = ["subformat=monolithicSparse", "subformat=streamOptimized",
+                "subformat=monolithicSparse,zeroed_grain=on"]
+
+
+@pytest.mark.parametrize("opts", VMDK_SOURCES)
+@pytest.mark.parametrize("sparse", [None, "0", "64k"])
+def test_vmdk_sources(instar, qemu_img, tmp_path, opts, sparse):
+    """Grain tables walked a grain at a time as qemu walks them; deflated
+    grains inflated in the guest."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 6 << 20, 12)
+    with open(src, "r+b") as f:
+        f.truncate(9 << 20)
+    img = tmp_path / "s.vmdk"
+    assert run([qemu_img, "convert", "-f", "raw", "-O", "vmdk", "-o", opts, src, img]).returncode == 0
+    qemu_io(qemu_img, img, "write -z 1M 256k", fmt="vmdk")
+    args = ["-p", "-O", "raw"] + (["-S", sparse] if sparse else [])
+    assert_same_output(instar, qemu_img, tmp_path, args, [img])
+
+
+def test_empty_vmdk_terabyte(instar, qemu_img, tmp_path):
+    img = tmp_path / "e.vmdk"
+    assert run([qemu_img, "create", "-q", "-f", "vmdk", img, "1T"]).returncode == 0
+    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [img])
+
+
+@pytest.mark.parametrize("kind", ["flat", "child"])
+def test_vmdk_not_read_yet_is_refused_cleanly(instar, qemu_img, tmp_path, kind):
+    """Descriptor files with extents, and vmdk images with a parent, are
+    not read yet: one line, nothing left."""
+    img = tmp_path / "img.vmdk"
+    if kind == "flat":
+        assert run([qemu_img, "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", img, "4M"]).returncode == 0
+    else:
+        base = tmp_path / "base.vmdk"
+        assert run([qemu_img, "create", "-q", "-f", "vmdk", base, "4M"]).returncode == 0
+        assert run([qemu_img, "create", "-q", "-f", "vmdk", "-b", base, "-F", "vmdk", img]).returncode == 0
+    out = tmp_path / "out.raw"
+    before = sorted(os.listdir(tmp_path))
+    r = run([instar, "convert", "-O", "raw", img, out])
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 def test_raw_source_of_odd_length(instar, qemu_img, tmp_path):
     raw = tmp_path / "odd.raw"
     raw.write_bytes(os.urandom(100001))

@@ -134,6 +134,16 @@ def test_vpc_and_vhdx_sources(instar, qemu_img, tmp_path, fmt, opts):
     assert_same_image(instar, qemu_img, tmp_path, [], [img], fmt)
 
 
+@pytest.mark.parametrize("subformat", ["monolithicSparse", "streamOptimized"])
+def test_vmdk_source(instar, qemu_img, tmp_path, subformat):
+    src = tmp_path / "src.raw"
+    holey_raw(src, 48 << 20, 8)
+    img = tmp_path / "s.vmdk"
+    assert run([qemu_img, "convert", "-f", "raw", "-O", "vmdk", "-o", f"subformat={subformat}", src, img]).returncode == 0
+    assert_same_image(instar, qemu_img, tmp_path, [], [img], "vmdk")
+    assert_same_image(instar, qemu_img, tmp_path, ["-c"], [img], "vmdk")
+
+
 def test_empty_terabyte(instar, qemu_img, tmp_path):
     """Nothing is read or allocated for a disk of holes: an L1 table and
     nothing else, whatever the virtual size."""

@@ -1,0 +1,20 @@
+// The block reader of a single-file sparse vmdk (monolithicSparse, and
+// streamOptimized with its deflated grains), as qemu 7.2's vmdk driver
+// reads one: the grain directory and grain tables say where each grain
+// is; a grain table entry of 0 is unallocated, 1 (with the zeroed-grain
+// flag) zeroes; block status answers one grain at a time, as qemu's does.
+#pragma once
+
+#include "formats/block/block_reader.h"
+
+namespace instar::formats {
+
+// Opens with open_sparse_file's checks (qemu's; image_invalid for what
+// qemu refuses). Not yet read here (unsupported_feature): a descriptor
+// file with its extents (monolithicFlat, twoGbMaxExtent*, vmfs), a vmdk
+// with a parent (qemu checks the parent's CID on every read through it),
+// and compressed grains over 2 MiB. A data file is refused
+// (invalid_option).
+Status vmdk_open_reader(const ReaderOpenParams& p, BlockReader*& out);
+
+}  // namespace instar::formats
