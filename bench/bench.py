@@ -100,6 +100,74 @@ def info_vs_info(instar, qemu_img, work, runs):
                 [str(instar), "info", str(image)], [qemu_img, "info", str(image)], runs)
 
 
+def mixed_file(path, mib, seed):
+    """Half noise, half text, in 64 KiB pieces: what compresses, and what
+    does not, as disk images hold both."""
+    import random
+    r = random.Random(seed)
+    piece = 64 << 10
+    with open(path, "wb") as f:
+        for i in range(mib * 16):
+            if i % 2:
+                f.write(r.randbytes(piece))
+            else:
+                line = b"line %d of a file on a disk image\n" % r.randrange(10 ** 6)
+                f.write((line * (piece // len(line) + 1))[:piece])
+
+
+def convert_sources(qemu_img, work):
+    """The sources of the issue's table, made once with qemu-img."""
+    q = lambda *a: subprocess.run([qemu_img, *map(str, a)], check=True, stdout=subprocess.DEVNULL)
+    io = lambda img, *cmds: subprocess.run(["qemu-io", "-f", "qcow2", *sum((["-c", c] for c in cmds), []), str(img)],
+                                           check=True, stdout=subprocess.DEVNULL)
+    data = work / "data-512m.raw"
+    mixed_file(data, 512, 1)
+    raw = work / "raw-1g.raw"
+    with open(raw, "wb") as f:
+        f.truncate(1 << 30)
+    with open(data, "rb") as src, open(raw, "r+b") as dst:
+        for k in range(8):  # 64 MiB of data every 128 MiB
+            dst.seek(k * (128 << 20))
+            dst.write(src.read(64 << 20))
+    qcow2 = work / "data-1g.qcow2"
+    q("convert", "-f", "raw", "-O", "qcow2", raw, qcow2)
+    io(qcow2, "write -z 64M 32M", "write -z 600M 16M")
+    small = work / "data-128m.raw"
+    with open(data, "rb") as src, open(small, "wb") as dst:
+        dst.write(src.read(128 << 20))
+    zlib = work / "zlib.qcow2"
+    q("convert", "-c", "-f", "raw", "-O", "qcow2", data, zlib)
+    stream = work / "stream.vmdk"
+    q("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", data, stream)
+    empty = work / "empty-1t.qcow2"
+    q("create", "-f", "qcow2", empty, "1T")
+    data.unlink()
+    return {"qcow2": qcow2, "raw": raw, "small": small, "zlib": zlib, "stream": stream, "empty": empty}
+
+
+def convert_vs_convert(instar, qemu_img, work, runs, name, args, src):
+    out_a, out_b = work / "ours.out", work / "theirs.out"
+
+    def clean():
+        for p in (out_a, out_b):
+            if p.exists():
+                p.unlink()
+
+    interleaved(f"convert {name}", [str(instar), "convert", *args, str(src), str(out_a)],
+                [qemu_img, "convert", *args, str(src), str(out_b)], runs, before=clean)
+    clean()
+
+
+CONVERTS = [
+    ("qcow2-to-raw", "qcow2 1 GiB, 512 MiB data and zero clusters -> raw", ["-O", "raw"], "qcow2"),
+    ("raw-to-qcow2", "raw 1 GiB, 512 MiB data -> qcow2", ["-f", "raw", "-O", "qcow2"], "raw"),
+    ("zlib-to-raw", "qcow2, 512 MiB in zlib clusters -> raw", ["-O", "raw"], "zlib"),
+    ("raw-to-qcow2-c", "raw 128 MiB -> qcow2 -c", ["-f", "raw", "-c", "-O", "qcow2"], "small"),
+    ("stream-to-qcow2", "vmdk streamOptimized, 512 MiB -> qcow2", ["-O", "qcow2"], "stream"),
+    ("empty-1t", "empty 1 TiB qcow2 -> qcow2", ["-O", "qcow2"], "empty"),
+]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--instar", default="build/instar")
@@ -123,6 +191,15 @@ def main():
             "create-vhdx": lambda: create_vs_create(instar, qemu_img, work, args.runs, "vhdx"),
             "info": lambda: info_vs_info(instar, qemu_img, work, args.runs),
         }
+        sources = {}
+
+        def convert(name, label, cargs, source):
+            if not sources:
+                sources.update(convert_sources(qemu_img, work))
+            convert_vs_convert(instar, qemu_img, work, min(args.runs, 5), label, cargs, sources[source])
+
+        for name, label, cargs, source in CONVERTS:
+            benches["convert-" + name] = (lambda n=name, l=label, c=cargs, s=source: convert(n, l, c, s))
         for name, fn in benches.items():
             if not only or name in only:
                 fn()

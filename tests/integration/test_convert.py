@@ -135,15 +135,10 @@ def test_vmdk_sources(instar, qemu_img, tmp_path, opts, sparse):
         f.truncate(9 << 20)
     img = tmp_path / "s.vmdk"
     assert run([qemu_img, "convert", "-f", "raw", "-O", "vmdk", "-o", opts, src, img]).returncode == 0
-    qemu_io(qemu_img, img, "write -z 1M 256k", fmt="vmdk")
+    if "streamOptimized" not in opts:  # written once, by convert: qemu-io cannot write into it
+        qemu_io(qemu_img, img, "write -z 1M 256k", fmt="vmdk")
     args = ["-p", "-O", "raw"] + (["-S", sparse] if sparse else [])
     assert_same_output(instar, qemu_img, tmp_path, args, [img])
-
-
-def test_empty_vmdk_terabyte(instar, qemu_img, tmp_path):
-    img = tmp_path / "e.vmdk"
-    assert run([qemu_img, "create", "-q", "-f", "vmdk", img, "1T"]).returncode == 0
-    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [img])
 
 
 @pytest.mark.parametrize("kind", ["flat", "child"])

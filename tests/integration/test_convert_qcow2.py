@@ -144,6 +144,12 @@ def test_vmdk_source(instar, qemu_img, tmp_path, subformat):
     assert_same_image(instar, qemu_img, tmp_path, ["-c"], [img], "vmdk")
 
 
+def test_empty_vmdk_terabyte(instar, qemu_img, tmp_path):
+    img = tmp_path / "e.vmdk"
+    assert run([qemu_img, "create", "-q", "-f", "vmdk", img, "1T"]).returncode == 0
+    assert_same_image(instar, qemu_img, tmp_path, [], [img], "vmdk")
+
+
 def test_empty_terabyte(instar, qemu_img, tmp_path):
     """Nothing is read or allocated for a disk of holes: an L1 table and
     nothing else, whatever the virtual size."""
