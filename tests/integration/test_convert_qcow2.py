@@ -108,14 +108,20 @@ def test_compressed_source(instar, qemu_img, tmp_path):
     assert_same_image(instar, qemu_img, tmp_path, ["-o", "compression_type=zstd,cluster_size=8k"], [img])
 
 
-def test_backing_chain_is_flattened(instar, qemu_img, tmp_path):
+@pytest.fixture
+def chain_top(qemu_img, tmp_path):
+    """A qcow2 over a qcow2 base: data in both, a zero write over the base's."""
     base = tmp_path / "b.qcow2"
     top = tmp_path / "t.qcow2"
     assert run([qemu_img, "create", "-q", "-f", "qcow2", base, "64M"]).returncode == 0
     qemu_io(qemu_img, base, "write -P 1 0 8M", "write -P 2 30M 1M")
     assert run([qemu_img, "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top, "64M"]).returncode == 0
     qemu_io(qemu_img, top, "write -P 3 1M 64k", "write -z 30M 512k")
-    assert_same_image(instar, qemu_img, tmp_path, [], [top])
+    return top
+
+
+def test_backing_chain_is_flattened(instar, qemu_img, tmp_path, chain_top):
+    assert_same_image(instar, qemu_img, tmp_path, [], [chain_top])
 
 
 def test_several_sources(instar, qemu_img, tmp_path, qcow2_source):
@@ -185,14 +191,8 @@ def test_compressed(instar, qemu_img, tmp_path, compressible, opts):
     assert_same_image(instar, qemu_img, tmp_path, args, [compressible], "raw")
 
 
-def test_compressed_from_qcow2_chain_with_progress(instar, qemu_img, tmp_path):
-    base = tmp_path / "b.qcow2"
-    top = tmp_path / "t.qcow2"
-    assert run([qemu_img, "create", "-q", "-f", "qcow2", base, "32M"]).returncode == 0
-    qemu_io(qemu_img, base, "write -P 1 0 8M", "write -P 2 30M 1M")
-    assert run([qemu_img, "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top, "32M"]).returncode == 0
-    qemu_io(qemu_img, top, "write -P 3 1M 64k", "write -z 30M 512k")
-    assert_same_image(instar, qemu_img, tmp_path, ["-c", "-p", "-S", "64k"], [top])
+def test_compressed_from_qcow2_chain_with_progress(instar, qemu_img, tmp_path, chain_top):
+    assert_same_image(instar, qemu_img, tmp_path, ["-c", "-p", "-S", "64k"], [chain_top])
 
 
 def test_compression_with_preallocation_is_refused_as_qemu_does(instar, qemu_img, tmp_path, compressible):

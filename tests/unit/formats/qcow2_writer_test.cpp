@@ -112,6 +112,19 @@ void expect_refcounts_consistent(const std::vector<uint8_t>& img, const q::Creat
     for (uint64_t c = 0; c < img.size() / cs; ++c) EXPECT_EQ(refcount(c), used.count(c)) << "cluster " << c;
 }
 
+// The image opens with instar's own reader and holds exactly `expect`.
+void expect_reads_back(const std::vector<uint8_t>& image, const std::vector<uint8_t>& expect) {
+    MemorySource src(image);
+    std::vector<uint8_t> read_scratch(32u << 20);
+    formats::Arena read_arena(read_scratch.data(), read_scratch.size());
+    formats::BlockReader* reader = nullptr;
+    ASSERT_EQ(formats::qcow2_open_reader({src, read_arena, nullptr, nullptr}, reader), formats::kOk);
+    ASSERT_EQ(reader->virtual_size(), expect.size());
+    std::vector<uint8_t> got(expect.size(), 0xee);
+    ASSERT_EQ(reader->read(0, got.data(), got.size()), formats::kOk);
+    ASSERT_TRUE(got == expect);
+}
+
 class WriterTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(WriterTest, ReadsBackWhatWasWritten) {
@@ -132,15 +145,7 @@ TEST_P(WriterTest, ReadsBackWhatWasWritten) {
     ASSERT_EQ(w.finish(), formats::kOk);
     ASSERT_EQ(sink.bytes.size(), w.file_size());
 
-    MemorySource src(sink.bytes);
-    std::vector<uint8_t> read_scratch(32u << 20);
-    formats::Arena read_arena(read_scratch.data(), read_scratch.size());
-    formats::BlockReader* reader = nullptr;
-    ASSERT_EQ(formats::qcow2_open_reader({src, read_arena, nullptr, nullptr}, reader), formats::kOk);
-    ASSERT_EQ(reader->virtual_size(), c.size);
-    std::vector<uint8_t> got(c.size, 0xee);
-    ASSERT_EQ(reader->read(0, got.data(), got.size()), formats::kOk);
-    ASSERT_TRUE(got == expect);
+    expect_reads_back(sink.bytes, expect);
     if (c.prealloc == abi::Preallocation::off) expect_refcounts_consistent(sink.bytes, p);
 }
 
@@ -188,14 +193,7 @@ TEST_P(CompressedWriterTest, ReadsBackWhatWasWritten) {
     ASSERT_EQ(w.finish(), formats::kOk);
     ASSERT_EQ(sink.bytes.size(), w.file_size());
     EXPECT_EQ(sink.bytes.size() % 512, 0u);
-    MemorySource src(sink.bytes);
-    std::vector<uint8_t> read_scratch(32u << 20);
-    formats::Arena read_arena(read_scratch.data(), read_scratch.size());
-    formats::BlockReader* reader = nullptr;
-    ASSERT_EQ(formats::qcow2_open_reader({src, read_arena, nullptr, nullptr}, reader), formats::kOk);
-    std::vector<uint8_t> got(c.size, 0xee);
-    ASSERT_EQ(reader->read(0, got.data(), got.size()), formats::kOk);
-    ASSERT_TRUE(got == expect);
+    expect_reads_back(sink.bytes, expect);
 }
 
 const Case kCompressedCases[] = {
