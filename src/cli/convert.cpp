@@ -149,7 +149,8 @@ ConvertArgs parse(std::vector<std::string> raw) {
 
 // qemu-img convert creates its output as `qemu-img create -O fmt -o ...`
 // would at the sources' total size: the same checks, the same image.
-std::function<abi::CreateRequest(uint64_t)> output_request(const ConvertArgs& a, const std::string& format) {
+std::function<image::ConvertQuery::OutputImage(uint64_t)> output_image(const ConvertArgs& a,
+                                                                      const std::string& format) {
     return [a, format](uint64_t size) {
         const std::string& output = a.query.output;
         // `create`'s errors name the image first; qemu-img convert words
@@ -195,7 +196,7 @@ std::function<abi::CreateRequest(uint64_t)> output_request(const ConvertArgs& a,
         if (r.request.preallocation != uint32_t(abi::Preallocation::off) && (r.request.flags & abi::kCreateExtendedL2))
             throw Error("preallocation with extended_l2 is not supported by instar convert yet");
         fill_identity(r.request, false);
-        return r.request;
+        return image::ConvertQuery::OutputImage{r.request, r.file_hints};
     };
 }
 
@@ -237,13 +238,13 @@ void run_convert(std::vector<std::string> raw) {
     if (a.compress && out == abi::Format::raw) throw Error("Compression not supported for this file format");
     if (a.backing && out == abi::Format::raw) throw Error("Backing file not supported for file format 'raw'");
     if (a.snapshot) throw Error("-l (internal snapshots) is not supported by instar convert yet");
-    if (out == abi::Format::raw && !a.options.empty()) throw Error("-o with a raw output is not supported by instar convert yet");
+    if (out == abi::Format::raw && !a.options.empty()) a.query.output_image = output_image(a, out_fmt);
     if (out != abi::Format::raw) {
         if (out != abi::Format::qcow2) throw Error("-O " + out_fmt + " is not supported by instar convert yet");
         if (a.query.existing_target) throw Error("-n with a qcow2 output is not supported by instar convert yet");
         a.query.compress = a.compress;
         if (a.backing) throw Error("-B is not supported by instar convert yet");
-        a.query.target_request = output_request(a, out_fmt);
+        a.query.output_image = output_image(a, out_fmt);
     }
 
     InterruptHandling interrupts("convert");

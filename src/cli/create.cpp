@@ -77,44 +77,9 @@ uint64_t probe_backing(const BackingQuery& q, const SandboxOptions& sandbox) {
     return r.virtual_size;
 }
 
-void write_zeroes(int fd, uint64_t size, const std::string& name) {
-    static const std::vector<uint8_t> zeros(1 << 20, 0);
-    for (uint64_t at = 0; at < size;) {
-        size_t n = size_t(std::min<uint64_t>(zeros.size(), size - at));
-        ssize_t w = pwrite(fd, zeros.data(), n, off_t(at));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) throw_errno(name + ": Could not write zeros for preallocation", w < 0 ? errno : ENOSPC);
-        at += uint64_t(w);
-    }
-}
-
-// qemu 7.2 reserves with posix_fallocate, which on a file system without
-// fallocate (ramfs, NFSv3, some FUSE) falls back to writing a zero into
-// every block: the image is then allocated all the same. fallocate(2) is
-// called here directly and the fallback is the same: zeroes written.
-void preallocate_raw(int fd, uint64_t size, abi::Preallocation mode, const std::string& name) {
-    if (mode == abi::Preallocation::falloc && size) {
-        int rc;
-        do {
-            rc = fallocate(fd, 0, 0, off_t(size));
-        } while (rc < 0 && errno == EINTR);
-        if (rc == 0) return;
-        if (errno != EOPNOTSUPP) throw_errno(name + ": Could not preallocate new data", errno);
-        write_zeroes(fd, size, name);
-    } else if (mode == abi::Preallocation::full) {
-        write_zeroes(fd, size, name);
-    }
-}
-
 abi::CreateResult create_raw(const ResolvedCreate& r, OutputFile& out) {
-    uint64_t size = r.request.size;
-    const auto mode = abi::Preallocation(r.request.preallocation);
-    if (mode == abi::Preallocation::off) {
-        size_new_raw_file(out.fd(), size);
-    } else {
-        if (ftruncate(out.fd(), off_t(size)) < 0) throw_errno("Could not resize file", errno);
-        preallocate_raw(out.fd(), size, mode, out.target());
-    }
+    const uint64_t size = r.request.size;
+    create_raw_file(out.fd(), size, abi::Preallocation(r.request.preallocation), out.target());
     return abi::CreateResult{size, 0, size, 0};
 }
 
@@ -148,26 +113,6 @@ abi::CreateResult create_in_guest(ResolvedCreate& r, OutputFile& out, const Sand
     if (result.file_size_after > capacity || !unit_ok || result.virtual_size > uint64_t(INT64_MAX))
         throw Error("guest misbehaved: create result is out of range");
     return result;
-}
-
-// qemu's file protocol sets these on a new image and ignores failure (a file
-// system without them): so does instar. They never change the image bytes.
-void apply_file_hints(int fd, const HostFileHints& hints) {
-    if (hints.nocow) {
-        int flags = 0;
-        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-            flags |= FS_NOCOW_FL;
-            (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
-        }
-    }
-    if (hints.extent_size_hint) {
-        fsxattr attr{};
-        if (ioctl(fd, FS_IOC_FSGETXATTR, &attr) == 0) {
-            attr.fsx_xflags |= FS_XFLAG_EXTSIZE;
-            attr.fsx_extsize = *hints.extent_size_hint;
-            (void)ioctl(fd, FS_IOC_FSSETXATTR, &attr);
-        }
-    }
 }
 
 void print_json(const std::string& absolute_filename, const std::string& format, const abi::CreateResult& r) {

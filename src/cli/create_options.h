@@ -24,6 +24,7 @@
 
 #include "abi/ops/create.h"
 #include "cli/create_args.h"
+#include "host/raw_file.h"
 
 namespace instar::cli {
 
@@ -73,13 +74,8 @@ struct CreatePlan {
     std::vector<std::string> driver_warnings;
 };
 
-// Best-effort attributes qemu's file protocol sets on the new file (and
-// ignores failure of): FS_NOCOW_FL and the XFS extent size hint. Not part
-// of the image bytes; the host applies them or not.
-struct HostFileHints {
-    bool nocow = false;
-    std::optional<uint32_t> extent_size_hint;  // only when -o extent_size_hint was given
-};
+// Best-effort attributes for the new file: host/raw_file.h's HostFileHints.
+using instar::HostFileHints;
 
 struct ResolvedCreate {
     abi::CreateRequest request{};  // entropy and timestamp left zero for the caller

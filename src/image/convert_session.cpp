@@ -84,7 +84,7 @@ uint64_t image_capacity(uint64_t size) {
 
 void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     const bool raw = q.output_format == abi::Format::raw;
-    if (!raw && (q.output_format != abi::Format::qcow2 || !q.target_request || q.existing_target))
+    if (!raw && (q.output_format != abi::Format::qcow2 || !q.output_image || q.existing_target))
         throw Error(std::string("converting to ") + abi::format_name(q.output_format) + " is not supported yet");
     Sources sources;
     open_sources(q, run_template, sources);
@@ -94,11 +94,13 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     if (q.existing_target) c.flags |= abi::kConvertExistingTarget;
     if (q.target_is_zero) c.flags |= abi::kConvertTargetIsZero;
     if (q.compress) c.flags |= abi::kConvertCompress;
-    if (!raw) {
-        c.target = q.target_request(c.total_size);
-        if (c.target.format != uint32_t(q.output_format) || c.target.size != c.total_size)
-            throw Error("internal error: the output's request does not match the conversion");
-    }
+    ConvertQuery::OutputImage image{};
+    image.request.format = uint32_t(q.output_format);
+    image.request.size = c.total_size;
+    if (q.output_image) image = q.output_image(c.total_size);
+    if (image.request.format != uint32_t(q.output_format) || image.request.size != c.total_size)
+        throw Error("internal error: the output's request does not match the conversion");
+    if (!raw) c.target = image.request;
 
     GuestRun run = run_template;
     run.op = abi::OpId::convert;
@@ -128,7 +130,8 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
         return;
     }
     OutputFile out(q.output);
-    if (raw) size_new_raw_file(out.fd(), c.total_size);
+    apply_file_hints(out.fd(), image.hints);
+    if (raw) create_raw_file(out.fd(), c.total_size, abi::Preallocation(image.request.preallocation), q.output);
     out_disk.fd = out.fd();
     run.output = out_disk;
     const uint64_t file_size = check_result(run_guest_in_child(run), c, out_disk.capacity_bytes);

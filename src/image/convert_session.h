@@ -14,6 +14,7 @@
 #include "abi/format.h"
 #include "abi/ops/create.h"
 #include "host/guest_run.h"
+#include "host/raw_file.h"
 
 namespace instar::image {
 
@@ -22,10 +23,15 @@ struct ConvertQuery {
     abi::Format source_format = abi::Format::none;  // -f; none: detect each
     std::string output;
     abi::Format output_format = abi::Format::raw;   // -O
-    // For an output other than raw: the image qemu-img would create for
-    // -O and -o at the sources' total size (the command line resolves it,
-    // with qemu-img's checks, once that size is known).
-    std::function<abi::CreateRequest(uint64_t size)> target_request;
+    // The image qemu-img would create for -O and -o at the sources' total
+    // size (the command line resolves it, with qemu-img's checks, once
+    // that size is known), and the file attributes -o asks for. Required
+    // for outputs other than raw; for raw, unset means no -o.
+    struct OutputImage {
+        abi::CreateRequest request;
+        HostFileHints hints;
+    };
+    std::function<OutputImage(uint64_t size)> output_image;
     uint64_t min_sparse_bytes = 4096;               // -S; 0: write every byte
     bool existing_target = false;                   // -n
     bool target_is_zero = false;                    // --target-is-zero

@@ -120,6 +120,14 @@ def test_several_sources_are_concatenated(instar, qemu_img, tmp_path, mixed_qcow
     assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [mixed_qcow2, small, mixed_qcow2])
 
 
+@pytest.mark.parametrize("opts", ["preallocation=off", "preallocation=falloc", "preallocation=full", "nocow=on",
+                                  "extent_size_hint=1M"])
+def test_raw_output_options(instar, qemu_img, tmp_path, mixed_qcow2, opts):
+    """-o for a raw output: qemu's preallocation (the blocks allocated are
+    compared too) and the file attributes it sets."""
+    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw", "-o", opts], [mixed_qcow2])
+
+
 VMDK_SOURCES = ["subformat=monolithicSparse", "subformat=streamOptimized",
                 "subformat=monolithicSparse,zeroed_grain=on"]
 
@@ -199,6 +207,9 @@ def test_cache_modes_are_accepted(instar, qemu_img, tmp_path, mixed_qcow2):
 
 
 ERRORS = [
+    (["-o", "preallocation=metadata", "SRC", "OUT"], "OUT: error while converting raw: Unsupported preallocation "
+                                                     "mode: metadata"),
+    (["-o", "foo=bar", "SRC", "OUT"], "Invalid parameter 'foo'"),
     ([], "Must specify image file name"),
     (["SRC"], "Must specify image file name"),
     (["-O", "foo", "SRC", "OUT"], "Unknown file format 'foo'"),
