@@ -149,17 +149,39 @@ def test_vmdk_sources(instar, qemu_img, tmp_path, opts, sparse):
     assert_same_output(instar, qemu_img, tmp_path, args, [img])
 
 
-@pytest.mark.parametrize("kind", ["flat", "child"])
+def vmdk_chain(qemu_img, tmp_path):
+    base = tmp_path / "base.vmdk"
+    top = tmp_path / "top.vmdk"
+    assert run([qemu_img, "create", "-q", "-f", "vmdk", base, "64M"]).returncode == 0
+    qemu_io(qemu_img, base, "write -P 1 0 8M", "write -P 2 30M 1M", fmt="vmdk")
+    assert run([qemu_img, "create", "-q", "-f", "vmdk", "-b", base, "-F", "vmdk", top]).returncode == 0
+    qemu_io(qemu_img, top, "write -P 3 1M 64k", "write -P 4 31M 4k", fmt="vmdk")
+    return base, top
+
+
+def test_vmdk_chain(instar, qemu_img, tmp_path):
+    """A vmdk child reads through its parent once the parent's CID is the
+    child's parentCID."""
+    _, top = vmdk_chain(qemu_img, tmp_path)
+    assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [top])
+
+
+def test_vmdk_parent_with_another_cid_fails_as_qemu_does(instar, qemu_img, tmp_path):
+    base, top = vmdk_chain(qemu_img, tmp_path)
+    data = base.read_bytes()
+    at = data.index(b"\nCID=") + 5
+    base.write_bytes(data[:at] + b"12345678" + data[at + 8:])
+    (theirs, _), (ours, o_out) = both(instar, qemu_img, tmp_path, ["-O", "raw"], [top])
+    assert theirs.returncode == ours.returncode == 1
+    assert ours.stderr.count(b"\n") == 1 and not o_out.exists()
+
+
+@pytest.mark.parametrize("kind", ["flat"])
 def test_vmdk_not_read_yet_is_refused_cleanly(instar, qemu_img, tmp_path, kind):
-    """Descriptor files with extents, and vmdk images with a parent, are
-    not read yet: one line, nothing left."""
+    """Descriptor files with extents are not read yet: one line, nothing
+    left."""
     img = tmp_path / "img.vmdk"
-    if kind == "flat":
-        assert run([qemu_img, "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", img, "4M"]).returncode == 0
-    else:
-        base = tmp_path / "base.vmdk"
-        assert run([qemu_img, "create", "-q", "-f", "vmdk", base, "4M"]).returncode == 0
-        assert run([qemu_img, "create", "-q", "-f", "vmdk", "-b", base, "-F", "vmdk", img]).returncode == 0
+    assert run([qemu_img, "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", img, "4M"]).returncode == 0
     out = tmp_path / "out.raw"
     before = sorted(os.listdir(tmp_path))
     r = run([instar, "convert", "-O", "raw", img, out])

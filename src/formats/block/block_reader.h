@@ -57,6 +57,11 @@ public:
     // its block-status runs aligned to it.
     virtual uint64_t cluster_size() const { return 0; }
 
+    // A vmdk's CID (its descriptor's "CID"): what a vmdk child checks its
+    // parentCID against before reading through it, as qemu does. False for
+    // every other format (qemu then counts the parent CID as wrong).
+    virtual bool vmdk_cid(uint32_t&) const { return false; }
+
     // The longest run from `offset` (< virtual_size(), max_bytes > 0) of one
     // kind, at most max_bytes and never past the end; at least the rest of
     // the format's smallest unit (cluster, subcluster) holding `offset`

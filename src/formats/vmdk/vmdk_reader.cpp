@@ -29,8 +29,15 @@ constexpr uint64_t kMaxCompressedGrainBytes = 2u << 20;
 
 class VmdkReader final : public BlockReader {
 public:
-    VmdkReader(ImageSource& src, const vmdk::SparseHeader& h)
+    VmdkReader(ImageSource& src, const vmdk::SparseHeader& h, const vmdk::DescriptorKeys& keys, BlockReader* backing)
         : src_(src),
+          backing_(backing),
+          cid_(keys.cid),
+          // vmdk_is_cid_valid: a parent that is a vmdk whose CID is our parentCID.
+          parent_cid_valid_([&] {
+              uint32_t cid = 0;
+              return backing && backing->vmdk_cid(cid) && cid == keys.parent_cid;
+          }()),
           size_(h.capacity * kSectorSize),
           grain_bytes_(h.granularity * kSectorSize),
           gtes_per_gt_(h.gtes_per_gt),
@@ -54,6 +61,10 @@ public:
 
     uint64_t virtual_size() const override { return size_; }
     uint64_t cluster_size() const override { return grain_bytes_; }
+    bool vmdk_cid(uint32_t& cid) const override {
+        cid = cid_;
+        return true;
+    }
 
     // vmdk_co_block_status: the rest of one grain.
     Status block_status(uint64_t offset, uint64_t max_bytes, BlockStatus& out) override {
@@ -83,7 +94,18 @@ public:
             Grain g{};
             Status st = lookup(offset, g);
             if (st != kOk) return st;
-            if (g.kind != BlockKind::data) {
+            if (g.kind == BlockKind::unallocated && backing_) {
+                // The parent's bytes, once its CID is checked (qemu fails
+                // the read with -EINVAL otherwise); zeroes past its end.
+                if (!parent_cid_valid_) return Status::image_invalid;
+                const uint64_t parent = backing_->virtual_size();
+                const uint64_t from_parent = offset >= parent ? 0 : (parent - offset < n ? parent - offset : n);
+                if (from_parent) {
+                    st = backing_->read(offset, out, size_t(from_parent));
+                    if (st != kOk) return st;
+                }
+                __builtin_memset(out + from_parent, 0, n - from_parent);
+            } else if (g.kind != BlockKind::data) {
                 __builtin_memset(out, 0, n);
             } else if (!compressed_) {
                 if (!read_in_file(g.sector * kSectorSize + in_grain, out, n)) return Status::read_failed;
@@ -164,6 +186,9 @@ private:
     }
 
     ImageSource& src_;
+    BlockReader* backing_;
+    uint32_t cid_;
+    bool parent_cid_valid_;
     uint64_t size_;
     uint64_t grain_bytes_;
     uint64_t gtes_per_gt_;
@@ -187,19 +212,15 @@ Status vmdk_open_reader(const ReaderOpenParams& p, BlockReader*& out) {
     out = nullptr;
     if (!qemu_can_open(p.src)) return Status::image_invalid;
     if (p.data_file) return Status::invalid_option;
-    if (p.backing) return Status::unsupported_feature;
     const size_t mark = p.arena.used();
     vmdk::OpenedSparse opened{};
     Status st = vmdk::open_sparse_file(p.src, p.arena, opened);
     p.arena.release_to(mark);
     if (st != kOk) return st;
-    // A parent named in the descriptor: qemu reads through it (after a
-    // CID check); instar does not yet.
-    if (opened.keys.parent_hint) return Status::unsupported_feature;
 
     void* mem = p.arena.alloc(sizeof(VmdkReader), alignof(VmdkReader), false);
     if (!mem) return Status::out_of_memory;
-    auto* reader = ::new (mem) VmdkReader(p.src, opened.header);
+    auto* reader = ::new (mem) VmdkReader(p.src, opened.header, opened.keys, p.backing);
     st = reader->init(p.arena);
     if (st != kOk) return st;
     out = reader;

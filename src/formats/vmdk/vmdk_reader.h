@@ -10,11 +10,12 @@
 namespace instar::formats {
 
 // Opens with open_sparse_file's checks (qemu's; image_invalid for what
-// qemu refuses). Not yet read here (unsupported_feature): a descriptor
-// file with its extents (monolithicFlat, twoGbMaxExtent*, vmfs), a vmdk
-// with a parent (qemu checks the parent's CID on every read through it),
-// and compressed grains over 2 MiB. A data file is refused
-// (invalid_option).
+// qemu refuses). With a parent (`backing`), unallocated grains read the
+// parent's bytes, once the parent is a vmdk whose CID is this image's
+// parentCID (qemu's vmdk_is_cid_valid; the read fails otherwise, as
+// qemu's does). Not yet read here (unsupported_feature): a descriptor
+// file with its extents (monolithicFlat, twoGbMaxExtent*, vmfs), and
+// compressed grains over 2 MiB. A data file is refused (invalid_option).
 Status vmdk_open_reader(const ReaderOpenParams& p, BlockReader*& out);
 
 }  // namespace instar::formats
