@@ -85,6 +85,21 @@ bool DeviceSink::write(uint64_t offset, const void* data, size_t len) {
     if (kBounceBytes % block) return false;
     auto* in = static_cast<const uint8_t*>(data);
     while (len) {
+        // Whole blocks from heap memory go to the device as they are (a
+        // convert's data): no copy through the bounce buffer.
+        if (offset % block == 0 && len >= block && device_can_fill(in, len)) {
+            uint64_t most = device_.max_request_bytes() / block * block;
+            if (most < block) most = block;
+            uint64_t bytes = len / block * block;
+            if (bytes > most) bytes = most;
+            if (offset + bytes > device_.capacity_bytes()) return false;
+            if (!device_.transfer(v::kBlkTOut, offset / v::kSectorSize, const_cast<uint8_t*>(in), uint32_t(bytes)))
+                return false;
+            in += bytes;
+            offset += bytes;
+            len -= size_t(bytes);
+            continue;
+        }
         uint64_t start = offset / block * block;
         uint64_t skip = offset - start;
         uint64_t take = kBounceBytes - skip < len ? kBounceBytes - skip : len;
