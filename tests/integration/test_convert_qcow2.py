@@ -70,16 +70,26 @@ def test_sparse_sizes(instar, qemu_img, tmp_path, holey, sparse, opts):
     assert_same_image(instar, qemu_img, tmp_path, args, [holey], "raw")
 
 
+@pytest.fixture
+def small_qcow2_source(qemu_img, tmp_path):
+    """32 MiB: -S 0 writes all of it, twice per test."""
+    img = tmp_path / "small.qcow2"
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", img, "32M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 0xaa 0 1M", "write -P 0 2M 1M", "write -z 4M 2M", "write -P 0x11 7M 4k",
+            "write -P 0x12 7340544 4096", "write -P 0x55 20M 3M", "write -P 0x66 31M 1M")
+    return img
+
+
 @pytest.mark.parametrize("opts", ["", "compat=0.10", "cluster_size=16k,extended_l2=on", "cluster_size=512"])
-def test_fully_allocated(instar, qemu_img, tmp_path, qcow2_source, opts):
+def test_fully_allocated(instar, qemu_img, tmp_path, small_qcow2_source, opts):
     """-S 0: qemu-img writes every zero as data, so every cluster is
     allocated, in qemu's order, with its progress."""
     assert_same_image(instar, qemu_img, tmp_path, ["-S", "0", "-p"] + (["-o", opts] if opts else []),
-                      [qcow2_source])
+                      [small_qcow2_source])
 
 
-def test_fully_allocated_and_compressed(instar, qemu_img, tmp_path, qcow2_source):
-    assert_same_image(instar, qemu_img, tmp_path, ["-S", "0", "-c", "-p"], [qcow2_source])
+def test_fully_allocated_and_compressed(instar, qemu_img, tmp_path, small_qcow2_source):
+    assert_same_image(instar, qemu_img, tmp_path, ["-S", "0", "-c", "-p"], [small_qcow2_source])
 
 
 def test_progress(instar, qemu_img, tmp_path, holey):
