@@ -70,14 +70,19 @@ def test_sparse_sizes(instar, qemu_img, tmp_path, holey, sparse, opts):
     assert_same_image(instar, qemu_img, tmp_path, args, [holey], "raw")
 
 
+def written_qcow2(qemu_img, img, mib):
+    """A qcow2 of `mib` MiB with data, data that is zeroes, zero clusters,
+    two writes into one cluster, data mid-disk and in the last MiB."""
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", img, f"{mib}M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 0xaa 0 1M", "write -P 0 2M 1M", "write -z 4M 2M", "write -P 0x11 7M 4k",
+            "write -P 0x12 7340544 4096", f"write -P 0x55 {mib * 100 // 256}M 3M", f"write -P 0x66 {mib - 1}M 1M")
+    return img
+
+
 @pytest.fixture
 def small_qcow2_source(qemu_img, tmp_path):
     """32 MiB: -S 0 writes all of it, twice per test."""
-    img = tmp_path / "small.qcow2"
-    assert run([qemu_img, "create", "-q", "-f", "qcow2", img, "32M"]).returncode == 0
-    qemu_io(qemu_img, img, "write -P 0xaa 0 1M", "write -P 0 2M 1M", "write -z 4M 2M", "write -P 0x11 7M 4k",
-            "write -P 0x12 7340544 4096", "write -P 0x55 20M 3M", "write -P 0x66 31M 1M")
-    return img
+    return written_qcow2(qemu_img, tmp_path / "small.qcow2", 32)
 
 
 @pytest.mark.parametrize("opts", ["", "compat=0.10", "cluster_size=16k,extended_l2=on", "cluster_size=512"])
@@ -98,11 +103,7 @@ def test_progress(instar, qemu_img, tmp_path, holey):
 
 @pytest.fixture
 def qcow2_source(qemu_img, tmp_path):
-    img = tmp_path / "s.qcow2"
-    assert run([qemu_img, "create", "-q", "-f", "qcow2", img, "256M"]).returncode == 0
-    qemu_io(qemu_img, img, "write -P 0xaa 0 1M", "write -P 0 2M 1M", "write -z 4M 2M", "write -P 0x11 7M 4k",
-            "write -P 0x12 7340544 4096", "write -P 0x55 100M 3M", "write -P 0x66 255M 1M")
-    return img
+    return written_qcow2(qemu_img, tmp_path / "s.qcow2", 256)
 
 
 @pytest.mark.parametrize("opts", ["", "cluster_size=4k", "extended_l2=on"])
