@@ -16,6 +16,7 @@
 #include "abi/format.h"
 #include "cli/common.h"
 #include "cli/create_identity.h"
+#include "cli/create_option_list.h"
 #include "cli/create_options.h"
 #include "cli/progress.h"
 #include "cli/size_parser.h"
@@ -31,7 +32,7 @@ constexpr const char* kUsage =
     "       [-B backing_file [-F backing_fmt]] [-o options] [-l snapshot_param] [-S sparse_size]\n"
     "       [-r rate_limit] [-m num_coroutines] [-W] [--target-is-zero] [--salvage]\n"
     "       filename [filename2 [...]] output_filename\n"
-    "  (instar: -O raw or qcow2 for now; every source format instar reads)\n";
+    "  (instar: -O raw, qcow2, vmdk (one file), vpc, vhdx; every source format instar reads)\n";
 
 // qemu's -S limit: a sparse buffer of at most 16 MiB, in whole sectors.
 constexpr uint64_t kMaxSparseBytes = 16ull << 20;
@@ -49,9 +50,30 @@ struct ConvertArgs {
     std::optional<std::string> source_format_name;
     std::vector<std::string> options;  // -o
     bool progress = false, quiet = false, compress = false, help = false;
-    std::optional<std::string> backing, snapshot;
+    std::optional<std::string> backing;
     std::string cache = "unsafe";  // -t: qemu-img convert's default for the target
 };
+
+// -l: "snapshot.id=ID,snapshot.name=NAME" in qemu's option syntax, or a
+// snapshot's id or name.
+image::ConvertQuery::Snapshot snapshot_choice(const std::string& arg) {
+    image::ConvertQuery::Snapshot s;
+    if (arg.rfind("snapshot.", 0) != 0) {
+        s.id = arg;
+        s.id_or_name = true;
+        return s;
+    }
+    // qemu_opts_parse_noisily: the last of a key wins; "id" is the
+    // option group's own id, which qemu takes and ignores here.
+    for (const RawOption& o : split_option_list(arg)) {
+        if (o.flag_form)
+            std::cerr << "instar: convert: warning: short-form boolean option '" << o.name << "' deprecated\n";
+        if (o.name == "snapshot.id") s.id = o.value;
+        else if (o.name == "snapshot.name") s.name = o.value;
+        else if (o.name != "id") throw Error("Invalid parameter '" + o.name + "'");
+    }
+    return s;
+}
 
 bool valid_cache_mode(const std::string& m) {
     for (const char* known : {"none", "writeback", "writethrough", "directsync", "unsafe", "off"})
@@ -97,7 +119,7 @@ ConvertArgs parse(std::vector<std::string> raw) {
         case 'C': throw Error("-C (copy offloading) is not supported by instar yet");
         case 'c': a.compress = true; break;
         case 'o': a.options.push_back(arg); break;
-        case 'l': a.snapshot = arg; break;
+        case 'l': a.query.snapshot = snapshot_choice(arg); break;
         case 'S': {
             SizeParse v = parse_qemu_size(arg);
             if (v.status != SizeParseStatus::ok || v.value > uint64_t(INT64_MAX))
@@ -188,11 +210,18 @@ std::function<image::ConvertQuery::OutputImage(uint64_t)> output_image(const Con
         ResolvedCreate r;
         try {
             r = resolve_create(plan);
+        } catch (const ImageTooLarge& e) {
+            throw Error(output + ": error while converting " + format + ": " + e.driver_words());
         } catch (const Error& e) {
             throw Error(output + ": error while converting " + format + ": " + without_name(e));
         }
         if (r.request.flags & abi::kCreateHasBacking)
             throw Error("a backing file for the output is not supported by instar convert yet");
+        // The other subformats are several files: a descriptor and its extents.
+        if (r.request.format == uint32_t(abi::Format::vmdk) &&
+            r.request.vmdk_subformat != uint32_t(abi::VmdkSubformat::monolithic_sparse) &&
+            r.request.vmdk_subformat != uint32_t(abi::VmdkSubformat::stream_optimized))
+            throw Error("a vmdk made of several files is not supported by instar convert yet");
         if (r.request.preallocation != uint32_t(abi::Preallocation::off) && (r.request.flags & abi::kCreateExtendedL2))
             throw Error("preallocation with extended_l2 is not supported by instar convert yet");
         fill_identity(r.request, false);
@@ -235,13 +264,13 @@ void run_convert(std::vector<std::string> raw) {
         if (a.query.source_format == abi::Format::none)
             throw Error("Could not open '" + a.query.sources.front() + "': Unknown driver '" + f + "'");
     }
-    if (a.compress && out == abi::Format::raw) throw Error("Compression not supported for this file format");
+    if (a.compress && !image::convert_compresses(out)) throw Error("Compression not supported for this file format");
     if (a.backing && out == abi::Format::raw) throw Error("Backing file not supported for file format 'raw'");
-    if (a.snapshot) throw Error("-l (internal snapshots) is not supported by instar convert yet");
     if (out == abi::Format::raw && !a.options.empty()) a.query.output_image = output_image(a, out_fmt);
     if (out != abi::Format::raw) {
-        if (out != abi::Format::qcow2) throw Error("-O " + out_fmt + " is not supported by instar convert yet");
-        if (a.query.existing_target) throw Error("-n with a qcow2 output is not supported by instar convert yet");
+        if (!image::convert_writes(out)) throw Error("-O " + out_fmt + " is not supported by instar convert yet");
+        if (a.query.existing_target)
+            throw Error("-n with a " + out_fmt + " output is not supported by instar convert yet");
         a.query.compress = a.compress;
         if (a.backing) throw Error("-B is not supported by instar convert yet");
         a.query.output_image = output_image(a, out_fmt);
@@ -256,6 +285,7 @@ void run_convert(std::vector<std::string> raw) {
     // `info` of each layer reports no progress; the conversion does.
     run.on_progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
     a.query.flush = a.cache != "unsafe";
+    a.query.direct = a.cache == "none" || a.cache == "directsync";
     image::convert_images(a.query, run);
     progress.finish();
 }

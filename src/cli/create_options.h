@@ -24,6 +24,7 @@
 
 #include "abi/ops/create.h"
 #include "cli/create_args.h"
+#include "host/error.h"
 #include "host/raw_file.h"
 
 namespace instar::cli {
@@ -51,6 +52,19 @@ struct BackingQuery {
 // instar::Error (e.g. "Could not open 'base.qcow2': No such file or
 // directory") when it cannot. Only called when qemu-img would open it.
 using BackingProbe = std::function<uint64_t(const BackingQuery&)>;
+
+// A size the format cannot hold. qemu-img create words it its own way
+// (bdrv_img_create replaces the driver's -EFBIG error); qemu-img convert
+// calls the driver directly and shows the driver's words.
+class ImageTooLarge : public Error {
+public:
+    ImageTooLarge(const std::string& create_words, std::string driver_words)
+        : Error(create_words), driver_words_(std::move(driver_words)) {}
+    const std::string& driver_words() const { return driver_words_; }
+
+private:
+    std::string driver_words_;
+};
 
 inline constexpr uint32_t kDefaultSectorSize = 65536;
 

@@ -71,8 +71,9 @@ uint64_t sectors_of(uint64_t size) { return size / kSectorBytes + (size % kSecto
 // ROUND_UP as qemu writes it for powers of two: wraps to 0 near 2^64.
 uint64_t round_up_pow2(uint64_t v, uint64_t unit) { return (v + unit - 1) & ~(unit - 1); }
 
-void too_large(const CreatePlan& plan, const std::string& hint = "") {
-    fail(plan, "The image size is too large for file format '" + plan.format_name + "'" + hint);
+[[noreturn]] void too_large(const CreatePlan& plan, std::string driver_words, const std::string& hint = "") {
+    throw ImageTooLarge(plan.filename + ": The image size is too large for file format '" + plan.format_name + "'" + hint,
+                        std::move(driver_words));
 }
 
 std::optional<abi::Preallocation> preallocation_from_name(std::string_view s) {
@@ -190,7 +191,8 @@ void resolve_qcow2(const CreatePlan& plan, ResolvedCreate& r, uint64_t size) {
     const uint64_t per_l1_entry = cluster_size * l2_entries;
     const uint64_t sectors_per_l1_entry = per_l1_entry / kSectorBytes;
     if ((sectors_of(size) + sectors_per_l1_entry - 1) / sectors_per_l1_entry > kQcow2MaxL1Entries) {
-        too_large(plan, " (try using a larger cluster size)");
+        too_large(plan, "Could not resize image: Failed to grow the L1 table: File too large",
+                  " (try using a larger cluster size)");
     }
     if (backing && backing->text.size() > kQcow2BackingNameMax) {
         fail(plan, "Could not assign backing file '" + backing->text + "' with format '" +
@@ -244,7 +246,8 @@ void resolve_vmdk(const CreatePlan& plan, ResolvedCreate& r, uint64_t size) {
 
     const uint32_t grain = plan.grain_size.value_or(kVmdkDefaultGrainSize);
     const uint64_t grains = (sectors_of(size) + grain / kSectorBytes - 1) / (grain / kSectorBytes);
-    if ((grains + kVmdkGrainsPerTable - 1) / kVmdkGrainsPerTable > kVmdkMaxGrainTables) too_large(plan);
+    if ((grains + kVmdkGrainsPerTable - 1) / kVmdkGrainsPerTable > kVmdkMaxGrainTables)
+        too_large(plan, "The image size is too large for file format 'vmdk'");
 
     // An empty field means "qemu's default" in the request (the emitter
     // knows it, compat6 included), so an explicit empty value cannot be
@@ -280,7 +283,7 @@ void resolve_vpc(const CreatePlan& plan, ResolvedCreate& r, uint64_t size) {
             fail(plan, "Parameter 'subformat' does not accept value '" + s->text + "'");
         }
     }
-    if (size > kVpcMaxSize) too_large(plan);
+    if (size > kVpcMaxSize) too_large(plan, "Disk size is too large, max size is 2040 GiB");
     r.request.vpc_subformat = static_cast<uint32_t>(sub);
     r.request.vpc_block_size = plan.vpc_block_size.value_or(kVpcDefaultBlockSize);
     if (get_bool(plan, "force_size", false)) r.request.flags |= abi::kCreateForceSize;

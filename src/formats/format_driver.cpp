@@ -5,19 +5,23 @@
 #include "formats/qcow2/qcow2_info.h"
 #include "formats/qcow2/qcow2_probe.h"
 #include "formats/qcow2/qcow2_reader.h"
+#include "formats/qcow2/qcow2_writer.h"
 #include "formats/raw/partition_table.h"
 #include "formats/raw/raw_reader.h"
 #include "formats/vhdx/vhdx_create.h"
 #include "formats/vhdx/vhdx_info.h"
 #include "formats/vhdx/vhdx_probe.h"
 #include "formats/vhdx/vhdx_reader.h"
+#include "formats/vhdx/vhdx_writer.h"
 #include "formats/vmdk/vmdk_create.h"
 #include "formats/vmdk/vmdk_probe.h"
 #include "formats/vmdk/vmdk_reader.h"
+#include "formats/vmdk/vmdk_writer.h"
 #include "formats/vpc/vpc_create.h"
 #include "formats/vpc/vpc_info.h"
 #include "formats/vpc/vpc_probe.h"
 #include "formats/vpc/vpc_reader.h"
+#include "formats/vpc/vpc_writer.h"
 
 namespace instar::formats {
 namespace {
@@ -46,12 +50,14 @@ Status vhdx_info(const InfoReadContext& c, abi::InfoResult& out) { return vhdx_r
 
 // Indexed by abi::Format.
 constexpr FormatDriver kDrivers[] = {
-    {abi::Format::none, nullptr, nullptr, nullptr, nullptr, nullptr},
-    {abi::Format::raw, nullptr, raw_read_basic, raw_read_info, nullptr, raw_open_reader},
-    {abi::Format::qcow2, qcow2_detect, qcow2_read_basic, qcow2_info, qcow2_emit, qcow2_open_reader},
-    {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit, vmdk_open_reader},
-    {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit, vpc_open_reader},
-    {abi::Format::vhdx, vhdx_detect, vhdx_read_basic, vhdx_info, vhdx_emit, vhdx_open_reader},
+    {abi::Format::none, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr},
+    {abi::Format::raw, nullptr, raw_read_basic, raw_read_info, nullptr, raw_open_reader, nullptr},
+    {abi::Format::qcow2, qcow2_detect, qcow2_read_basic, qcow2_info, qcow2_emit, qcow2_open_reader,
+     qcow2::open_writer},
+    {abi::Format::vmdk, vmdk_detect, vmdk_read_basic, vmdk_info, vmdk_emit, vmdk_open_reader, vmdk::open_writer},
+    {abi::Format::vpc, vpc_detect, vpc_read_basic, vpc_info, vpc_emit, vpc_open_reader, vpc::open_writer},
+    {abi::Format::vhdx, vhdx_detect, vhdx_read_basic, vhdx_info, vhdx_emit, vhdx_open_reader,
+     vhdx::open_writer},
 };
 static_assert(sizeof kDrivers / sizeof kDrivers[0] == abi::kFormatCount);
 

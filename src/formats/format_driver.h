@@ -2,7 +2,7 @@
 // call it for: its signature, a backing file's basic facts, what `info`
 // shows, creating an image and reading its content. The operations and the
 // detection look a format up here instead of switching on it, as qemu's
-// BlockDriver tables are looked up; convert's writers will join the entry.
+// BlockDriver tables are looked up.
 #pragma once
 
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include "abi/format.h"
 #include "abi/ops/info.h"
 #include "formats/block/block_reader.h"
+#include "formats/block/image_writer.h"
 #include "formats/common/arena.h"
 #include "formats/common/emitter.h"
 #include "formats/common/image_io.h"
@@ -49,6 +50,9 @@ struct FormatDriver {
     // The image's content for convert and map (block status and reads);
     // every format has one (vmdk: single-file sparse images so far).
     OpenReaderFn open_reader;
+    // A new image filled as qemu-img convert fills it; nullptr for raw,
+    // which the host creates and the guest writes at the guest offsets.
+    OpenWriterFn open_writer;
 };
 
 // The entry for `format`; nullptr for none and for a number that is no

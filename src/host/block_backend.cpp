@@ -57,6 +57,17 @@ bool is_hole(int fd, uint64_t offset, uint64_t len) {
     return uint64_t(data) >= offset + len;
 }
 
+// The descriptor for moving `list` at `offset`: the O_DIRECT one when
+// everything is aligned for it.
+int io_fd(const BlockBackend& b, const IoList& list, uint64_t offset) {
+    if (b.direct_fd < 0 || offset % b.direct_offset_align || list.bytes % b.direct_offset_align) return b.fd;
+    for (int i = 0; i < list.count; ++i)
+        if (reinterpret_cast<uintptr_t>(list.iov[i].iov_base) % b.direct_memory_align ||
+            list.iov[i].iov_len % b.direct_memory_align)
+            return b.fd;
+    return b.direct_fd;
+}
+
 // preadv/pwritev until done. Reads past the end of the file fill zeroes
 // (a file's last sector may be partial). False on an I/O error.
 bool transfer(int fd, IoList list, uint64_t offset, bool write) {
@@ -227,9 +238,9 @@ bool read_or_write(BlockBackend& b, uint32_t type, const IoList& data, uint64_t 
         if (type == v::kBlkTIn) {
             ok = true;
             if (is_hole(b.fd, at, part.bytes)) zero_fill(part);
-            else ok = transfer(b.fd, part, at, false);
+            else ok = transfer(io_fd(b, part, at), part, at, false);
         } else {
-            ok = b.detect_zeroes ? write_sparse(b, part, at) : transfer(b.fd, part, at, true);
+            ok = b.detect_zeroes ? write_sparse(b, part, at) : transfer(io_fd(b, part, at), part, at, true);
         }
         if (!ok) return false;
     }

@@ -23,6 +23,14 @@ struct BlockBackend {
     // How WRITE_ZEROES without "unmap" makes zeroes real on disk: reserve
     // them (fallocate, preallocation=falloc) or write them (=full).
     bool allocate_by_writing = false;
+    // Output only, -t none: the same file opened with O_DIRECT. Requests
+    // whose offset, length and every buffer meet its alignment go through
+    // it, bypassing the page cache as qemu's cache=none does; the others
+    // through `fd` (the kernel keeps the two coherent), where qemu would
+    // bounce them through an aligned buffer.
+    int direct_fd = -1;
+    uint32_t direct_offset_align = 0;  // file offsets and lengths
+    uint32_t direct_memory_align = 0;  // buffer addresses and lengths
 };
 
 // The most bytes one request moves (or zeroes, or scans for zeroes) before

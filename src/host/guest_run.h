@@ -31,6 +31,11 @@ struct Disk {
     // decides what is left sparse (convert's -S); otherwise they are left
     // as holes of a new, empty output.
     bool write_zero_blocks = false;
+    // Output: the file opened again with O_DIRECT, and its alignments
+    // (BlockBackend::direct_fd); -1 for none.
+    int direct_fd = -1;
+    uint32_t direct_offset_align = 0;
+    uint32_t direct_memory_align = 0;
 };
 
 struct GuestRun {

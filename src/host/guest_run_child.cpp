@@ -145,6 +145,7 @@ void close_other_fds(const GuestRun& run, int report_fd) {
     std::vector<int> keep{report_fd};
     for (const Disk& d : run.inputs) keep.push_back(d.fd);
     if (run.output) keep.push_back(run.output->fd);
+    if (run.output && run.output->direct_fd >= 0) keep.push_back(run.output->direct_fd);
     std::sort(keep.begin(), keep.end());
     unsigned first = 3;
     for (int fd : keep) {

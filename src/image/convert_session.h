@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ struct ConvertQuery {
         HostFileHints hints;
     };
     std::function<OutputImage(uint64_t size)> output_image;
+    // -l: the internal snapshot of the first source's image to read instead
+    // of its active state (qemu's bdrv_snapshot_load_tmp): by id and/or
+    // name (-l snapshot.id=ID,snapshot.name=NAME), or, from -l TEXT, by id
+    // and then by name.
+    struct Snapshot {
+        std::optional<std::string> id, name;
+        bool id_or_name = false;
+    };
+    std::optional<Snapshot> snapshot;
     uint64_t min_sparse_bytes = 4096;               // -S; 0: write every byte
     bool existing_target = false;                   // -n
     bool target_is_zero = false;                    // --target-is-zero
@@ -40,7 +50,17 @@ struct ConvertQuery {
     // The target's data reaches the disk before the command ends (every -t
     // but qemu-img convert's default, unsafe).
     bool flush = false;
+    // -t none or directsync: the output is written with O_DIRECT where
+    // the requests allow it (host/direct_io.h), as qemu's cache=none.
+    bool direct = false;
 };
+
+// Whether convert can write a new image of `format` (the guest has a writer
+// for it; raw is the host's own).
+bool convert_writes(abi::Format format);
+// Whether its driver has compressed writes (convert -c), as qemu's
+// block_driver_can_compress says.
+bool convert_compresses(abi::Format format);
 
 // Runs the conversion; every guest run is made from `run` (deadline,
 // verbosity, log and progress callbacks). Throws instar::Error with one

@@ -120,6 +120,44 @@ def test_several_sources_are_concatenated(instar, qemu_img, tmp_path, mixed_qcow
     assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [mixed_qcow2, small, mixed_qcow2])
 
 
+def cached_bytes(path):
+    """How much of the file the page cache holds (util-linux fincore)."""
+    r = run(["fincore", "--bytes", "--noheadings", "--output", "RES", path])
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout.strip())
+
+
+@pytest.mark.parametrize("out_fmt", ["raw", "qcow2"])
+def test_cache_none_bypasses_the_page_cache(instar, qemu_img, tmp_path, out_fmt):
+    """-t none writes with O_DIRECT, as qemu's cache=none: the same file,
+    but (unlike the default, unsafe) none of it left in the page cache."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 16 << 20, 5)
+    outs = {}
+    for cache in ("none", "unsafe"):
+        (tmp_path / cache).mkdir()
+        (theirs, t_out), (ours, o_out) = both(instar, qemu_img, tmp_path / cache,
+                                              ["-t", cache, "-f", "raw", "-O", out_fmt], [src], name="out")
+        assert theirs.returncode == 0 and ours.returncode == 0, ours.stderr
+        outs[cache] = (o_out, t_out)
+    cached = {cache: cached_bytes(o) for cache, (o, _) in outs.items()}
+    assert cached["none"] <= 64 << 10, cached
+    assert cached["unsafe"] >= 4 << 20, cached
+    for o_out, t_out in outs.values():
+        assert o_out.read_bytes() == t_out.read_bytes()
+
+
+def test_cache_none_into_an_existing_target(instar, tmp_path):
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 8 << 20, 6)
+    out = tmp_path / "out.raw"
+    out.write_bytes(b"\xff" * (8 << 20))
+    r = run([instar, "convert", "-n", "-t", "none", "-f", "raw", "-O", "raw", src, out])
+    assert r.returncode == 0, r.stderr
+    assert cached_bytes(out) <= 64 << 10
+    assert out.read_bytes() == src.read_bytes()
+
+
 @pytest.mark.parametrize("opts", ["preallocation=off", "preallocation=falloc", "preallocation=full", "nocow=on",
                                   "extent_size_hint=1M"])
 def test_raw_output_options(instar, qemu_img, tmp_path, mixed_qcow2, opts):
@@ -247,6 +285,8 @@ ERRORS = [
                                   "exabytes."),
     (["--target-is-zero", "SRC", "OUT"], "--target-is-zero requires use of -n flag"),
     (["-c", "SRC", "OUT"], "Compression not supported for this file format"),
+    (["-c", "-O", "vpc", "SRC", "OUT"], "Compression not supported for this file format"),
+    (["-c", "-O", "vhdx", "SRC", "OUT"], "Compression not supported for this file format"),
     (["-B", "x", "SRC", "OUT"], "Backing file not supported for file format 'raw'"),
     (["-m", "0", "SRC", "OUT"], "Invalid number of coroutines. Allowed number of coroutines is between 1 and 16"),
     (["-m", "17", "SRC", "OUT"], "Invalid number of coroutines. Allowed number of coroutines is between 1 and 16"),
@@ -409,3 +449,69 @@ def test_deep_chain_of_2m_clusters(instar, qemu_img, tmp_path):
         qemu_io(qemu_img, img, f"write -c -P {i} {i % 6 * 2}M 2M" if i % 2 else f"write -P {i} {i * 512}k 4k")
         prev = img
     assert_same_output(instar, qemu_img, tmp_path, ["-O", "raw"], [prev])
+
+
+@pytest.fixture
+def with_snapshots(qemu_img, tmp_path):
+    """Two internal snapshots ("snap1" with id 1, "7" with id 2, so that
+    -l 7 and -l 2 name the same one), then the disk grown past the first
+    snapshot's L1 table and written there."""
+    img = tmp_path / "snaps.qcow2"
+    # 4 KiB clusters: an L1 entry maps 2 MiB, so growing the disk grows L1.
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", "-o", "cluster_size=4k", img, "16M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 1 0 1M", "write -P 9 15M 64k")
+    assert run([qemu_img, "snapshot", "-c", "snap1", img]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 2 0 2M", "write -z 15M 64k")
+    assert run([qemu_img, "snapshot", "-c", "7", img]).returncode == 0
+    assert run([qemu_img, "resize", "-q", img, "48M"]).returncode == 0
+    qemu_io(qemu_img, img, "write -P 3 0 512", "write -P 4 40M 1M")
+    return img
+
+
+SNAPSHOT_PARAMS = ["snap1", "1", "2", "7", "snapshot.id=1", "snapshot.name=snap1", "snapshot.id=2,snapshot.name=7",
+                   "snapshot.id=1,id=x", "snapshot.name=7,snapshot.name=snap1"]
+
+
+@pytest.mark.parametrize("param", SNAPSHOT_PARAMS)
+@pytest.mark.parametrize("out_fmt", ["raw", "qcow2"])
+def test_internal_snapshot(instar, qemu_img, tmp_path, with_snapshots, param, out_fmt):
+    """-l: the snapshot's L1 table instead of the active one; the disk keeps
+    the image's size (qemu does not shrink it to the snapshot's)."""
+    (theirs, t_out), (ours, o_out) = both(instar, qemu_img, tmp_path, ["-l", param, "-O", out_fmt],
+                                          [with_snapshots], name="out")
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stderr == b""
+    assert o_out.read_bytes() == t_out.read_bytes()
+
+
+SNAPSHOT_ERRORS = [
+    (["-l", "nope"], "Failed to load snapshot: Can't find snapshot"),
+    (["-l", "snapshot.id=1,snapshot.name=7"], "Failed to load snapshot: Can't find snapshot"),
+    (["-l", "snapshot.id=,"], "Failed to load snapshot: Can't find snapshot"),
+    (["-l", "snapshot.foo=1"], "Invalid parameter 'snapshot.foo'"),
+    (["-l", "snapshot.id=1,x=2"], "Invalid parameter 'x'"),
+    (["-l", "snap1", "SRC", "SRC"], "No support for concatenating multiple snapshot"),
+    (["-l", "snap1", "-f", "raw"], "Failed to load snapshot: Block format 'raw' used by device '' does not support "
+                                   "temporarily loading internal snapshots"),
+]
+
+
+@pytest.mark.parametrize("args,message", SNAPSHOT_ERRORS, ids=[" ".join(a) for a, _ in SNAPSHOT_ERRORS])
+def test_internal_snapshot_refusals(instar, qemu_img, tmp_path, with_snapshots, args, message):
+    os.symlink(with_snapshots, tmp_path / "SRC")
+    theirs = run([qemu_img, "convert", *args, "SRC", "OUT"], cwd=tmp_path)
+    assert theirs.returncode == 1
+    assert theirs.stderr.splitlines()[0] == "qemu-img: " + message
+    (tmp_path / "OUT").unlink(missing_ok=True)
+    ours = run([instar, "convert", *args, "SRC", "OUT"], cwd=tmp_path)
+    assert ours.returncode == 1
+    assert ours.stderr.splitlines()[0] == "instar: convert: " + message
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_snapshot_with_sources_after_it(instar, qemu_img, tmp_path, with_snapshots, mixed_qcow2):
+    """-l snapshot.*=...: the first source's snapshot, the others as they are
+    (qemu refuses several sources only for the short form)."""
+    assert_same_output(instar, qemu_img, tmp_path, ["-l", "snapshot.name=snap1", "-O", "raw"],
+                       [with_snapshots, mixed_qcow2])

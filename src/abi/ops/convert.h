@@ -38,10 +38,12 @@ static_assert(sizeof(ConvertSource) == 8);
 // flags
 inline constexpr uint32_t kConvertExistingTarget = 1u << 0;  // -n: the output holds old bytes
 inline constexpr uint32_t kConvertTargetIsZero = 1u << 1;    // --target-is-zero: ... that read as zeroes
-inline constexpr uint32_t kConvertCompress = 1u << 2;        // -c: compressed clusters (qcow2 output)
+inline constexpr uint32_t kConvertCompress = 1u << 2;        // -c: the writer's compressed writes
+
+inline constexpr uint32_t kConvertActiveImage = ~uint32_t(0);
 
 struct ConvertConfig {
-    uint32_t output_format;  // abi::Format: raw, or qcow2 (made from `target`)
+    uint32_t output_format;  // abi::Format: raw, or an image made from `target`
     uint32_t flags;
     uint32_t source_count;
     uint32_t layer_count;
@@ -49,13 +51,17 @@ struct ConvertConfig {
     // (holes in a new target); 0: every byte is written.
     uint64_t min_sparse_sectors;
     uint64_t total_size;  // sum of the sources' virtual sizes: the output's length
+    // -l: the internal snapshot of the (single) source's image to read, as
+    // its index in the image's snapshot table, or kConvertActiveImage.
+    uint32_t snapshot;
+    uint32_t reserved;  // 0
     ConvertSource sources[kConvertMaxSources];
     ConvertLayer layers[kConvertMaxLayers];
     // The image qemu-img would create for the output (-O, -o), sized
     // total_size; unused for raw, which the host creates.
     CreateRequest target;
 };
-static_assert(sizeof(ConvertConfig) == 32 + 8 * kConvertMaxSources + 16 * kConvertMaxLayers + sizeof(CreateRequest));
+static_assert(sizeof(ConvertConfig) == 40 + 8 * kConvertMaxSources + 16 * kConvertMaxLayers + sizeof(CreateRequest));
 static_assert(sizeof(ConvertConfig) <= kOpConfigMax);
 
 struct ConvertResult {

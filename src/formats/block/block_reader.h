@@ -101,6 +101,13 @@ struct ReaderOpenParams {
     // kMaxDecodeUnitBytes, or nullptr: the reader takes its own from
     // `arena`, sized for its image.
     DecodeScratch* decode_scratch = nullptr;
+    // convert -l: the internal snapshot to read instead of the active
+    // image, as qemu's bdrv_snapshot_load_tmp switches to its L1 table (the
+    // disk's size stays the image's): an index into the snapshot table.
+    // Only qcow2 has snapshots; the other formats refuse any but
+    // kActiveImage (invalid_option).
+    uint32_t snapshot = kActiveImage;
+    static constexpr uint32_t kActiveImage = ~uint32_t(0);
 };
 
 // Opens a reader in `p.arena` with the format's open checks (qemu's).

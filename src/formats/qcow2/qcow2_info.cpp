@@ -6,6 +6,7 @@
 #include "formats/qcow2/qcow2_layout.h"
 #include "formats/qcow2/qcow2_luks_info.h"
 #include "formats/qcow2/qcow2_open.h"
+#include "formats/qcow2/qcow2_snapshot_table.h"
 #include "formats/qcow2/qcow2_window.h"
 
 namespace instar::formats {
@@ -105,57 +106,27 @@ Status read_extensions(const Header& h, ImageSource& src, WindowReader& r, abi::
 Status read_snapshots(const Header& h, WindowReader& r, bool listed, RecordSink& records, abi::InfoResult& out,
                       bool& unsupported) {
     static_assert(kMaxSnapshots <= abi::kInfoMaxSnapshots, "every snapshot qemu opens can be listed");
-    uint64_t offset = h.snapshots_offset;
-    for (uint32_t i = 0; i < h.nb_snapshots; ++i) {
-        // Entries start on multiples of 8; the table itself is
-        // cluster-aligned, so the offset is never near overflowing here.
-        offset = (offset + 7) & ~uint64_t(7);
-        uint8_t e[kSnapshotHeaderBytes];
-        if (!read_allowed(offset, sizeof(e))) return Status::image_invalid;
-        if (!r.read(offset, e, sizeof(e))) return Status::read_failed;
-        offset += sizeof(e);
-
-        const uint32_t extra_size = load_be32(e + kSnapExtraDataSize);
-        const uint32_t id_size = load_be16(e + kSnapIdSize);
-        const uint32_t name_size = load_be16(e + kSnapNameSize);
-        if (extra_size > kMaxSnapshotExtraData) return Status::image_invalid;
-
-        uint8_t extra[kSnapExtraKnownBytes] = {};
-        const size_t known = extra_size < sizeof(extra) ? extra_size : sizeof(extra);
-        if (!read_allowed(offset, known)) return Status::image_invalid;
-        if (!r.read(offset, extra, known)) return Status::read_failed;
-        offset += known;
-        // qemu keeps extra data it does not know (and reads it).
-        if (extra_size > known && !read_allowed(offset, extra_size - known)) return Status::image_invalid;
-        offset += extra_size - known;
-
-        uint8_t id[kSnapshotIdShownMax + 1];
-        if (!read_allowed(offset, id_size)) return Status::image_invalid;
-        const size_t id_read = id_size < sizeof(id) ? id_size : sizeof(id);
-        if (!r.read(offset, id, id_read)) return Status::read_failed;
-        offset += id_size;
-
-        uint8_t name[kSnapshotNameShownMax + 1];
-        if (!read_allowed(offset, name_size)) return Status::image_invalid;
-        const size_t name_read = name_size < sizeof(name) ? name_size : sizeof(name);
-        if (!r.read(offset, name, name_read)) return Status::read_failed;
-        offset += name_size;
-
-        if (offset - h.snapshots_offset > kMaxSnapshotsSize) return Status::image_invalid;
-
+    SnapshotCursor cursor(h, r);
+    for (uint32_t i = 0;; ++i) {
+        SnapshotEntry e;
+        bool more = false;
+        const Status st = cursor.next(e, more);
+        if (st != kOk) return st;
+        if (!more) break;
         if (!listed) continue;
         abi::InfoSnapshot s{};
-        const size_t id_len = until_nul(id, id_read < kSnapshotIdShownMax ? id_read : kSnapshotIdShownMax);
-        if (!set_string(s.id, id, id_len)) unsupported = true;
-        const size_t name_len = until_nul(name, name_read < kSnapshotNameShownMax ? name_read : kSnapshotNameShownMax);
-        set_string(s.name, name, name_len);  // fits: kInfoNameMax > kSnapshotNameShownMax
-        s.vm_state_size = extra_size >= kSnapExtraVmStateSize + 8 ? load_be64(extra + kSnapExtraVmStateSize)
-                                                                  : load_be32(e + kSnapVmStateSize);
-        s.date_sec = load_be32(e + kSnapDateSec);
-        s.date_nsec = load_be32(e + kSnapDateNsec);
-        s.vm_clock_nsec = load_be64(e + kSnapVmClockNsec);
+        const size_t id_len = until_nul(e.id, e.id_kept < kSnapshotIdShownMax ? e.id_kept : kSnapshotIdShownMax);
+        if (!set_string(s.id, e.id, id_len)) unsupported = true;
+        const size_t name_len =
+            until_nul(e.name, e.name_kept < kSnapshotNameShownMax ? e.name_kept : kSnapshotNameShownMax);
+        set_string(s.name, e.name, name_len);  // fits: kInfoNameMax > kSnapshotNameShownMax
+        s.vm_state_size = e.extra_size >= kSnapExtraVmStateSize + 8 ? load_be64(e.extra + kSnapExtraVmStateSize)
+                                                                    : load_be32(e.fixed + kSnapVmStateSize);
+        s.date_sec = load_be32(e.fixed + kSnapDateSec);
+        s.date_nsec = load_be32(e.fixed + kSnapDateNsec);
+        s.vm_clock_nsec = load_be64(e.fixed + kSnapVmClockNsec);
         // qemu stores "no icount" as all ones and shows neither.
-        s.icount = extra_size >= kSnapExtraIcount + 8 ? load_be64(extra + kSnapExtraIcount) : UINT64_MAX;
+        s.icount = e.extra_size >= kSnapExtraIcount + 8 ? load_be64(e.extra + kSnapExtraIcount) : UINT64_MAX;
         s.has_icount = s.icount != UINT64_MAX;
         records.add(abi::InfoRecord::snapshot, s);
         out.snapshot_count = i + 1;

@@ -8,6 +8,7 @@
 #include "formats/qcow2/qcow2_l2_entry.h"
 #include "formats/qcow2/qcow2_layout.h"
 #include "formats/qcow2/qcow2_open_checks.h"
+#include "formats/qcow2/qcow2_snapshot_table.h"
 #include "formats/qcow2/qcow2_table_cache.h"
 
 namespace instar::formats {
@@ -319,6 +320,38 @@ private:
 
 }  // namespace
 
+namespace {
+
+// qcow2_snapshot_load_tmp: the L1 table of snapshot `index` in place of the
+// active one, checked as qcow2_validate_table checks it ("Snapshot L1
+// table too large", "... offset invalid").
+Status use_snapshot_l1(ImageSource& src, Arena& arena, uint32_t index, Header& h) {
+    if (index >= h.nb_snapshots) return Status::invalid_option;
+    const size_t mark = arena.used();
+    auto* window = static_cast<uint8_t*>(arena.alloc(WindowReader::kWindowBytes, 4096, false));
+    if (!window) return Status::out_of_memory;
+    WindowReader r(src, window);
+    SnapshotCursor cursor(h, r);
+    SnapshotEntry e{};
+    for (uint32_t i = 0; i <= index; ++i) {
+        bool more = false;
+        const Status st = cursor.next(e, more);
+        if (st != kOk) return st;
+        if (!more) return Status::internal;
+    }
+    const uint64_t l1_offset = load_be64(e.fixed + kSnapL1TableOffset);
+    const uint32_t l1_size = load_be32(e.fixed + kSnapL1Size);
+    arena.release_to(mark);
+    if (l1_size > kMaxL1Bytes / kEntryBytes) return Status::image_invalid;
+    if (kInt64Max - uint64_t(l1_size) * kEntryBytes < l1_offset || l1_offset % h.cluster_size)
+        return Status::image_invalid;
+    h.l1_table_offset = l1_offset;
+    h.l1_size = l1_size;
+    return kOk;
+}
+
+}  // namespace
+
 Status qcow2_open_reader(const ReaderOpenParams& p, BlockReader*& out) {
     out = nullptr;
     if (!qemu_can_open(p.src)) return Status::image_invalid;
@@ -339,6 +372,10 @@ Status qcow2_open_reader(const ReaderOpenParams& p, BlockReader*& out) {
     if (h.crypt_method != kCryptNone) return Status::unsupported_feature;
     // bdrv_getlength: a disk of 2^63 bytes or more is "File too large".
     if ((h.size & ~(kSectorSize - 1)) > kInt64Max) return Status::image_invalid;
+    if (p.snapshot != ReaderOpenParams::kActiveImage) {
+        st = use_snapshot_l1(p.src, p.arena, p.snapshot, h);
+        if (st != kOk) return st;
+    }
 
     void* mem = p.arena.alloc(sizeof(Qcow2Reader), alignof(Qcow2Reader), false);
     if (!mem) return Status::out_of_memory;

@@ -1,5 +1,7 @@
 #include "formats/qcow2/qcow2_writer.h"
 
+#include <new>
+
 #include "formats/common/bits.h"
 #include "formats/common/endian.h"
 #include "formats/qcow2/qcow2_header.h"
@@ -507,6 +509,19 @@ Status Writer::finish() {
         if (st != kOk) return st;
     }
     return sink_->set_size(file_size()) ? kOk : Status::write_failed;
+}
+
+Status open_writer(const WriterOpenParams& p, ImageWriter*& out) {
+    CreateParams params;
+    Status st = parse_create_request(p.request, p.virtual_size, params);
+    if (st != kOk) return st;
+    void* at = p.arena.alloc(sizeof(Writer), alignof(Writer));
+    if (!at) return Status::scratch_exceeded;
+    auto* writer = ::new (at) Writer();
+    st = writer->open(params, p.arena, p.sink, p.compress);
+    if (st != kOk) return st;
+    out = writer;
+    return kOk;
 }
 
 }  // namespace instar::formats::qcow2

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "formats/block/image_writer.h"
 #include "formats/common/arena.h"
 #include "formats/common/compression.h"
 #include "formats/common/image_io.h"
@@ -28,24 +29,25 @@
 
 namespace instar::formats::qcow2 {
 
-class Writer {
+class Writer final : public ImageWriter {
 public:
     // `compress`: writes come through write_compressed (convert -c).
     Status open(const CreateParams& params, Arena& arena, ImageSink& sink, bool compress = false);
     // Guest bytes [offset, offset + len): sector-aligned, inside the disk,
     // and never before the end of the previous write's first cluster.
-    Status write(uint64_t offset, const uint8_t* data, uint64_t len);
+    Status write(uint64_t offset, const uint8_t* data, uint64_t len) override;
     // qcow2_co_pwritev_compressed_task: one whole cluster at guest `offset`
     // (the disk's last may be shorter), compressed with qemu's parameters
     // and packed after the previous one (qcow2_alloc_bytes); stored as a
     // plain cluster when it does not shrink.
-    Status write_compressed(uint64_t offset, const uint8_t* data, uint64_t len);
+    Status write_compressed(uint64_t offset, const uint8_t* data, uint64_t len) override;
     // The metadata not yet written; the file's final length.
-    Status finish();
+    Status finish() override;
 
-    uint64_t file_size() const { return plan_.alloc.file_end(); }
+    uint64_t file_size() const override { return plan_.alloc.file_end(); }
     uint64_t metadata_bytes() const { return metadata_bytes_; }
-    uint64_t cluster_size() const { return cs_; }
+    uint64_t cluster_size() const override { return cs_; }
+    uint64_t virtual_size() const override { return p_.size; }
 
 private:
     // One allocation or in-place write that changes L2 entries (qemu's
@@ -103,5 +105,8 @@ private:
     size_t meta_count_ = 0;
     uint64_t metadata_bytes_ = 0;
 };
+
+// FormatDriver::open_writer for qcow2.
+Status open_writer(const WriterOpenParams& p, ImageWriter*& out);
 
 }  // namespace instar::formats::qcow2

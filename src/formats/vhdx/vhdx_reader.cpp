@@ -121,6 +121,8 @@ private:
 }  // namespace
 
 Status vhdx_open_reader(const ReaderOpenParams& p, BlockReader*& out) {
+    // No internal snapshots in this format.
+    if (p.snapshot != ReaderOpenParams::kActiveImage) return Status::invalid_option;
     out = nullptr;
     if (!qemu_can_open(p.src)) return Status::image_invalid;
     // qemu's vhdx driver takes neither a backing file nor a data file.

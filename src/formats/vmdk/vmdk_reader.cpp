@@ -209,6 +209,8 @@ private:
 }  // namespace
 
 Status vmdk_open_reader(const ReaderOpenParams& p, BlockReader*& out) {
+    // No internal snapshots in this format.
+    if (p.snapshot != ReaderOpenParams::kActiveImage) return Status::invalid_option;
     out = nullptr;
     if (!qemu_can_open(p.src)) return Status::image_invalid;
     if (p.data_file) return Status::invalid_option;

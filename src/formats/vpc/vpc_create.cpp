@@ -57,8 +57,8 @@ Status write_bat(MetadataWriter& w, Arena& arena, uint64_t bat_bytes) {
 
 }  // namespace
 
-Status vpc_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput& out) {
-    out = EmitOutput{};
+Status vpc_plan(const EmitInput& in, VpcCreatePlan& out) {
+    out = VpcCreatePlan{};
     if (in.request == nullptr) return Status::internal;
     const abi::CreateRequest& req = *in.request;
     if (Status s = check_request(req); s != kOk) return s;
@@ -69,43 +69,50 @@ Status vpc_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput& 
     bool force_size = (req.flags & abi::kCreateForceSize) != 0;
     VpcSize size;
     if (Status s = resolve_size(bytes, force_size, size); s != kOk) return s;
-    uint64_t disk_bytes = size.total_sectors * kSectorSize;
-    bool dynamic = req.vpc_subformat == uint32_t(abi::VpcSubformat::dynamic);
-
-    uint8_t* footer = static_cast<uint8_t*>(arena.alloc(kFooterSize + kDynHeaderSize));
-    if (footer == nullptr) return Status::scratch_exceeded;
-    uint8_t* dyn_header = footer + kFooterSize;
+    out.disk_bytes = size.total_sectors * kSectorSize;
+    out.dynamic = req.vpc_subformat == uint32_t(abi::VpcSubformat::dynamic);
 
     uint8_t uuid[kUuidSize];
     make_uuid_v4(req.entropy + kUuidEntropyOffset, uuid);
-    build_footer(FooterSpec{dynamic, force_size, disk_bytes, size.chs, vhd_timestamp(req.timestamp), uuid},
-                 footer);
-
-    MetadataWriter w(sink, out);
-    uint64_t file_size;
-    if (dynamic) {
+    build_footer(FooterSpec{out.dynamic, force_size, out.disk_bytes, size.chs, vhd_timestamp(req.timestamp), uuid},
+                 out.footer);
+    if (out.dynamic) {
+        out.block_size = req.vpc_block_size;
         uint64_t sectors_per_block = req.vpc_block_size / kSectorSize;
         // At most 2040 GiB / 512 KiB entries: fits the 32-bit field.
-        uint64_t entries = (size.total_sectors + sectors_per_block - 1) / sectors_per_block;
-        uint64_t bat_bytes = (entries * 4 + kSectorSize - 1) & ~(kSectorSize - 1);
-        build_dyn_header(req.vpc_block_size, uint32_t(entries), dyn_header);
+        out.bat_entries = (size.total_sectors + sectors_per_block - 1) / sectors_per_block;
+        out.bat_bytes = (out.bat_entries * 4 + kSectorSize - 1) & ~(kSectorSize - 1);
+        out.data_start = kBatOffset + out.bat_bytes;
+        out.file_size = out.data_start + kFooterSize;
+    } else {
+        out.file_size = out.disk_bytes + kFooterSize;
+    }
+    return kOk;
+}
 
-        uint64_t footer_copy_at = kBatOffset + bat_bytes;
-        if (!w.write(0, footer, kFooterSize)) return Status::write_failed;
+Status vpc_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput& out) {
+    out = EmitOutput{};
+    VpcCreatePlan image;
+    if (Status s = vpc_plan(in, image); s != kOk) return s;
+
+    MetadataWriter w(sink, out);
+    if (image.dynamic) {
+        uint8_t dyn_header[kDynHeaderSize];
+        build_dyn_header(image.block_size, uint32_t(image.bat_entries), dyn_header);
+        // The footer's copy ends the file, where the first block will go.
+        if (!w.write(0, image.footer, kFooterSize)) return Status::write_failed;
         if (!w.write(kDynHeaderOffset, dyn_header, kDynHeaderSize)) return Status::write_failed;
-        if (Status s = write_bat(w, arena, bat_bytes); s != kOk) return s;
-        if (!w.write(footer_copy_at, footer, kFooterSize)) return Status::write_failed;
-        file_size = footer_copy_at + kFooterSize;
-        out.unit_size = req.vpc_block_size;
+        if (Status s = write_bat(w, arena, image.bat_bytes); s != kOk) return s;
+        if (!w.write(image.data_start, image.footer, kFooterSize)) return Status::write_failed;
+        out.unit_size = image.block_size;
     } else {
         // The data area is a hole; only the footer behind it is written.
-        if (!w.write(disk_bytes, footer, kFooterSize)) return Status::write_failed;
-        file_size = disk_bytes + kFooterSize;
+        if (!w.write(image.disk_bytes, image.footer, kFooterSize)) return Status::write_failed;
         out.unit_size = 0;
     }
-    if (!sink.set_size(file_size)) return Status::write_failed;
-    out.file_size = file_size;
-    out.virtual_size = disk_bytes;
+    if (!sink.set_size(image.file_size)) return Status::write_failed;
+    out.file_size = image.file_size;
+    out.virtual_size = image.disk_bytes;
     return kOk;
 }
 

@@ -89,6 +89,11 @@ inline constexpr uint64_t kMaxGeometrySectors =
 // qemu refuses disks above 2040 GiB.
 inline constexpr uint64_t kMaxSectors = 0xff000000ull;
 
+// Each dynamic block starts with a bitmap of its sectors, in whole sectors.
+inline constexpr uint64_t block_bitmap_bytes(uint64_t block_size) {
+    return (block_size / (8 * kSectorSize) + kSectorSize - 1) & ~(kSectorSize - 1);
+}
+
 // Dynamic block sizes instar accepts; qemu 7.2 itself only writes 2 MiB.
 inline constexpr uint32_t kDefaultBlockSize = 2u << 20;
 inline constexpr uint32_t kMinBlockSize = 512u << 10;

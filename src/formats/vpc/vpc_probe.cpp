@@ -42,7 +42,7 @@ Status check_dynamic(ImageSource& src, Arena& arena, const uint8_t* footer, uint
 
     uint32_t block_size = load_be32(header + kDhBlockSize);
     if (block_size < kSectorSize || (block_size & (block_size - 1)) != 0) return Status::image_invalid;
-    uint64_t bitmap_size = ((block_size / (8 * kSectorSize)) + 511) & ~uint64_t(511);
+    uint64_t bitmap_size = block_bitmap_bytes(block_size);
 
     uint64_t disk_bytes = total_sectors * kSectorSize;
     if (disk_bytes / block_size > 0xffffffffu) return Status::image_invalid;

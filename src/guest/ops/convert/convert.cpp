@@ -1,6 +1,7 @@
 // `convert`: every source's guest-visible content, one after another, into
-// the output device, as a raw image or as the qcow2 image qemu-img would
-// create and fill (formats/qcow2/qcow2_writer.h). Each source is opened
+// the output device, as a raw image or as the image of another format
+// that qemu-img would create and fill (the format's writer,
+// formats/block/image_writer.h). Each source is opened
 // with its backing chain through the format table's readers; block status
 // walks the chain (formats/block/chain_status.h), so space no layer
 // allocates, and zero clusters, are skipped without being read. The walk
@@ -15,8 +16,6 @@
 #include "formats/block/decode_scratch.h"
 #include "formats/common/bits.h"
 #include "formats/format_driver.h"
-#include "formats/qcow2/qcow2_options.h"
-#include "formats/qcow2/qcow2_writer.h"
 #include "guest/block_io.h"
 #include "guest/heap.h"
 #include "guest/libc.h"
@@ -42,9 +41,9 @@ const abi::BootConfig* g_boot = nullptr;
 
 struct Output {
     VirtioBlk dev;
-    // A qcow2 output is laid out by the writer; a raw one takes the data
-    // at the guest offsets.
-    formats::qcow2::Writer* qcow2 = nullptr;
+    // An image output is laid out by its format's writer; a raw one takes
+    // the data at the guest offsets.
+    formats::ImageWriter* image = nullptr;
     uint64_t written = 0;
     // Progress counts what qemu-img counts: the bytes it copies (data, and
     // with -S 0 zeroes too), not the holes it skips.
@@ -71,11 +70,11 @@ void write_out(Output& out, uint32_t type, uint64_t offset, void* buf, uint64_t 
 }
 
 void write_data(Output& out, uint64_t offset, uint8_t* buf, uint64_t len) {
-    if (!out.qcow2) {
+    if (!out.image) {
         write_out(out, v::kBlkTOut, offset, buf, len);
         return;
     }
-    const formats::Status st = out.qcow2->write(offset, buf, len);
+    const formats::Status st = out.image->write(offset, buf, len);
     if (st != formats::kOk) fail(st);
     out.written += len;
 }
@@ -108,9 +107,9 @@ void put_zeroes(Output& out, uint64_t offset, uint64_t len) {
     const bool fill = g_config.min_sparse_sectors == 0 ||
                       ((flags & abi::kConvertExistingTarget) && !(flags & abi::kConvertTargetIsZero));
     if (!fill) return;
-    // A qcow2 output is new (the host refuses -n for one), and with -S 0
+    // An image output is new (the host refuses -n for one), and with -S 0
     // its zeroes come as data (convert_source).
-    if (out.qcow2) fail(abi::GuestError::internal, "zeroes into a qcow2 output");
+    if (out.image) fail(abi::GuestError::internal, "zeroes into an image output");
     zero_out(out, offset, len, g_config.min_sparse_sectors != 0);
 }
 
@@ -185,7 +184,7 @@ void put_data(Output& out, uint64_t offset, uint8_t* buf, uint64_t len) {
             put_zeroes(out, offset, len);
             return;
         }
-        const formats::Status st = out.qcow2->write_compressed(offset, buf, len);
+        const formats::Status st = out.image->write_compressed(offset, buf, len);
         if (st != formats::kOk) fail(st);
         out.written += len;
         return;
@@ -305,7 +304,12 @@ formats::DecodeScratch* make_decode_scratch(const abi::ConvertConfig& c) {
 }
 
 // Opens source `s`'s chain, bottom layer first, each over its own device.
-BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::DecodeScratch* scratch) {
+static_assert(abi::kConvertActiveImage == formats::ReaderOpenParams::kActiveImage);
+
+// `snapshot`: the top layer's internal snapshot to read (-l), or the
+// active image.
+BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::DecodeScratch* scratch,
+                         uint32_t snapshot) {
     auto** layers = heap().alloc_array<BlockReader*>(s.layer_count);
     if (!layers) fail(abi::GuestError::out_of_memory);
     BlockReader* below = nullptr;
@@ -322,6 +326,7 @@ BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::
         if (!src) fail(abi::GuestError::out_of_memory);
         ::new (src) DeviceSource(*dev, g_boot->devices[l.device].size_bytes, bounce);
         formats::ReaderOpenParams p{*src, heap(), below, nullptr, scratch};
+        if (k == 0) p.snapshot = snapshot;
         BlockReader* reader = nullptr;
         formats::Status st = driver->open_reader(p, reader);
         if (st != formats::kOk) fail(st);
@@ -344,7 +349,7 @@ void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t 
             formats::Status r = top->read(offset, buf, len);
             if (r != formats::kOk) fail(r);
             put_data(out, base + offset, buf, len);
-        } else if (out.qcow2 && g_config.min_sparse_sectors == 0) {
+        } else if (out.image && g_config.min_sparse_sectors == 0) {
             // -S 0: qemu-img writes the zeroes as data (compressed with -c),
             // so every cluster is allocated.
             memset(buf, 0, len);
@@ -357,26 +362,25 @@ void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t 
     }
 }
 
-// The qcow2 image qemu-img would create for the output, planned in the
-// guest from the host's resolved request.
-formats::qcow2::Writer* open_qcow2_output(VirtioBlk& dev, uint64_t size, bool compress) {
-    abi::CreateRequest req = g_config.target;
-    if (req.format != uint32_t(abi::Format::qcow2) || !(req.flags & abi::kCreateHasSize) || req.size != size)
+// The image qemu-img would create for the output, made and then filled
+// in the guest by its format's writer from the host's resolved request.
+formats::ImageWriter* open_image_output(VirtioBlk& dev, uint64_t size, bool compress) {
+    const abi::CreateRequest& req = g_config.target;
+    const formats::FormatDriver* driver = formats::format_driver(abi::Format(g_config.output_format));
+    if (!driver || !driver->open_writer || req.format != g_config.output_format ||
+        !(req.flags & abi::kCreateHasSize) || req.size != size)
         fail(abi::GuestError::bad_config, "output request");
-    formats::qcow2::CreateParams params;
-    formats::Status st = formats::qcow2::parse_create_request(req, size, params);
-    if (st != formats::kOk) fail(st);
     auto* sink = static_cast<DeviceSink*>(heap().alloc(sizeof(DeviceSink), 16));
-    auto* writer = static_cast<formats::qcow2::Writer*>(heap().alloc(sizeof(formats::qcow2::Writer), 16));
     auto* arena = static_cast<formats::Arena*>(heap().alloc(sizeof(formats::Arena), 16));
     void* scratch = heap().alloc(kWriterScratchBytes, 4096, false);
-    if (!sink || !writer || !arena || !scratch) fail(abi::GuestError::out_of_memory);
+    if (!sink || !arena || !scratch) fail(abi::GuestError::out_of_memory);
     ::new (sink) DeviceSink(dev);
-    ::new (writer) formats::qcow2::Writer();
     ::new (arena) formats::Arena(scratch, kWriterScratchBytes, /*known_zero=*/true);
     if (!sink->ok()) fail(abi::GuestError::out_of_memory);
-    st = writer->open(params, *arena, *sink, compress);
+    formats::ImageWriter* writer = nullptr;
+    const formats::Status st = driver->open_writer(formats::WriterOpenParams{req, size, *sink, *arena, compress}, writer);
     if (st != formats::kOk) fail(st);
+    if (writer->virtual_size() < size) fail(abi::GuestError::internal, "output smaller than the sources");
     return writer;
 }
 
@@ -387,12 +391,12 @@ void convert_main(const abi::BootConfig& config) {
     memcpy(&g_config, config.op_config, sizeof g_config);
     g_boot = &config;
     const abi::ConvertConfig& c = g_config;
-    const bool qcow2_out = c.output_format == uint32_t(abi::Format::qcow2);
-    if ((c.output_format != uint32_t(abi::Format::raw) && !qcow2_out) || c.source_count == 0 ||
+    const bool image_out = c.output_format != uint32_t(abi::Format::raw);
+    if (c.source_count == 0 ||
         c.source_count > abi::kConvertMaxSources || c.layer_count > abi::kConvertMaxLayers ||
         c.layer_count > config.input_count || c.min_sparse_sectors > (16u << 20) / v::kSectorSize ||
         (c.flags & ~(abi::kConvertExistingTarget | abi::kConvertTargetIsZero | abi::kConvertCompress)) ||
-        ((c.flags & abi::kConvertCompress) && !qcow2_out))
+        ((c.flags & abi::kConvertCompress) && !image_out))
         fail(abi::GuestError::bad_config);
     uint64_t total = 0;
     for (uint32_t i = 0; i < c.source_count; ++i) {
@@ -407,13 +411,14 @@ void convert_main(const abi::BootConfig& config) {
     for (uint32_t i = 0; i < c.layer_count; ++i)
         if (c.layers[i].device >= config.input_count) fail(abi::GuestError::bad_config);
     if (total != c.total_size) fail(abi::GuestError::bad_config);
+    if (c.reserved) fail(abi::GuestError::bad_config);
 
-    if (qcow2_out && (c.flags & abi::kConvertExistingTarget)) fail(abi::GuestError::bad_config, "qcow2 output");
+    if (image_out && (c.flags & abi::kConvertExistingTarget)) fail(abi::GuestError::bad_config, "-n into an image");
 
     Output out;
     if (!out.dev.init(abi::kOutputDeviceIndex)) fail(abi::GuestError::device_missing);
     if (out.dev.read_only() || !out.dev.can_write_zeroes()) fail(abi::GuestError::device_missing);
-    if (!qcow2_out && out.dev.capacity_bytes() < total) fail(abi::GuestError::output_too_small);
+    if (!image_out && out.dev.capacity_bytes() < total) fail(abi::GuestError::output_too_small);
     if (c.min_sparse_sectors) out.alignment = pow2_floor(c.min_sparse_sectors);
 
     auto* bounce = static_cast<uint8_t*>(heap().alloc(kBounceBytes, 4096, false));
@@ -421,15 +426,18 @@ void convert_main(const abi::BootConfig& config) {
     if (!bounce || !buf) fail(abi::GuestError::out_of_memory);
 
     formats::DecodeScratch* scratch = make_decode_scratch(c);
-    if (qcow2_out) {
+    if (image_out) {
         const bool compress = c.flags & abi::kConvertCompress;
-        out.qcow2 = open_qcow2_output(out.dev, total, compress);
-        if (compress) out.compressed_cluster_sectors = out.qcow2->cluster_size() / v::kSectorSize;
+        out.image = open_image_output(out.dev, total, compress);
+        if (compress) {
+            out.compressed_cluster_sectors = out.image->cluster_size() / v::kSectorSize;
+            if (!out.compressed_cluster_sectors) fail(abi::GuestError::internal, "compressed writes without clusters");
+        }
     }
     BlockReader*** chains = heap().alloc_array<BlockReader**>(c.source_count);
     if (!chains) fail(abi::GuestError::out_of_memory);
     for (uint32_t i = 0; i < c.source_count; ++i) {
-        chains[i] = open_chain(c.sources[i], bounce, scratch);
+        chains[i] = open_chain(c.sources[i], bounce, scratch, i == 0 ? c.snapshot : abi::kConvertActiveImage);
         out.counted_total += counted_bytes(chains[i], c.sources[i].layer_count, out.compressed_cluster_sectors);
     }
     uint64_t base = 0;
@@ -438,10 +446,10 @@ void convert_main(const abi::BootConfig& config) {
         base += c.layers[c.sources[i].first_layer].virtual_size;
     }
     uint64_t file_size = total;
-    if (out.qcow2) {
-        const formats::Status st = out.qcow2->finish();
+    if (out.image) {
+        const formats::Status st = out.image->finish();
         if (st != formats::kOk) fail(st);
-        file_size = out.qcow2->file_size();
+        file_size = out.image->file_size();
     }
     send_result(abi::OpId::convert, abi::ConvertResult{total, out.written, file_size});
 }
