@@ -153,7 +153,7 @@ ConvertArgs parse(std::vector<std::string> raw) {
             SizeParse v = parse_qemu_size(arg);
             if (v.status != SizeParseStatus::ok || v.value > uint64_t(INT64_MAX))
                 throw Error("Invalid rate limit specified. " + std::string(kSuffixHint));
-            if (v.value) throw Error("-r (rate limit) is not supported by instar yet");
+            a.query.rate_limit = v.value;
             break;
         }
         case kObject: throw Error("--object is not supported by instar (no secrets yet)");

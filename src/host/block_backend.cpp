@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "abi/virtio.h"
 #include "host/guest_fault.h"
@@ -176,9 +177,22 @@ int reserve(int fd, off_t at, off_t len) {
     return r == 0 ? 0 : errno;
 }
 
+// Holds a write of `bytes` back for as long as the throttle says.
+void throttle(BlockBackend& b, uint64_t bytes, const std::function<void()>& throttled) {
+    if (!b.throttle.active()) return;
+    constexpr auto kStep = std::chrono::milliseconds(100);
+    for (auto wait = b.throttle.wait(WriteThrottle::Clock::now()); wait.count() > 0;
+         wait = b.throttle.wait(WriteThrottle::Clock::now())) {
+        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(wait, kStep));
+        if (throttled) throttled();
+    }
+    b.throttle.account(bytes, WriteThrottle::Clock::now());
+}
+
 // WRITE_ZEROES: zeroes that are allocated on disk (as qemu's falloc and
 // full preallocation), or, with "unmap", a hole.
-uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<void()>& checkpoint) {
+uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<void()>& checkpoint,
+                     const std::function<void()>& throttled) {
     if (b.read_only) return v::kBlkSIoErr;
     if (data.bytes != sizeof(v::BlkWriteZeroes) * v::kBlkWriteZeroesMaxSeg) return v::kBlkSIoErr;
     v::BlkWriteZeroes wz;
@@ -189,6 +203,8 @@ uint8_t write_zeroes(BlockBackend& b, const IoList& data, const std::function<vo
     if (wz.sector > b.capacity_sectors || wz.num_sectors > b.capacity_sectors - wz.sector)
         throw GuestFault("write-zeroes request beyond the device's capacity");
     const off_t at = off_t(wz.sector * v::kSectorSize), len = off_t(uint64_t(wz.num_sectors) * v::kSectorSize);
+    // qemu's throttle counts a zero write's length as a write's.
+    throttle(b, uint64_t(len), throttled);
     if (wz.flags & v::kBlkWriteZeroesUnmap)
         return fallocate(b.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, len) == 0 ? v::kBlkSOk : v::kBlkSIoErr;
     if (!b.allocate_by_writing) {
@@ -248,7 +264,7 @@ bool read_or_write(BlockBackend& b, uint32_t type, const IoList& data, uint64_t 
 }
 
 uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data,
-            const std::function<void()>& checkpoint) {
+            const std::function<void()>& checkpoint, const std::function<void()>& throttled) {
     switch (type) {
     case v::kBlkTIn:
     case v::kBlkTOut: {
@@ -262,11 +278,12 @@ uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data,
             if (b.read_only) return v::kBlkSIoErr;
             if (offset % b.block_size || data.bytes % b.block_size) return v::kBlkSIoErr;
             if (data.bytes > uint64_t(v::kBlkSegMax) * v::kBlkSizeMax) return v::kBlkSIoErr;
+            throttle(b, data.bytes, throttled);
         }
         return read_or_write(b, type, data, offset, checkpoint) ? v::kBlkSOk : v::kBlkSIoErr;
     }
     case v::kBlkTWriteZeroes:
-        return write_zeroes(b, data, checkpoint);
+        return write_zeroes(b, data, checkpoint, throttled);
     case v::kBlkTInstarAllocation:
         return allocation(b, sector, data);
     case v::kBlkTFlush:
@@ -280,7 +297,7 @@ uint8_t run(BlockBackend& b, uint32_t type, uint64_t sector, const IoList& data,
 }  // namespace
 
 uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain,
-                               const std::function<void()>& checkpoint) {
+                               const std::function<void()>& checkpoint, const std::function<void()>& throttled) {
     v::BlkRequestHeader header;
     IoList head = slice(chain.readable, chain.readable_count, 0, sizeof header);
     if (head.bytes != sizeof header) throw GuestFault("block request without a complete header");
@@ -301,7 +318,7 @@ uint32_t execute_block_request(BlockBackend& b, const DescriptorChain& chain,
             *static_cast<uint8_t*>(status.iov[0].iov_base) = v::kBlkSIoErr;
             return 1;
         }
-    uint8_t result = run(b, header.type, header.sector, data, checkpoint);
+    uint8_t result = run(b, header.type, header.sector, data, checkpoint, throttled);
     *static_cast<uint8_t*>(status.iov[0].iov_base) = result;
     bool read_ok = device_writes && result == v::kBlkSOk;
     return uint32_t((read_ok ? data.bytes : 0) + 1);

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "host/virtqueue.h"
+#include "host/write_throttle.h"
 
 namespace instar {
 
@@ -31,6 +32,8 @@ struct BlockBackend {
     int direct_fd = -1;
     uint32_t direct_offset_align = 0;  // file offsets and lengths
     uint32_t direct_memory_align = 0;  // buffer addresses and lengths
+    // Output only, convert -r: writes (data and zeroes) held to a rate.
+    WriteThrottle throttle{};
 };
 
 // The most bytes one request moves (or zeroes, or scans for zeroes) before
@@ -47,8 +50,11 @@ inline constexpr uint64_t kBlockSliceBytes = 16ull << 20;
 // GuestFault; a request that is well-formed but not allowed (a write to an
 // input, an unaligned write) completes with an error status.
 // `checkpoint` (if set) runs before each slice of kBlockSliceBytes and
-// throws to stop the request (the run's deadline).
+// throws to stop the request (the run's deadline). A write the throttle
+// holds back sleeps in steps of at most 100 ms, calling `throttled` (if
+// set) after each: the wait is the host's doing, not the guest's idling.
 uint32_t execute_block_request(BlockBackend& backend, const DescriptorChain& chain,
-                               const std::function<void()>& checkpoint = {});
+                               const std::function<void()>& checkpoint = {},
+                               const std::function<void()>& throttled = {});
 
 }  // namespace instar

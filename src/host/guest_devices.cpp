@@ -20,6 +20,7 @@ BlockBackend backend_for(const Disk& d, bool read_only) {
     b.read_only = read_only;
     b.detect_zeroes = !read_only && !d.write_zero_blocks;
     b.allocate_by_writing = d.allocate_by_writing;
+    if (!read_only) b.throttle = WriteThrottle(d.write_rate);
     if (!read_only && d.direct_fd >= 0) {
         b.direct_fd = d.direct_fd;
         b.direct_offset_align = d.direct_offset_align;

@@ -36,6 +36,8 @@ struct Disk {
     int direct_fd = -1;
     uint32_t direct_offset_align = 0;
     uint32_t direct_memory_align = 0;
+    // Output: writes held to this many bytes a second (convert -r); 0: none.
+    uint64_t write_rate = 0;
 };
 
 struct GuestRun {

@@ -85,10 +85,11 @@ void install_seccomp(const SeccompPolicy& policy) {
     allow(c, SCMP_SYS(mprotect), {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)});
     allow(c, SCMP_SYS(madvise), {SCMP_A2(SCMP_CMP_EQ, MADV_DONTNEED)});
 
-    // Time, signals (the deadline), waiting for the I/O thread, and leaving.
+    // Time, signals (the deadline), waiting for the I/O thread, sleeping
+    // while convert -r holds a write back, and leaving.
     for (int sc : {SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(setitimer), SCMP_SYS(rt_sigaction),
-                   SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(futex), SCMP_SYS(exit),
-                   SCMP_SYS(exit_group)})
+                   SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn), SCMP_SYS(futex), SCMP_SYS(clock_nanosleep),
+                   SCMP_SYS(nanosleep), SCMP_SYS(exit), SCMP_SYS(exit_group)})
         allow(c, sc);
 
 #ifdef INSTAR_SANITIZE_BUILD

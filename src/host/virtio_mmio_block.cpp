@@ -217,7 +217,7 @@ void VirtioMmioBlock::serve_queue() {
     DescriptorChain chain;
     while (queue_->pop(chain)) {
         checkpoint();
-        uint32_t written = execute_block_request(backend_, chain, checkpoint_);
+        uint32_t written = execute_block_request(backend_, chain, checkpoint_, throttled_);
         // Progress is work done on the output: a guest that only reads
         // (looping over metadata, say) is not moving.
         if (!backend_.read_only) deadline_.note_progress();

@@ -75,6 +75,12 @@ private:
     const Deadline& deadline_;
     BlockBackend backend_;
     std::function<void()> checkpoint_ = [this] { checkpoint(); };
+    // A write the throttle holds (convert -r) keeps an idle limit from
+    // running out: the wait is the host's, not the guest's.
+    std::function<void()> throttled_ = [this] {
+        deadline_.note_progress();
+        checkpoint();
+    };
     uint32_t status_ = 0;
     uint32_t device_features_sel_ = 0;
     uint32_t driver_features_sel_ = 0;

@@ -163,6 +163,12 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     if (image.request.format != uint32_t(q.output_format) || image.request.size != c.total_size)
         throw Error("internal error: the output's request does not match the conversion");
     if (!raw) c.target = image.request;
+    // qemu-img convert compresses, -c or not, when the new image takes
+    // only compressed writes (bdrv_get_info's needs_compressed_writes):
+    // a streamOptimized vmdk.
+    if (image.request.format == uint32_t(abi::Format::vmdk) &&
+        image.request.vmdk_subformat == uint32_t(abi::VmdkSubformat::stream_optimized))
+        c.flags |= abi::kConvertCompress;
 
     GuestRun run = run_template;
     run.op = abi::OpId::convert;
@@ -175,6 +181,7 @@ void convert_images(const ConvertQuery& q, const GuestRun& run_template) {
     out_disk.block_size = uint32_t(kSector);
     out_disk.allocate_by_writing = true;  // -S 0: the zeroes are really written
     out_disk.write_zero_blocks = true;    // the guest leaves out what -S says
+    out_disk.write_rate = q.rate_limit;
 
     if (q.existing_target) {
         ExistingTarget target;

@@ -53,6 +53,8 @@ struct ConvertQuery {
     // -t none or directsync: the output is written with O_DIRECT where
     // the requests allow it (host/direct_io.h), as qemu's cache=none.
     bool direct = false;
+    // -r: the output's writes held to this many bytes a second (0: none).
+    uint64_t rate_limit = 0;
 };
 
 // Whether convert can write a new image of `format` (the guest has a writer

@@ -28,6 +28,18 @@ def _vhdx_spans(data):
     # (virtual disk id) is the third metadata item.
     metadata = struct.unpack_from("<Q", data, 0x30000 + 16 + 32 + 16)[0]
     spans.append((metadata + 0x10000 + 16, 16))
+    return spans + _vhdx_log_spans(data)
+
+
+def _vhdx_log_spans(data):
+    """Log entries a write left (convert): each carries the log GUID qemu
+    drew for it, and a checksum over it."""
+    spans = []
+    log_length, log_offset = struct.unpack_from("<IQ", data, 0x10000 + 68)
+    for sector in range(log_offset, min(log_offset + log_length, len(data)), 4096):
+        if data[sector:sector + 4] == b"loge":
+            # checksum, log GUID
+            spans += [(sector + 4, 4), (sector + 32, 16)]
     return spans
 
 

@@ -5,6 +5,7 @@ import os
 import random
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -145,6 +146,24 @@ def test_cache_none_bypasses_the_page_cache(instar, qemu_img, tmp_path, out_fmt)
     assert cached["unsafe"] >= 4 << 20, cached
     for o_out, t_out in outs.values():
         assert o_out.read_bytes() == t_out.read_bytes()
+
+
+@pytest.mark.parametrize("out_fmt", ["raw", "qcow2"])
+def test_rate_limit(instar, tmp_path, out_fmt):
+    """-r: the output's writes held to the rate with a tenth of a second's
+    burst, as qemu-img's write throttle holds them: 6 MiB at 2 MiB/s
+    cannot take less than about two seconds (qemu-img: the same)."""
+    src = tmp_path / "src.raw"
+    mixed_raw(src, 6 << 20, 7)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    r = run([instar, "convert", "-r", "2M", "-f", "raw", "-O", out_fmt, src, out])
+    elapsed = time.monotonic() - start
+    assert r.returncode == 0, r.stderr
+    # The last 2 MiB request and the burst go unheld: (6 - 2 - 0.2) / 2 s.
+    assert elapsed >= 1.8, elapsed
+    cmp = run(["qemu-img", "compare", "-f", "raw", "-F", out_fmt, src, out])
+    assert cmp.returncode == 0, cmp.stdout
 
 
 def test_cache_none_into_an_existing_target(instar, tmp_path):

@@ -155,6 +155,20 @@ def test_several_sources(instar, qemu_img, tmp_path, qcow2_source):
     assert_same_image(instar, qemu_img, tmp_path, [], [qcow2_source, small, qcow2_source])
 
 
+@pytest.mark.parametrize("extra", [[], ["-S", "0"]])
+def test_compressed_across_sources(instar, qemu_img, tmp_path, extra):
+    """-c with sources that end mid-cluster: qemu-img compresses the
+    cluster that straddles two sources as one, read from both."""
+    small = tmp_path / "small.qcow2"
+    assert run([qemu_img, "create", "-q", "-f", "qcow2", small, "1536"]).returncode == 0
+    qemu_io(qemu_img, small, "write -P 0x99 512 512")
+    raw = tmp_path / "odd.raw"
+    mixed_raw(raw, (3 << 20) + 7 * 512, 12)
+    odd = tmp_path / "odd.qcow2"
+    assert run([qemu_img, "convert", "-f", "raw", "-O", "qcow2", raw, odd]).returncode == 0
+    assert_same_image(instar, qemu_img, tmp_path, ["-c", "-p", *extra], [small, odd, small])
+
+
 @pytest.mark.parametrize("fmt,opts", [("vpc", "subformat=dynamic"), ("vhdx", "subformat=dynamic")])
 def test_vpc_and_vhdx_sources(instar, qemu_img, tmp_path, fmt, opts):
     src = tmp_path / "src.raw"

@@ -16,31 +16,6 @@ namespace {
 constexpr size_t kBatChunkMax = 64 * 1024;
 constexpr size_t kBatChunkMin = 512;
 
-// Walks the BAT in order: after every chunk_ratio payload entries comes a
-// sector-bitmap entry, which qemu never allocates.
-class BatEntries {
-public:
-    explicit BatEntries(const Plan& p) : p_(p), next_offset_(p.payload_offset) {}
-    uint64_t next() {
-        if (in_chunk_ == p_.bat.chunk_ratio) {
-            in_chunk_ = 0;
-            return kBatNotPresent;
-        }
-        ++in_chunk_;
-        if (p_.zero_blocks) return kBatZero;  // ZERO entries carry no offset
-        // Payload blocks follow each other from the payload offset on; both
-        // are whole MiB, as the entry's offset field requires.
-        uint64_t at = next_offset_;
-        next_offset_ += p_.block_size;
-        return at | kBatFullyPresent;
-    }
-
-private:
-    const Plan& p_;
-    uint64_t next_offset_;
-    uint32_t in_chunk_ = 0;
-};
-
 // qemu fills the BAT for fixed images (payload blocks present, in order
 // after the gap) and for ZERO-state images; a dynamic image without ZERO
 // states keeps an all-zero BAT, which needs no write.
@@ -55,10 +30,9 @@ Status write_bat(MetadataWriter& w, Arena& arena, const Plan& p) {
     if (buf == nullptr) return Status::scratch_exceeded;
     uint64_t per_chunk = chunk / kBatEntrySize;
 
-    BatEntries entries(p);
     for (uint64_t start = 0; start < count; start += per_chunk) {
         uint64_t n = count - start < per_chunk ? count - start : per_chunk;
-        for (uint64_t i = 0; i < n; ++i) store_le64(buf + i * kBatEntrySize, entries.next());
+        for (uint64_t i = 0; i < n; ++i) store_le64(buf + i * kBatEntrySize, initial_bat_entry(p, start + i));
         if (!w.write(p.bat_offset + start * kBatEntrySize, buf, size_t(n * kBatEntrySize))) {
             return Status::write_failed;
         }

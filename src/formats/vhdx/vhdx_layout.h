@@ -92,6 +92,18 @@ inline constexpr size_t kLdZeroLength = 8;  // zero descriptors only
 inline constexpr size_t kLdFileOffset = 16;
 inline constexpr size_t kLdSequence = 24;
 inline constexpr size_t kLogDescriptorSize = 32;
+// A data descriptor holds the first 8 and the last 4 bytes of the sector
+// it describes; its data sector holds the rest, between the two halves of
+// the entry's sequence number.
+inline constexpr size_t kLdTrailingBytes = 4;
+inline constexpr size_t kLdLeadingBytes = 8;
+inline constexpr size_t kLogLeadingBytes = 8;
+inline constexpr size_t kLogTrailingBytes = 4;
+inline constexpr uint8_t kLogDataSignature[4] = {'d', 'a', 't', 'a'};
+inline constexpr size_t kLdsSignature = 0;
+inline constexpr size_t kLdsSequenceHigh = 4;
+inline constexpr size_t kLdsData = 8;
+inline constexpr size_t kLdsSequenceLow = kLogSectorSize - 4;
 
 // ---- Metadata region: a table (at most 64 KiB), items from 64 KiB on.
 inline constexpr uint64_t kMetadataRegionSize = 1 * kMiB;

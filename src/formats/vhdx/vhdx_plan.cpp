@@ -64,4 +64,16 @@ Status make_plan(const abi::CreateRequest& req, uint64_t virtual_size, Plan& out
     return kOk;
 }
 
+uint64_t initial_bat_entry(const Plan& plan, uint64_t index) {
+    const uint64_t group = uint64_t(plan.bat.chunk_ratio) + 1;
+    if (index % group == plan.bat.chunk_ratio) return kBatNotPresent;  // a sector-bitmap entry
+    const uint64_t block = index - index / group;
+    if (block >= plan.bat.data_blocks) return kBatNotPresent;
+    if (plan.zero_blocks) return kBatZero;  // ZERO entries carry no offset
+    // Payload blocks follow each other from the payload offset on; both are
+    // whole MiB, as the entry's offset field requires.
+    if (plan.fixed) return (plan.payload_offset + block * plan.block_size) | kBatFullyPresent;
+    return kBatNotPresent;
+}
+
 }  // namespace instar::formats::vhdx

@@ -28,4 +28,11 @@ struct Plan {
 // within 1 MiB..4 GiB, block size not a power of two (invalid_option).
 Status make_plan(const abi::CreateRequest& req, uint64_t virtual_size, Plan& out);
 
+// BAT entry `index` as the new image holds it: ZERO for every payload block
+// with block_state_zero (fixed or not), else FULLY_PRESENT at its place after
+// the gap for a fixed image, else NOT_PRESENT; sector-bitmap entries (after
+// every chunk_ratio payload entries), and entries past the last block, stay
+// zero (NOT_PRESENT). create writes these; convert's writer starts from them.
+uint64_t initial_bat_entry(const Plan& plan, uint64_t index);
+
 }  // namespace instar::formats::vhdx

@@ -54,14 +54,13 @@ SparseHeader header_for(const CreatePlan& plan) {
 // follows the directory; the tables stay zero, i.e. all grains unallocated.
 Status write_directory(CountingWriter& w, const SparseLayout& l, uint64_t dir_sector, uint8_t* chunk,
                        size_t chunk_bytes) {
-    const uint64_t first_table = dir_sector + l.gd_sectors;
     const uint64_t dir_bytes = l.gd_sectors * kSectorSize;
     const size_t entries_per_chunk = chunk_bytes / kGteBytes;
     uint64_t entry = 0;
     for (uint64_t done = 0; done < dir_bytes; done += chunk_bytes) {
         const size_t n = dir_bytes - done < chunk_bytes ? size_t(dir_bytes - done) : chunk_bytes;
         for (size_t i = 0; i < entries_per_chunk; ++i, ++entry) {
-            const uint32_t v = entry < l.gt_count ? uint32_t(first_table + entry * l.gt_sectors) : 0;
+            const uint32_t v = entry < l.gt_count ? uint32_t(grain_table_sector(l, dir_sector, entry)) : 0;
             store_le32(chunk + i * kGteBytes, v);
         }
         if (!w.write(dir_sector * kSectorSize + done, chunk, n)) return Status::write_failed;
@@ -83,23 +82,14 @@ uint8_t* alloc_chunk(Arena& arena, uint64_t wanted, size_t& got) {
 
 }  // namespace
 
-Status vmdk_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput& out) {
-    CreatePlan plan{};
-    Status s = plan_vmdk_create(in, plan);
-    if (s != kOk) return s;
+namespace vmdk {
+
+Status render_descriptor(const CreatePlan& plan, uint32_t cid, char* desc, size_t& text_bytes) {
+    __builtin_memset(desc, 0, kDescriptorBytes);
     const SparseLayout& l = plan.layout;
-
-    auto* header = static_cast<uint8_t*>(arena.alloc(kSectorSize));
-    auto* desc = static_cast<char*>(arena.alloc(kDescriptorBytes));
-    size_t chunk_bytes = 0;
-    uint8_t* chunk = alloc_chunk(arena, l.gd_sectors * kSectorSize, chunk_bytes);
-    if (header == nullptr || desc == nullptr || chunk == nullptr) return Status::scratch_exceeded;
-
-    encode_sparse_header(header, header_for(plan));
-
     TextBuilder text(desc, kDescriptorBytes);
     DescriptorFields f{};
-    f.cid = plan.cid;
+    f.cid = cid;
     f.parent_cid = plan.parent_cid;
     f.create_type = plan.create_type;
     f.parent_hint = plan.parent_hint;
@@ -114,7 +104,30 @@ Status vmdk_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput&
     // The request's string bounds keep the text far below the 20 reserved
     // sectors; overflowing them would overwrite the redundant directory.
     if (!text.ok()) return Status::internal;
-    const size_t desc_bytes = (text.size() + kSectorSize - 1) / kSectorSize * kSectorSize;
+    text_bytes = text.size();
+    return kOk;
+}
+
+}  // namespace vmdk
+
+Status vmdk_emit(const EmitInput& in, ImageSink& sink, Arena& arena, EmitOutput& out) {
+    CreatePlan plan{};
+    Status s = plan_vmdk_create(in, plan);
+    if (s != kOk) return s;
+    const SparseLayout& l = plan.layout;
+
+    auto* header = static_cast<uint8_t*>(arena.alloc(kSectorSize));
+    auto* desc = static_cast<char*>(arena.alloc(kDescriptorBytes));
+    size_t chunk_bytes = 0;
+    uint8_t* chunk = alloc_chunk(arena, l.gd_sectors * kSectorSize, chunk_bytes);
+    if (header == nullptr || desc == nullptr || chunk == nullptr) return Status::scratch_exceeded;
+
+    encode_sparse_header(header, header_for(plan));
+
+    size_t text_bytes = 0;
+    s = render_descriptor(plan, plan.cid, desc, text_bytes);
+    if (s != kOk) return s;
+    const size_t desc_bytes = (text_bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
 
     CountingWriter w(sink);
     if (!w.write(0, header, kSectorSize)) return Status::write_failed;

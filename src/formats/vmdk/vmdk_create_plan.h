@@ -30,6 +30,9 @@ struct CreatePlan {
 // The CID is entropy bytes 0..3, little-endian: qemu draws it from
 // g_random_int(), so every 32-bit value is possible, 0xffffffff included.
 inline constexpr uint32_t kCidEntropyOffset = 0;
+// The CID qemu's vmdk driver draws again on the first write into an image
+// it has opened (vmdk_write_cid): convert's writes into the image it made.
+inline constexpr uint32_t kWriteCidEntropyOffset = 4;
 
 // parentCID of an image without a parent.
 inline constexpr uint32_t kNoParentCid = 0xffffffff;

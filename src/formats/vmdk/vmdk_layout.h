@@ -79,6 +79,19 @@ inline constexpr size_t kMarkerType = 12;  // u32
 inline constexpr uint32_t kMarkerEndOfStream = 0;
 inline constexpr uint32_t kMarkerFooter = 3;
 
+// streamOptimized: the marker before each compressed grain, its first
+// guest sector (u64 at kMarkerValue) and the stream's length (u32 at
+// kMarkerSize), then the zlib stream itself.
+inline constexpr size_t kGrainMarkerBytes = 12;
+
+// A grain table entry that means "reads as zeroes" (VMDK_GTE_ZEROED, with
+// the zeroed-grain flag).
+inline constexpr uint32_t kGteZeroed = 1;
+
+// qemu allocates a grain only below this sector (VMDK_EXTENT_MAX_SECTORS):
+// a grain table entry is a 32-bit sector number.
+inline constexpr uint64_t kMaxGrainSector = uint64_t(1) << 32;
+
 // Where each table of a new sparse extent lives, in sectors.
 struct SparseLayout {
     uint64_t capacity;      // virtual sectors
@@ -98,5 +111,11 @@ struct SparseLayout {
 // could not address the tables, or the grain count exceeds the 32 bits
 // qemu computes it in.
 bool compute_sparse_layout(uint64_t capacity_sectors, uint64_t grain_sectors, SparseLayout& out);
+
+// The sector of grain table `index` of the directory at `dir_sector`
+// (l.gd_offset or l.rgd_offset): each directory's tables follow it.
+constexpr uint64_t grain_table_sector(const SparseLayout& l, uint64_t dir_sector, uint64_t index) {
+    return dir_sector + l.gd_sectors + index * l.gt_sectors;
+}
 
 }  // namespace instar::formats::vmdk

@@ -20,11 +20,9 @@ using vmdk::kSectorSize;
 constexpr size_t kGdWindowBytes = 16 * 1024;
 constexpr uint32_t kGdWindows = 4;
 constexpr uint32_t kGtSlots = 16;
-// A grain table entry that means "reads as zeroes" (VMDK_GTE_ZEROED).
-constexpr uint32_t kGteZeroed = 1;
-// streamOptimized: the marker before each compressed grain (lba u64,
-// size u32), and the largest grain instar decompresses.
-constexpr size_t kGrainMarkerBytes = 12;
+using vmdk::kGrainMarkerBytes;
+using vmdk::kGteZeroed;
+// streamOptimized: the largest grain instar decompresses.
 constexpr uint64_t kMaxCompressedGrainBytes = 2u << 20;
 
 class VmdkReader final : public BlockReader {
@@ -169,7 +167,7 @@ private:
             uint64_t room = buf_bytes;
             if (markers_) {
                 data = packed_ + kGrainMarkerBytes;
-                data_len = load_le32(packed_ + 8);
+                data_len = load_le32(packed_ + vmdk::kMarkerSize);
                 // qemu bounds the length by the whole buffer and reads up
                 // to 12 bytes past it (CVE-2026-2243); instar stops at its
                 // end.

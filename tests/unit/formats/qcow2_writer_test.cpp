@@ -18,6 +18,7 @@
 #include "formats/qcow2/qcow2_reader.h"
 #include "formats/qcow2/qcow2_writer.h"
 #include "memory_image.h"
+#include "writer_round_trip.h"
 
 namespace instar::testing {
 namespace {
@@ -48,25 +49,6 @@ q::CreateParams params_for(const Case& c) {
     q::CreateParams p{};
     EXPECT_EQ(q::parse_create_request(req, c.size, p), formats::kOk);
     return p;
-}
-
-// Runs of data in guest order: gaps of any size (a write may start in
-// the cluster the previous one ended in), lengths of a sector to several
-// L2 tables' worth.
-std::vector<std::pair<uint64_t, uint64_t>> write_pattern(uint64_t size, uint32_t cluster, uint32_t seed) {
-    std::mt19937_64 rng(seed);
-    std::vector<std::pair<uint64_t, uint64_t>> runs;
-    uint64_t at = 0;
-    while (true) {
-        const uint64_t unit = rng() % 2 ? 512 : cluster;
-        at += (rng() % 6) * unit;
-        if (at >= size) break;
-        uint64_t len = (1 + rng() % 40) * (rng() % 3 ? 512 : cluster);
-        if (len > size - at) len = size - at;
-        runs.push_back({at, len});
-        at += len;
-    }
-    return runs;
 }
 
 // Every host cluster an L1, L2 or refcount table entry points to, and the

@@ -108,7 +108,7 @@ void put_zeroes(Output& out, uint64_t offset, uint64_t len) {
                       ((flags & abi::kConvertExistingTarget) && !(flags & abi::kConvertTargetIsZero));
     if (!fill) return;
     // An image output is new (the host refuses -n for one), and with -S 0
-    // its zeroes come as data (convert_source).
+    // its zeroes come as data (convert_all).
     if (out.image) fail(abi::GuestError::internal, "zeroes into an image output");
     zero_out(out, offset, len, g_config.min_sparse_sectors != 0);
 }
@@ -216,24 +216,23 @@ void progress(Output& out, uint64_t advanced) {
     send_progress(out.counted_done, out.counted_total);
 }
 
-// A source read the way qemu-img convert's convert_iteration_sectors
-// steps through it: one block-status query for as much as qemu asks
-// about, its end pulled back to the source's cluster size (so that reads
-// stay aligned), and data handed out in buffer-sized chunks.
-class SourceWalk {
+// One source's block status the way qemu-img convert's
+// convert_iteration_sectors asks for it: one query for as much as qemu
+// asks about, its end pulled back to the source's cluster size (so that
+// reads stay aligned). Offsets are the source's own.
+class SourceStatus {
 public:
-    // `cluster_sectors`: with -c, the output's cluster, which every chunk
-    // covers whole.
-    SourceWalk(BlockReader** layers, uint32_t count, uint64_t cluster_sectors)
-        : layers_(layers), count_(count), compressed_cluster_(cluster_sectors * v::kSectorSize) {
+    SourceStatus(BlockReader** layers, uint32_t count) : layers_(layers), count_(count) {
         const uint64_t cluster = layers[0]->cluster_size() / v::kSectorSize;
         align_sectors_ = cluster ? cluster : 1;
     }
 
     uint64_t size() const { return layers_[0]->virtual_size(); }
+    BlockReader& top() const { return *layers_[0]; }
 
-    // The next chunk from `offset`: its length and kind.
-    uint64_t next(uint64_t offset, BlockKind& kind) {
+    // What is left of the run holding `offset`: its length and kind (data
+    // or zeroes).
+    uint64_t run(uint64_t offset, BlockKind& kind) {
         if (status_end_ <= offset) {
             formats::ChainStatus st{};
             const uint64_t want = size() - offset < kStatusMaxBytes ? size() - offset : kStatusMaxBytes;
@@ -246,14 +245,51 @@ public:
             kind_ = st.kind == BlockKind::data ? BlockKind::data : BlockKind::zero;
             status_end_ = offset + n;
         }
-        uint64_t n = status_end_ - offset;
         kind = kind_;
+        return status_end_ - offset;
+    }
+
+private:
+    BlockReader** layers_;
+    uint32_t count_;
+    uint64_t align_sectors_;
+    uint64_t status_end_ = 0;
+    BlockKind kind_ = BlockKind::zero;
+};
+
+// Every source one after another, walked as qemu-img convert walks them:
+// offsets are the output's (convert_select_part picks the source), data
+// handed out in buffer-sized chunks, and with -c one output cluster at a
+// time, which at a source's end runs on into the next one (qemu reads such
+// a cluster from both: convert_co_read).
+class ConvertWalk {
+public:
+    // `cluster_bytes`: with -c, the output's cluster, which every chunk
+    // covers whole (the disk's last may be shorter); 0 without.
+    ConvertWalk(BlockReader*** chains, const abi::ConvertConfig& c, uint64_t cluster_bytes)
+        : count_(c.source_count), compressed_cluster_(cluster_bytes) {
+        parts_ = heap().alloc_array<SourceStatus>(count_);
+        bases_ = heap().alloc_array<uint64_t>(count_);
+        if (!parts_ || !bases_) fail(abi::GuestError::out_of_memory);
+        for (uint32_t i = 0; i < count_; ++i) {
+            ::new (&parts_[i]) SourceStatus(chains[i], c.sources[i].layer_count);
+            bases_[i] = size_;
+            size_ += parts_[i].size();
+        }
+    }
+
+    uint64_t size() const { return size_; }
+
+    // The next chunk from `offset`: its length and kind.
+    uint64_t next(uint64_t offset, BlockKind& kind) {
+        const uint32_t i = part(offset);
+        uint64_t n = parts_[i].run(offset - bases_[i], kind);
         if (compressed_cluster_) {
             // One cluster at a time (qemu-img's buffer is one cluster); a
             // shorter run is taken as a whole cluster of data.
             if (kind == BlockKind::data && n > compressed_cluster_) n = compressed_cluster_;
             if (n < compressed_cluster_) {
-                n = compressed_cluster_ < size() - offset ? compressed_cluster_ : size() - offset;
+                n = compressed_cluster_ < size_ - offset ? compressed_cluster_ : size_ - offset;
                 kind = BlockKind::data;
             } else {
                 n -= n % compressed_cluster_;
@@ -266,18 +302,40 @@ public:
         return n;
     }
 
+    // The sources' bytes [offset, offset + len), from as many as it spans.
+    void read(uint64_t offset, uint8_t* buf, uint64_t len) {
+        while (len) {
+            const uint32_t i = part(offset);
+            const uint64_t local = offset - bases_[i];
+            const uint64_t n = len < parts_[i].size() - local ? len : parts_[i].size() - local;
+            const formats::Status r = parts_[i].top().read(local, buf, size_t(n));
+            if (r != formats::kOk) fail(r);
+            offset += n;
+            buf += n;
+            len -= n;
+        }
+    }
+
 private:
-    BlockReader** layers_;
+    // convert_select_part: the source holding `offset` (< size()); an
+    // empty source holds nothing.
+    uint32_t part(uint64_t offset) {
+        while (cur_ + 1 < count_ && offset >= bases_[cur_] + parts_[cur_].size()) ++cur_;
+        while (cur_ > 0 && offset < bases_[cur_]) --cur_;
+        return cur_;
+    }
+
     uint32_t count_;
     uint64_t compressed_cluster_;
-    uint64_t align_sectors_;
-    uint64_t status_end_ = 0;
-    BlockKind kind_ = BlockKind::zero;
+    SourceStatus* parts_ = nullptr;
+    uint64_t* bases_ = nullptr;
+    uint64_t size_ = 0;
+    uint32_t cur_ = 0;
 };
 
 // What progress will count, from block status alone (qemu-img's first pass).
-uint64_t counted_bytes(BlockReader** layers, uint32_t count, uint64_t cluster_sectors) {
-    SourceWalk walk(layers, count, cluster_sectors);
+uint64_t counted_bytes(BlockReader*** chains, const abi::ConvertConfig& c, uint64_t cluster_bytes) {
+    ConvertWalk walk(chains, c, cluster_bytes);
     uint64_t total = 0;
     for (uint64_t offset = 0; offset < walk.size();) {
         BlockKind kind;
@@ -339,23 +397,21 @@ BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::
     return layers;
 }
 
-void convert_source(Output& out, BlockReader** layers, uint32_t count, uint64_t base, uint8_t* buf) {
-    BlockReader* top = layers[0];
-    SourceWalk walk(layers, count, out.compressed_cluster_sectors);
+void convert_all(Output& out, BlockReader*** chains, uint8_t* buf) {
+    ConvertWalk walk(chains, g_config, out.compressed_cluster_sectors * v::kSectorSize);
     for (uint64_t offset = 0; offset < walk.size();) {
         BlockKind kind;
         const uint64_t len = walk.next(offset, kind);
         if (kind == BlockKind::data) {
-            formats::Status r = top->read(offset, buf, len);
-            if (r != formats::kOk) fail(r);
-            put_data(out, base + offset, buf, len);
+            walk.read(offset, buf, len);
+            put_data(out, offset, buf, len);
         } else if (out.image && g_config.min_sparse_sectors == 0) {
             // -S 0: qemu-img writes the zeroes as data (compressed with -c),
             // so every cluster is allocated.
             memset(buf, 0, len);
-            put_data(out, base + offset, buf, len);
+            put_data(out, offset, buf, len);
         } else {
-            put_zeroes(out, base + offset, len);
+            put_zeroes(out, offset, len);
         }
         offset += len;
         if (counted(kind)) progress(out, len);
@@ -436,15 +492,10 @@ void convert_main(const abi::BootConfig& config) {
     }
     BlockReader*** chains = heap().alloc_array<BlockReader**>(c.source_count);
     if (!chains) fail(abi::GuestError::out_of_memory);
-    for (uint32_t i = 0; i < c.source_count; ++i) {
+    for (uint32_t i = 0; i < c.source_count; ++i)
         chains[i] = open_chain(c.sources[i], bounce, scratch, i == 0 ? c.snapshot : abi::kConvertActiveImage);
-        out.counted_total += counted_bytes(chains[i], c.sources[i].layer_count, out.compressed_cluster_sectors);
-    }
-    uint64_t base = 0;
-    for (uint32_t i = 0; i < c.source_count; ++i) {
-        convert_source(out, chains[i], c.sources[i].layer_count, base, buf);
-        base += c.layers[c.sources[i].first_layer].virtual_size;
-    }
+    out.counted_total = counted_bytes(chains, c, out.compressed_cluster_sectors * v::kSectorSize);
+    convert_all(out, chains, buf);
     uint64_t file_size = total;
     if (out.image) {
         const formats::Status st = out.image->finish();
