@@ -17,6 +17,7 @@
 #include "formats/vmdk/vmdk_reader.h"
 #include "formats/vmdk/vmdk_writer.h"
 #include "memory_image.h"
+#include "writer_round_trip.h"
 #include "vmdk_test_support.h"
 
 namespace instar::testing {
@@ -46,41 +47,10 @@ struct Opened {
     }
 };
 
-// Runs of data in guest order: gaps of any size (a write may start in the
-// grain the previous one ended in), lengths of a sector to many grains.
-std::vector<std::pair<uint64_t, uint64_t>> write_pattern(uint64_t size, uint64_t grain, uint32_t seed) {
-    std::mt19937_64 rng(seed);
-    std::vector<std::pair<uint64_t, uint64_t>> runs;
-    uint64_t at = 0;
-    while (true) {
-        const uint64_t unit = rng() % 2 ? 512 : grain;
-        at += (rng() % 6) * unit;
-        if (at >= size) break;
-        uint64_t len = (1 + rng() % 40) * (rng() % 3 ? 512 : grain);
-        if (len > size - at) len = size - at;
-        runs.push_back({at, len});
-        at += len;
-    }
-    return runs;
-}
-
 void fill(std::vector<uint8_t>& expect, uint64_t at, uint64_t len, std::mt19937& rng) {
     const int kind = int(rng() % 3);  // random, compressible, a sector's marks
     for (uint64_t i = 0; i < len; ++i)
         expect[at + i] = kind == 0 ? uint8_t(rng() | 1) : kind == 1 ? uint8_t(i / 7 % 5 + 'a') : uint8_t((at + i) >> 9 | 1);
-}
-
-// The image opens with instar's own reader and holds exactly `expect`.
-void expect_reads_back(const std::vector<uint8_t>& image, const std::vector<uint8_t>& expect) {
-    MemorySource src(image);
-    std::vector<uint8_t> read_scratch(16u << 20);
-    formats::Arena read_arena(read_scratch.data(), read_scratch.size());
-    formats::BlockReader* reader = nullptr;
-    ASSERT_EQ(formats::vmdk_open_reader({src, read_arena, nullptr, nullptr}, reader), kOk);
-    ASSERT_EQ(reader->virtual_size(), expect.size());
-    std::vector<uint8_t> got(expect.size(), 0xee);
-    ASSERT_EQ(reader->read(0, got.data(), got.size()), kOk);
-    ASSERT_TRUE(got == expect);
 }
 
 struct Tables {
@@ -131,7 +101,7 @@ TEST_P(VmdkWriterTest, ReadsBackWhatWasWritten) {
     ASSERT_EQ(o.w.finish(), kOk);
     ASSERT_EQ(sink.bytes.size(), o.w.file_size());
     EXPECT_EQ(sink.bytes.size() % 512, 0u);
-    expect_reads_back(sink.bytes, expect);
+    expect_reads_back(abi::Format::vmdk, sink.bytes, expect);
 
     // qemu's allocation: grains at the end, in guest order (writes come in
     // guest order), the redundant tables the same as the primary ones.
@@ -193,7 +163,7 @@ TEST_P(VmdkCompressedWriterTest, ReadsBackWhatWasWritten) {
     ASSERT_EQ(o.w.finish(), kOk);
     ASSERT_EQ(sink.bytes.size(), o.w.file_size());
     EXPECT_EQ(sink.bytes.size() % 512, 0u);
-    expect_reads_back(sink.bytes, expect);
+    expect_reads_back(abi::Format::vmdk, sink.bytes, expect);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, VmdkCompressedWriterTest, ::testing::ValuesIn(kCases),
@@ -228,7 +198,7 @@ TEST(VmdkWriter, StreamGathersPiecesIntoTheGrainQemuWrites) {
     for (uint64_t g : {0, 1, 3, 4, 5, 32}) grains.push_back({g * kGrain, std::min<uint64_t>(kGrain, size - g * kGrain)});
     const std::vector<uint8_t> whole = image_of(r, data, grains, true);
     EXPECT_TRUE(image_of(r, data, pieces, false) == whole);
-    expect_reads_back(whole, data);
+    expect_reads_back(abi::Format::vmdk, whole, data);
 }
 
 // Several sources whose sizes are not whole grains: convert -c hands a
@@ -247,7 +217,7 @@ TEST(VmdkWriter, StreamGathersGrainsThatStraddleSources) {
     for (uint64_t at = 0; at < size; at += kGrain) grains.push_back({at, std::min(kGrain, size - at)});
     const std::vector<uint8_t> whole = image_of(r, data, grains, true);
     EXPECT_TRUE(image_of(r, data, pieces, true) == whole);
-    expect_reads_back(whole, data);
+    expect_reads_back(abi::Format::vmdk, whole, data);
 }
 
 // monolithicSparse with -c: qemu's compressed write is its plain one.
@@ -279,7 +249,7 @@ TEST(VmdkWriter, PartialGrainsFillInPlace) {
     const std::vector<uint32_t> e = entries(img, t.gd, size / kGrain);
     EXPECT_EQ(e[0], t.grain_offset);
     EXPECT_EQ(e[1], t.grain_offset + t.grain_sectors);
-    expect_reads_back(img, data);
+    expect_reads_back(abi::Format::vmdk, img, data);
 }
 
 // vmdk_write_cid on the first write: a new CID (entropy bytes 4..7) in
@@ -320,7 +290,7 @@ TEST(VmdkWriter, CreateOptionsCarryOver) {
         EXPECT_NE(desc.find("ddb.adapterType = \"lsilogic\""), std::string::npos);
         EXPECT_NE(desc.find("ddb.toolsVersion = \"12352\""), std::string::npos);
         EXPECT_TRUE(formats::load_le32(img.data() + v::kHdrFlags) & v::kFlagZeroedGrain);
-        expect_reads_back(img, data);
+        expect_reads_back(abi::Format::vmdk, img, data);
     }
 }
 

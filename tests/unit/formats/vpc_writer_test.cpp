@@ -78,29 +78,31 @@ TEST(VpcWriterLayout, BlocksInOrderOfFirstWrite) {
     expect_reads_back(abi::Format::vpc, img);
 }
 
-TEST(VpcWriterOpen, RefusesCompression) {
-    const abi::CreateRequest req = vpc_request(1u << 20, false);
-    std::vector<uint8_t> scratch(1u << 20);
-    formats::Arena arena(scratch.data(), scratch.size());
+// A dynamic image of `size` opened for writing in memory.
+struct OpenVpc {
+    std::vector<uint8_t> scratch = std::vector<uint8_t>(1u << 20);
+    formats::Arena arena{scratch.data(), scratch.size()};
     MemorySink sink;
     formats::ImageWriter* w = nullptr;
-    EXPECT_EQ(formats::format_driver(abi::Format::vpc)->open_writer({req, 1u << 20, sink, arena, true}, w),
-              formats::Status::unsupported_feature);
+    formats::Status open(uint64_t size, bool compress) {
+        return formats::format_driver(abi::Format::vpc)
+            ->open_writer({vpc_request(size, false), size, sink, arena, compress}, w);
+    }
+};
+
+TEST(VpcWriterOpen, RefusesCompression) {
+    OpenVpc v;
+    EXPECT_EQ(v.open(1u << 20, true), formats::Status::unsupported_feature);
 }
 
 // A write outside the disk is the caller's bug: refused, nothing written.
 TEST(VpcWriterOpen, RefusesWritesOutsideTheDisk) {
-    const abi::CreateRequest req = vpc_request(4u << 20, false);
-    std::vector<uint8_t> scratch(1u << 20);
-    formats::Arena arena(scratch.data(), scratch.size());
-    MemorySink sink;
-    formats::ImageWriter* w = nullptr;
-    ASSERT_EQ(formats::format_driver(abi::Format::vpc)->open_writer({req, 4u << 20, sink, arena, false}, w),
-              formats::kOk);
+    OpenVpc v;
+    ASSERT_EQ(v.open(4u << 20, false), formats::kOk);
     std::vector<uint8_t> data(4096, 1);
-    EXPECT_EQ(w->write(w->virtual_size(), data.data(), 512), formats::Status::internal);
-    EXPECT_EQ(w->write(w->virtual_size() - 512, data.data(), 1024), formats::Status::internal);
-    EXPECT_EQ(w->write(100, data.data(), 512), formats::Status::internal);
+    EXPECT_EQ(v.w->write(v.w->virtual_size(), data.data(), 512), formats::Status::internal);
+    EXPECT_EQ(v.w->write(v.w->virtual_size() - 512, data.data(), 1024), formats::Status::internal);
+    EXPECT_EQ(v.w->write(100, data.data(), 512), formats::Status::internal);
 }
 
 }  // namespace

@@ -75,22 +75,27 @@ inline WrittenImage write_image(const abi::CreateRequest& req, uint64_t size, co
     return out;
 }
 
-// Opens `img` with its format's reader and compares every byte.
-inline void expect_reads_back(abi::Format format, const WrittenImage& img) {
-    MemorySource src(img.file);
+// Opens `file` with the format's reader: it must hold exactly `disk`.
+inline void expect_reads_back(abi::Format format, const std::vector<uint8_t>& file, const std::vector<uint8_t>& disk) {
+    MemorySource src(file);
     std::vector<uint8_t> scratch(64u << 20);
     formats::Arena arena(scratch.data(), scratch.size());
     formats::BlockReader* r = nullptr;
     ASSERT_EQ(formats::format_driver(format)->open_reader({src, arena, nullptr, nullptr}, r), formats::kOk);
-    ASSERT_EQ(r->virtual_size(), img.virtual_size);
-    std::vector<uint8_t> got(img.virtual_size);
+    ASSERT_EQ(r->virtual_size(), disk.size());
+    std::vector<uint8_t> got(disk.size());
     constexpr uint64_t kPiece = 1u << 20;
     for (uint64_t at = 0; at < got.size(); at += kPiece) {
         const uint64_t n = got.size() - at < kPiece ? got.size() - at : kPiece;
         ASSERT_EQ(r->read(at, got.data() + at, n), formats::kOk);
     }
-    if (got == img.disk) return;
-    for (uint64_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], img.disk[i]) << "byte " << i;
+    if (got == disk) return;
+    for (uint64_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], disk[i]) << "byte " << i;
+}
+
+inline void expect_reads_back(abi::Format format, const WrittenImage& img) {
+    ASSERT_EQ(img.disk.size(), img.virtual_size);
+    expect_reads_back(format, img.file, img.disk);
 }
 
 }  // namespace instar::testing
