@@ -19,11 +19,10 @@
 // end-of-stream marker: the header and the tables `create` placed are the
 // image's. Writes normally arrive a grain at a time through
 // write_compressed (qemu-img convert always compresses into an extent that
-// needs it). Smaller pieces (write(), or a grain split between two
-// sources) are gathered into their grain, zeroes between them, and the
-// grain is stored when the writes move past it: the grain qemu-img would
-// have read whole, as long as every grain a piece touches is one qemu-img
-// writes (with -S up to a grain it is).
+// needs it, and the convert op reads a grain that straddles two sources
+// from both). Pieces that come through write() are gathered into their
+// grain, zeroes between them, and the grain is stored when the writes
+// move past it.
 //
 // Writes come in guest order, so only the current grain table is held
 // (2 KiB), written (both copies) when the writes leave it and by finish().
