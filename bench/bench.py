@@ -165,6 +165,12 @@ CONVERTS = [
     ("raw-to-qcow2-c", "raw 128 MiB -> qcow2 -c", ["-f", "raw", "-c", "-O", "qcow2"], "small"),
     ("stream-to-qcow2", "vmdk streamOptimized, 512 MiB -> qcow2", ["-O", "qcow2"], "stream"),
     ("empty-1t", "empty 1 TiB qcow2 -> qcow2", ["-O", "qcow2"], "empty"),
+    # The other writers (not in the table).
+    ("raw-to-vpc", "raw 1 GiB, 512 MiB data -> vpc", ["-f", "raw", "-O", "vpc"], "raw"),
+    ("raw-to-vhdx", "raw 1 GiB, 512 MiB data -> vhdx", ["-f", "raw", "-O", "vhdx"], "raw"),
+    ("raw-to-vmdk", "raw 1 GiB, 512 MiB data -> vmdk", ["-f", "raw", "-O", "vmdk"], "raw"),
+    ("raw-to-vmdk-stream", "raw 128 MiB -> vmdk streamOptimized",
+     ["-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized"], "small"),
 ]
 
 
