@@ -52,8 +52,8 @@ struct Output {
     // is_allocated_sectors' alignment, in sectors: -S rounded down to a
     // power of two (the output's request alignment is one sector).
     uint64_t alignment = 1;
-    // -c: the output's cluster size in sectors; every write is one cluster.
-    uint64_t compressed_cluster_sectors = 0;
+    // -c: the output's cluster size in bytes (0 without); every write is one cluster.
+    uint64_t compressed_cluster = 0;
 };
 
 bool counted(BlockKind kind) { return kind == BlockKind::data || g_config.min_sparse_sectors == 0; }
@@ -179,7 +179,7 @@ bool buffer_is_zero(const uint8_t* buf, uint64_t len) {
 // is_allocated_sectors_min calls zeroes is left out; with -c a cluster
 // is written whole, compressed, unless it is all zeroes.
 void put_data(Output& out, uint64_t offset, uint8_t* buf, uint64_t len) {
-    if (out.compressed_cluster_sectors) {
+    if (out.compressed_cluster) {
         if (g_config.min_sparse_sectors && buffer_is_zero(buf, len)) {
             put_zeroes(out, offset, len);
             return;
@@ -249,6 +249,9 @@ public:
         return status_end_ - offset;
     }
 
+    // From the start again, asking anew.
+    void rewind() { status_end_ = 0; }
+
 private:
     BlockReader** layers_;
     uint32_t count_;
@@ -279,6 +282,13 @@ public:
     }
 
     uint64_t size() const { return size_; }
+
+    // Back to the first source, every status asked anew: the conversion
+    // walks what the progress count walked, as qemu-img's two passes do.
+    void rewind() {
+        for (uint32_t i = 0; i < count_; ++i) parts_[i].rewind();
+        cur_ = 0;
+    }
 
     // The next chunk from `offset`: its length and kind.
     uint64_t next(uint64_t offset, BlockKind& kind) {
@@ -334,8 +344,7 @@ private:
 };
 
 // What progress will count, from block status alone (qemu-img's first pass).
-uint64_t counted_bytes(BlockReader*** chains, const abi::ConvertConfig& c, uint64_t cluster_bytes) {
-    ConvertWalk walk(chains, c, cluster_bytes);
+uint64_t counted_bytes(ConvertWalk& walk) {
     uint64_t total = 0;
     for (uint64_t offset = 0; offset < walk.size();) {
         BlockKind kind;
@@ -361,9 +370,9 @@ formats::DecodeScratch* make_decode_scratch(const abi::ConvertConfig& c) {
     return scratch;
 }
 
-// Opens source `s`'s chain, bottom layer first, each over its own device.
 static_assert(abi::kConvertActiveImage == formats::ReaderOpenParams::kActiveImage);
 
+// Opens source `s`'s chain, bottom layer first, each over its own device;
 // `snapshot`: the top layer's internal snapshot to read (-l), or the
 // active image.
 BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::DecodeScratch* scratch,
@@ -397,8 +406,7 @@ BlockReader** open_chain(const abi::ConvertSource& s, uint8_t* bounce, formats::
     return layers;
 }
 
-void convert_all(Output& out, BlockReader*** chains, uint8_t* buf) {
-    ConvertWalk walk(chains, g_config, out.compressed_cluster_sectors * v::kSectorSize);
+void convert_all(Output& out, ConvertWalk& walk, uint8_t* buf) {
     for (uint64_t offset = 0; offset < walk.size();) {
         BlockKind kind;
         const uint64_t len = walk.next(offset, kind);
@@ -486,16 +494,19 @@ void convert_main(const abi::BootConfig& config) {
         const bool compress = c.flags & abi::kConvertCompress;
         out.image = open_image_output(out.dev, total, compress);
         if (compress) {
-            out.compressed_cluster_sectors = out.image->cluster_size() / v::kSectorSize;
-            if (!out.compressed_cluster_sectors) fail(abi::GuestError::internal, "compressed writes without clusters");
+            out.compressed_cluster = out.image->cluster_size();
+            if (out.compressed_cluster < v::kSectorSize || out.compressed_cluster % v::kSectorSize)
+                fail(abi::GuestError::internal, "compressed writes without whole-sector clusters");
         }
     }
     BlockReader*** chains = heap().alloc_array<BlockReader**>(c.source_count);
     if (!chains) fail(abi::GuestError::out_of_memory);
     for (uint32_t i = 0; i < c.source_count; ++i)
         chains[i] = open_chain(c.sources[i], bounce, scratch, i == 0 ? c.snapshot : abi::kConvertActiveImage);
-    out.counted_total = counted_bytes(chains, c, out.compressed_cluster_sectors * v::kSectorSize);
-    convert_all(out, chains, buf);
+    ConvertWalk walk(chains, c, out.compressed_cluster);
+    out.counted_total = counted_bytes(walk);
+    walk.rewind();
+    convert_all(out, walk, buf);
     uint64_t file_size = total;
     if (out.image) {
         const formats::Status st = out.image->finish();
